@@ -1,0 +1,278 @@
+/* attach.c - finding, checking and mapping the instance's index, and
+ * re-attaching when its daemon goes away or is replaced.
+ *
+ * Readers never block and never wait for each other: hooks enter the current
+ * attachment by incrementing its `active` count, then re-check that it is
+ * still current (Dekker-style, both sides sequentially consistent). A
+ * replaced attachment is unmapped only once no hook is inside it. Attaching
+ * is done by whichever hook gets the `attaching` flag; the others pass
+ * through meanwhile. Attempts are rate-limited to one a second. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "preload/shim.h"
+#include "tier/atomic.h"
+#include "tier/instance.h"
+
+#define POOL 8
+#define RETRY_NS 1000000000ULL
+
+static struct shim_attach g_pool[POOL];
+static struct shim_attach *g_cur;
+static int g_attaching;
+static uint64_t g_next_try_ns;
+static uint32_t g_attach_seq;
+static int g_warned;
+
+static uint64_t now_coarse_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void warn_once(const char *msg)
+{
+    if (!__atomic_exchange_n(&g_warned, 1, __ATOMIC_RELAXED))
+        shim_warn(msg);
+}
+
+static int real_close(int fd)
+{
+    return shim_real.close ? shim_real.close(fd) : (int)syscall(SYS_close, fd);
+}
+
+static void release(struct shim_attach *a)
+{
+    if (a->ro)
+        munmap(a->ro, a->ro_len);
+    if (a->rw)
+        munmap(a->rw, a->rw_len);
+    if (a->dirfd >= 0) {
+        shim_fd_mark_ours(a->dirfd, false);
+        real_close(a->dirfd);
+    }
+    if (a->sockfd >= 0) {
+        shim_fd_mark_ours(a->sockfd, false);
+        real_close(a->sockfd);
+    }
+    a->ro = a->rw = NULL;
+    a->dirfd = a->sockfd = -1;
+    store_release(&a->in_use, 0);
+}
+
+/* Free every replaced attachment no hook is inside of. pre: g_attaching. */
+static void reclaim(void)
+{
+    struct shim_attach *cur = __atomic_load_n(&g_cur, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < POOL; i++) {
+        struct shim_attach *a = &g_pool[i];
+        if (a != cur && load_acquire(&a->in_use) &&
+            __atomic_load_n(&a->active, __ATOMIC_SEQ_CST) == 0)
+            release(a);
+    }
+}
+
+/* Our own root and mount namespace, to compare with the daemon's. */
+static bool same_namespace(const struct tier_header *h)
+{
+    struct stat st;
+    if (stat("/", &st) < 0 || (uint64_t)st.st_dev != h->root_dev ||
+        (uint64_t)st.st_ino != h->root_ino)
+        return false;
+    if (h->mntns_ino && stat("/proc/self/ns/mnt", &st) == 0 &&
+        (uint64_t)st.st_ino != h->mntns_ino)
+        return false;
+    return true;
+}
+
+static int connect_miss_socket(int dirfd)
+{
+    struct sockaddr_un sa;
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+    if (s < 0)
+        return -1;
+    if (instance_sockaddr(&sa, shim_cfg.dir, dirfd, INSTANCE_MISS_SOCK) < 0 ||
+        connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        real_close(s);
+        return -1;
+    }
+    return s;
+}
+
+/* Attach to the index in the instance directory, unless it is the one we
+ * already have. Returns true when g_cur changed. pre: g_attaching. */
+static bool attach(struct shim_attach *cur)
+{
+    struct stat st;
+    struct tier_header h;
+    char msg[TIER_PATH_MAX + 128];
+    int ifd = -1;
+    struct shim_attach *a = NULL;
+    void *hmap;
+    uid_t uid = geteuid();
+
+    int dirfd = shim_real.open(shim_cfg.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dirfd < 0)
+        return false; /* no daemon (yet): quietly pass through */
+    if (shim_real.fstat(dirfd, &st) < 0)
+        goto fail;
+    char why_dir[64];
+    if (instance_dir_untrusted(&st, uid, why_dir, sizeof why_dir)) {
+        snprintf(msg, sizeof msg, "instance %s is not trusted (%s): passing through",
+                 shim_cfg.dir, why_dir);
+        warn_once(msg);
+        goto fail;
+    }
+    uint64_t dev = (uint64_t)st.st_dev;
+    ifd = shim_real.openat(dirfd, "index", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (ifd < 0 || shim_real.fstat(ifd, &st) < 0)
+        goto fail;
+    if (cur && !cur->broken && cur->index_ino == (uint64_t)st.st_ino &&
+        cur->index_dev == (uint64_t)st.st_dev)
+        goto fail; /* the same index: its daemon is just not live */
+    if (!S_ISREG(st.st_mode) || st.st_uid != uid || st.st_size < (off_t)TIER_HEADER_SIZE) {
+        snprintf(msg, sizeof msg, "%s/index is not a shmcache index of this user: "
+                 "passing through", shim_cfg.dir);
+        warn_once(msg);
+        goto fail;
+    }
+    hmap = mmap(NULL, TIER_HEADER_SIZE, PROT_READ, MAP_SHARED, ifd, 0);
+    if (hmap == MAP_FAILED)
+        goto fail;
+    memcpy(&h, hmap, sizeof h);
+    h.magic = load_acquire(&((const struct tier_header *)hmap)->magic);
+    munmap(hmap, TIER_HEADER_SIZE);
+    const char *why = tier_header_check(&h, (uint64_t)st.st_size, uid);
+    if (why) {
+        snprintf(msg, sizeof msg, "%s/index: %s: passing through", shim_cfg.dir, why);
+        warn_once(msg);
+        goto fail;
+    }
+    if (!same_namespace(&h)) {
+        snprintf(msg, sizeof msg, "%s belongs to a daemon in another root or mount "
+                 "namespace: passing through", shim_cfg.dir);
+        warn_once(msg);
+        goto fail;
+    }
+
+    for (int i = 0; i < POOL && !a; i++) {
+        int zero = 0;
+        if (__atomic_compare_exchange_n(&g_pool[i].in_use, &zero, 1, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            a = &g_pool[i];
+    }
+    if (!a)
+        goto fail; /* replaced indexes still in use by hooks */
+    a->ro_len = h.marks_offset;
+    a->rw_len = h.marks_size;
+    a->ro = mmap(NULL, a->ro_len, PROT_READ, MAP_SHARED, ifd, 0);
+    a->rw = mmap(NULL, a->rw_len, PROT_READ | PROT_WRITE, MAP_SHARED, ifd, (off_t)h.marks_offset);
+    if (a->ro == MAP_FAILED || a->rw == MAP_FAILED ||
+        load_relaxed(&((struct tier_marks *)a->rw)->magic) != TIER_MARKS_MAGIC) {
+        if (a->ro == MAP_FAILED)
+            a->ro = NULL;
+        if (a->rw == MAP_FAILED)
+            a->rw = NULL;
+        a->dirfd = a->sockfd = -1;
+        release(a);
+        goto fail;
+    }
+    tier_view_init(&a->view, &h, a->ro, a->rw);
+    a->dirfd = dirfd;
+    a->sockfd = connect_miss_socket(dirfd);
+    a->index_dev = (uint64_t)st.st_dev;
+    a->index_ino = (uint64_t)st.st_ino;
+    a->dev = dev;
+    a->seq = ++g_attach_seq & 63;
+    store_relaxed(&a->broken, 0);
+    shim_fd_mark_ours(dirfd, true);
+    if (a->sockfd >= 0)
+        shim_fd_mark_ours(a->sockfd, true);
+    real_close(ifd);
+    __atomic_store_n(&g_cur, a, __ATOMIC_SEQ_CST);
+    reclaim();
+    return true;
+
+fail:
+    if (ifd >= 0)
+        real_close(ifd);
+    real_close(dirfd);
+    return false;
+}
+
+static bool try_attach(bool force, struct shim_attach *cur)
+{
+    uint64_t now = now_coarse_ns();
+    int zero = 0;
+    bool ok = false;
+
+    if (!force && now < load_relaxed(&g_next_try_ns))
+        return false;
+    if (!__atomic_compare_exchange_n(&g_attaching, &zero, 1, 0, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED))
+        return false;
+    store_relaxed(&g_next_try_ns, now + RETRY_NS);
+    /* In a vfork child, or a child made by a raw clone, memory is shared
+     * with the parent but descriptors are not: never create any there. */
+    if ((pid_t)syscall(SYS_getpid) == shim_pid) {
+        int saved = errno;
+        ok = attach(cur);
+        errno = saved;
+    }
+    store_release(&g_attaching, 0);
+    return ok;
+}
+
+struct shim_attach *shim_enter(bool force)
+{
+    for (int round = 0; round < 2; round++) {
+        struct shim_attach *a = __atomic_load_n(&g_cur, __ATOMIC_SEQ_CST);
+        if (a) {
+            __atomic_fetch_add(&a->active, 1, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&g_cur, __ATOMIC_SEQ_CST) == a &&
+                !load_relaxed(&a->broken) && tier_view_live(&a->view, now_coarse_ns()))
+                return a;
+            __atomic_fetch_sub(&a->active, 1, __ATOMIC_RELEASE);
+        }
+        if (round > 0 || !try_attach(force, a))
+            break;
+    }
+    return NULL;
+}
+
+void shim_leave(struct shim_attach *a)
+{
+    __atomic_fetch_sub(&a->active, 1, __ATOMIC_RELEASE);
+}
+
+void shim_attach_fd_lost(int fd)
+{
+    for (int i = 0; i < POOL; i++) {
+        struct shim_attach *a = &g_pool[i];
+        if (!load_acquire(&a->in_use))
+            continue;
+        /* the number is the host's now: never use or close it again */
+        if (load_relaxed(&a->dirfd) == fd) {
+            store_relaxed(&a->dirfd, -1);
+            store_relaxed(&a->broken, 1);
+        }
+        if (load_relaxed(&a->sockfd) == fd) {
+            store_relaxed(&a->sockfd, -1);
+            store_relaxed(&a->broken, 1);
+        }
+    }
+}
+
+void shim_attach_after_fork(void)
+{
+    store_relaxed(&g_attaching, 0);
+}

@@ -1,0 +1,74 @@
+/* config.c - the shim's settings from the environment (see shim.h).
+ *
+ * Rules for bad values: one warning line each; the value is refused and its
+ * setting stays inert, except where inert would be less safe than the user
+ * asked for: an unrecognised SHMCACHE_DISABLE disables the shim and an
+ * unrecognised SHMCACHE_VALIDATE validates every hit. */
+#include <stdio.h>
+#include <string.h>
+
+#include "preload/shim.h"
+#include "tier/config.h"
+
+static bool word_in(const char *v, const char *const *words)
+{
+    for (; *words; words++)
+        if (strcmp(v, *words) == 0)
+            return true;
+    return false;
+}
+
+void shim_config_parse(struct shim_config *c, const char *disable, const char *prefix,
+                       const char *name, const char *dir, const char *log,
+                       const char *validate, uid_t uid, void (*warn)(const char *))
+{
+    static const char *const yes[] = {"1", "true", "yes", "on", NULL};
+    static const char *const no[] = {"", "0", "false", "no", "off", NULL};
+    char msg[512];
+    char err[300];
+
+    memset(c, 0, sizeof *c);
+
+    if (log && !word_in(log, (const char *const[]){"", "off", NULL})) {
+        if (strcmp(log, "miss") == 0) {
+            c->log = SHIM_LOG_MISS;
+        } else if (strcmp(log, "all") == 0) {
+            c->log = SHIM_LOG_ALL;
+        } else {
+            snprintf(msg, sizeof msg, "SHMCACHE_LOG=\"%.80s\": expected off, miss "
+                     "or all; logging stays off", log);
+            warn(msg);
+        }
+    }
+    if (validate && !word_in(validate, (const char *const[]){"", "none", "off", NULL})) {
+        c->validate_open = true;
+        if (strcmp(validate, "open") != 0) {
+            snprintf(msg, sizeof msg, "SHMCACHE_VALIDATE=\"%.80s\": expected open "
+                     "or none; validating every hit (open)", validate);
+            warn(msg);
+        }
+    }
+    if (disable && !word_in(disable, no)) {
+        if (!word_in(disable, yes)) {
+            snprintf(msg, sizeof msg, "SHMCACHE_DISABLE=\"%.80s\": expected 1 or 0; "
+                     "disabled", disable);
+            warn(msg);
+        }
+        return;
+    }
+    if (!prefix || !*prefix)
+        return;
+    if (path_prefixes_parse(prefix, &c->prefixes, err, sizeof err) < 0) {
+        snprintf(msg, sizeof msg, "SHMCACHE_PREFIX: %s; shim disabled", err);
+        warn(msg);
+        return;
+    }
+    if (c->prefixes.count == 0)
+        return;
+    if (config_instance_dir(name, dir, uid, c->dir, sizeof c->dir, err, sizeof err) < 0) {
+        snprintf(msg, sizeof msg, "%s; shim disabled", err);
+        warn(msg);
+        return;
+    }
+    c->enabled = true;
+}

@@ -1,0 +1,368 @@
+/* control.c - the server side of ctl.sock: one thread per connection,
+ * one request per connection (see tier/proto.h for the framing).
+ *
+ *   ping                  -> ok
+ *   stats                 -> ok, then "key value" lines
+ *   ls                    -> ok, then "size age_ms path" lines
+ *   warm PATH...          -> ok, then "loaded|cached SIZE PATH" or
+ *                            "skipped REASON PATH" per path as they finish
+ *   evict PATH...         -> ok, then "evicted N" (a path that is not an
+ *                            entry evicts every entry below it)
+ *   flush                 -> ok, then "evicted N"
+ *   stop                  -> ok; the daemon then shuts down
+ *
+ * Only the daemon's own user (or root) may connect (SO_PEERCRED); the
+ * instance directory's mode already keeps everyone else out. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "shmd/shmd.h"
+#include "tier/atomic.h"
+#include "tier/hash.h"
+#include "tier/path.h"
+#include "tier/proto.h"
+
+#define MAX_CTL_THREADS 32
+
+struct conn {
+    struct shmd *d;
+    int fd;
+    FILE *out;               /* buffered writer on fd */
+};
+
+static void reply(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply(struct conn *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(c->out, fmt, ap);
+    va_end(ap);
+}
+
+/* Paths are printed with '\\' and control characters escaped, so one entry
+ * is always one line. */
+static void reply_path(struct conn *c, const char *p)
+{
+    for (; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '\\')
+            fputs("\\\\", c->out);
+        else if (ch < 0x20 || ch == 0x7f)
+            fprintf(c->out, "\\x%02x", ch);
+        else
+            fputc(ch, c->out);
+    }
+}
+
+static void cmd_stats(struct conn *c)
+{
+    struct shmd *d = c->d;
+    struct store *s = &d->store;
+    const struct tier_header *h = s->hdr;
+    struct store_counts n;
+
+    store_counts(s, &n);
+    reply(c, "ok\n");
+    reply(c, "pid %d\n", (int)getpid());
+    reply(c, "dir %s\n", d->opt.dir);
+    reply(c, "uptime_ms %llu\n", (unsigned long long)((shmd_mono_ns() - d->started_mono_ns) / 1000000));
+    reply(c, "hits %llu\n", (unsigned long long)n.hits);
+    reply(c, "misses %llu\n", (unsigned long long)n.misses);
+    reply(c, "entries %llu\n", (unsigned long long)load_relaxed(&h->entries));
+    reply(c, "bytes %llu\n", (unsigned long long)load_relaxed(&h->bytes));
+    reply(c, "memory %llu\n", (unsigned long long)load_relaxed(&h->memory));
+    reply(c, "capacity %llu\n", (unsigned long long)h->capacity);
+    reply(c, "max_file %llu\n", (unsigned long long)h->max_file);
+    reply(c, "slots %u\n", h->slot_count);
+    reply(c, "revalidate_ms %llu\n", (unsigned long long)h->revalidate_ms);
+    reply(c, "settle_ms %llu\n", (unsigned long long)h->settle_ms);
+    reply(c, "loads %llu\n", (unsigned long long)load_relaxed(&h->loads));
+    reply(c, "load_failures %llu\n", (unsigned long long)load_relaxed(&h->load_failures));
+    reply(c, "evictions %llu\n", (unsigned long long)load_relaxed(&h->evictions));
+    reply(c, "invalidations %llu\n", (unsigned long long)load_relaxed(&h->invalidations));
+    reply(c, "misses_received %llu\n", (unsigned long long)load_relaxed(&h->misses_received));
+    reply(c, "misses_unsent %llu\n", (unsigned long long)n.unsent);
+    reply(c, "misses_dropped %llu\n", (unsigned long long)load_relaxed(&d->dropped));
+    reply(c, "bad_messages %llu\n", (unsigned long long)load_relaxed(&d->bad_messages));
+    for (int f = 0; f < TIER_FAIL_COUNT; f++) {
+        char name[32];
+        snprintf(name, sizeof name, "%s", shmd_fail_name(f));
+        for (char *p = name; *p; p++)
+            if (*p == '-')
+                *p = '_';
+        reply(c, "fail_%s %llu\n", name, (unsigned long long)load_relaxed(&h->fail[f]));
+    }
+}
+
+static void cmd_ls(struct conn *c)
+{
+    struct store *s = &c->d->store;
+    uint64_t now = shmd_real_ns();
+    char path[PATH_KEY_SIZE];
+
+    reply(c, "ok\n");
+    for (uint32_t i = 0; i < store_records_hi(s); i++) {
+        if (load_relaxed(&s->records[i].object_id) == 0)
+            continue;
+        pthread_mutex_lock(&s->lock);
+        const struct tier_record *t = &s->records[i];
+        bool live = t->object_id != 0;
+        uint64_t size = t->st.size, loaded = t->loaded_ns;
+        if (live) {
+            memcpy(path, s->arena + t->path_off, t->path_len);
+            path[t->path_len] = '\0';
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (!live)
+            continue;
+        reply(c, "%llu %llu ", (unsigned long long)size,
+              (unsigned long long)(now > loaded ? (now - loaded) / 1000000 : 0));
+        reply_path(c, path);
+        reply(c, "\n");
+    }
+}
+
+/* Validate a path argument: absolute and normal. */
+static int arg_key(const char *arg, char *key)
+{
+    int n = path_normalize(arg, NULL, true, key, PATH_KEY_SIZE);
+    if (n < 0 || strcmp(key, arg) != 0)
+        return -1;
+    return n;
+}
+
+static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
+{
+    struct warm_batch *b = warm_batch_new();
+    char key[PATH_KEY_SIZE];
+    const char *w;
+    int bad;
+
+    if (!b) {
+        reply(c, "error out of memory\n");
+        return;
+    }
+    reply(c, "ok\n");
+    fflush(c->out);
+    while ((w = proto_next_word(buf, n, &pos, &bad))) {
+        int len = arg_key(w, key);
+        if (len < 0) {
+            reply(c, "skipped not-absolute-or-normal ");
+            reply_path(c, w);
+            reply(c, "\n");
+            continue;
+        }
+        /* wait for a queue slot rather than drop: warm is explicit */
+        warm_batch_expect(b, 1);
+        int r;
+        while ((r = loader_submit(c->d->loader, key, (size_t)len, b)) < 0 &&
+               !load_relaxed(&c->d->stopping))
+            usleep(1000);
+        if (r < 0) {
+            warm_batch_expect(b, (size_t)-1);
+            break;
+        }
+    }
+    struct load_result res;
+    while (warm_batch_next(b, key, &res)) {
+        if (res.fail >= 0)
+            reply(c, "skipped %s ", shmd_fail_name(res.fail));
+        else
+            reply(c, "%s %llu ", res.fresh ? "cached" : "loaded", (unsigned long long)res.size);
+        reply_path(c, key);
+        reply(c, "\n");
+        fflush(c->out);
+    }
+    warm_batch_free(b);
+}
+
+/* Remove the entry for key, or every entry below it. Returns the count.
+ * pre: s->lock held. */
+static uint64_t evict_path(struct store *s, const char *key, size_t len)
+{
+    uint64_t n = 0;
+    int i = store_find(s, key, len, tier_hash(s->view.hash_seed, key, len));
+
+    if (i >= 0) {
+        store_remove(s, (uint32_t)i);
+        return 1;
+    }
+    for (uint32_t r = 0; r < store_records_hi(s); r++) {
+        const struct tier_record *t = &s->records[r];
+        if (t->object_id && t->path_len > len &&
+            path_is_under((const char *)s->arena + t->path_off, t->path_len, key, len)) {
+            store_remove(s, r);
+            n++;
+        }
+    }
+    return n;
+}
+
+static void cmd_evict(struct conn *c, const char *buf, size_t n, size_t pos, bool all)
+{
+    struct store *s = &c->d->store;
+    char key[PATH_KEY_SIZE];
+    uint64_t count = 0;
+    const char *w;
+    int bad;
+
+    if (!all) {
+        size_t p = pos;
+        while ((w = proto_next_word(buf, n, &p, &bad)))
+            if (arg_key(w, key) < 0) {
+                reply(c, "error not an absolute normal path: %s\n", w);
+                return;
+            }
+    }
+    pthread_mutex_lock(&s->lock);
+    if (all) {
+        for (uint32_t r = 0; r < store_records_hi(s); r++)
+            if (s->records[r].object_id) {
+                store_remove(s, r);
+                count++;
+            }
+    } else {
+        while ((w = proto_next_word(buf, n, &pos, &bad))) {
+            int len = arg_key(w, key);
+            count += evict_path(s, key, (size_t)len);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    reply(c, "ok\nevicted %llu\n", (unsigned long long)count);
+}
+
+/* Read the whole request: until the client shuts down its side. */
+static char *read_request(int fd, size_t *n)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+
+    while (buf) {
+        if (len == cap) {
+            if (cap >= PROTO_REQUEST_MAX) {
+                free(buf);
+                return NULL;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            free(buf);
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    *n = len;
+    return buf;
+}
+
+static void *conn_main(void *arg)
+{
+    struct conn *c = arg;
+    struct shmd *d = c->d;
+    size_t n = 0, pos = 0;
+    int bad;
+    char *buf = read_request(c->fd, &n);
+    const char *cmd = buf ? proto_next_word(buf, n, &pos, &bad) : NULL;
+
+    c->out = fdopen(c->fd, "w");
+    if (!c->out) {
+        close(c->fd);
+    } else {
+        if (!cmd) {
+            fetch_add_relaxed(&d->bad_messages, 1);
+            reply(c, "error malformed request\n");
+        } else if (strcmp(cmd, "ping") == 0) {
+            reply(c, "ok\n");
+        } else if (strcmp(cmd, "stats") == 0) {
+            cmd_stats(c);
+        } else if (strcmp(cmd, "ls") == 0) {
+            cmd_ls(c);
+        } else if (strcmp(cmd, "warm") == 0) {
+            cmd_warm(c, buf, n, pos);
+        } else if (strcmp(cmd, "evict") == 0) {
+            cmd_evict(c, buf, n, pos, false);
+        } else if (strcmp(cmd, "flush") == 0) {
+            cmd_evict(c, buf, n, pos, true);
+        } else if (strcmp(cmd, "stop") == 0) {
+            reply(c, "ok\n");
+            shmd_request_stop(d);
+        } else {
+            fetch_add_relaxed(&d->bad_messages, 1);
+            reply(c, "error unknown command\n");
+        }
+        fclose(c->out);
+    }
+    free(buf);
+    free(c);
+    fetch_add_relaxed(&d->ctl_threads, -1);
+    return NULL;
+}
+
+void control_accept(struct shmd *d)
+{
+    struct ucred cred;
+    socklen_t clen = sizeof cred;
+    int fd = accept4(d->ctlfd, NULL, NULL, SOCK_CLOEXEC);
+
+    if (fd < 0)
+        return;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+        (cred.uid != geteuid() && cred.uid != 0)) {
+        close(fd);
+        return;
+    }
+    /* a client that never finishes its request cannot hold a thread */
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (load_relaxed(&d->ctl_threads) >= MAX_CTL_THREADS || load_relaxed(&d->stopping)) {
+        static const char busy[] = "error busy\n";
+        ssize_t w = write(fd, busy, sizeof busy - 1);
+        (void)w;
+        close(fd);
+        return;
+    }
+    struct conn *c = calloc(1, sizeof *c);
+    pthread_t t;
+    pthread_attr_t at;
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->d = d;
+    c->fd = fd;
+    fetch_add_relaxed(&d->ctl_threads, 1);
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &at, conn_main, c) != 0) {
+        fetch_add_relaxed(&d->ctl_threads, -1);
+        close(fd);
+        free(c);
+    }
+    pthread_attr_destroy(&at);
+}
+
+void control_wait_idle(struct shmd *d, uint64_t timeout_ns)
+{
+    uint64_t end = shmd_mono_ns() + timeout_ns;
+    while (load_relaxed(&d->ctl_threads) > 0 && shmd_mono_ns() < end)
+        usleep(1000);
+}

@@ -1,0 +1,162 @@
+/* revalidate.c - bounding staleness: one thread walks the table, paced so
+ * that every entry is compared with its source once per --revalidate-ms,
+ * and drops entries whose source changed or vanished (stat of the path:
+ * dev, ino, size, mtime and ctime must all be as when copied).
+ *
+ * Entries a shim killed (their generation or the epoch moved: a change
+ * through the shim, maybe to a whole tree) are checked the same way, also
+ * when revalidation is off (--revalidate-ms 0): unchanged ones are revived
+ * in place, the rest dropped. Reviving needs the source's ctime to have
+ * been at least REVIVE_AGE_NS old when it was checked for the copy: then a
+ * write after the copy has a later ctime even on a filesystem with 1 s
+ * timestamps (with a short --settle-ms the entry is dropped instead). gen
+ * and epoch are read before the stat, so a change after the stat kills the
+ * entry again.
+ *
+ * The stat runs without the store lock (a slow filesystem must not stall
+ * loads or control requests); the entry is removed only if its slot still
+ * holds the same object afterwards. Records never move, so each entry is
+ * visited exactly once per pass. */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "shmd/shmd.h"
+#include "tier/atomic.h"
+#include "tier/path.h"
+#include "tier/stat.h"
+
+#define CHUNK 64
+#define IDLE_PASS_NS 1000000000ULL /* sweep for killed entries when not revalidating */
+#define REVIVE_AGE_NS 1000000000ULL
+
+static pthread_t g_thread;
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv;
+static bool g_stop;
+
+/* Sleep until CLOCK_MONOTONIC deadline or stop. Returns false on stop. */
+static bool sleep_until(uint64_t deadline_ns)
+{
+    struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000ULL),
+                          .tv_nsec = (long)(deadline_ns % 1000000000ULL)};
+    pthread_mutex_lock(&g_mu);
+    while (!g_stop && shmd_mono_ns() < deadline_ns)
+        if (pthread_cond_timedwait(&g_cv, &g_mu, &ts) == ETIMEDOUT)
+            break;
+    bool go = !g_stop;
+    pthread_mutex_unlock(&g_mu);
+    return go;
+}
+
+/* Drop the entry in record i if it still holds object id. */
+static void drop(struct store *s, uint32_t i, uint64_t id, const char *path, const char *why)
+{
+    pthread_mutex_lock(&s->lock);
+    bool same = s->records[i].object_id == id;
+    if (same) {
+        store_remove(s, i);
+        fetch_add_relaxed(&s->hdr->invalidations, 1);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (same)
+        shmd_log(LOG_INFO, "dropped %s: %s", path, why);
+}
+
+static void check_record(struct shmd *d, uint32_t i, bool revalidate)
+{
+    struct store *s = &d->store;
+    char path[PATH_KEY_SIZE];
+    struct tier_stat was, now;
+    struct stat st;
+
+    if (load_relaxed(&s->records[i].object_id) == 0)
+        return;
+    pthread_mutex_lock(&s->lock);
+    const struct tier_record *t = &s->records[i];
+    uint64_t id = t->object_id, hash = t->hash, checked = t->loaded_ns;
+    bool killed = id && store_entry_killed(s, i);
+    if (id) {
+        memcpy(path, s->arena + t->path_off, t->path_len);
+        path[t->path_len] = '\0';
+        was = t->st;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!id || (!killed && !revalidate))
+        return;
+    uint32_t gen = load_acquire(&s->view.gens[hash & s->view.bucket_mask]);
+    uint64_t epoch = load_acquire(&s->view.marks->epoch);
+    if (stat(path, &st) < 0) {
+        drop(s, i, id, path, "source gone");
+        return;
+    }
+    tier_stat_from(&now, &st);
+    if (!tier_stat_same(&was, &now)) {
+        drop(s, i, id, path, killed ? "changed through the shim" : "source changed");
+        return;
+    }
+    uint64_t ctime_ns = (uint64_t)was.ctime_sec * 1000000000ULL + (uint64_t)was.ctime_nsec;
+    if (killed && (int64_t)(checked - ctime_ns) < (int64_t)REVIVE_AGE_NS) {
+        drop(s, i, id, path, "changed through the shim");
+        return;
+    }
+    if (killed) {
+        pthread_mutex_lock(&s->lock);
+        bool revived = store_revive(s, i, id, gen, epoch);
+        pthread_mutex_unlock(&s->lock);
+        if (revived)
+            shmd_log(LOG_DEBUG, "revived %s: unchanged", path);
+    }
+}
+
+static void *revalidate_main(void *arg)
+{
+    struct shmd *d = arg;
+    struct store *s = &d->store;
+    for (;;) {
+        uint32_t n = store_records_hi(s);
+        uint64_t period_ns = s->hdr->revalidate_ms * 1000000ULL;
+        bool revalidate = period_ns > 0;
+        uint64_t start = shmd_mono_ns();
+        if (n == 0 && !sleep_until(start + (revalidate ? period_ns : IDLE_PASS_NS) / 10 + 1000000))
+            return NULL;
+        for (uint32_t base = 0; base < n; base += CHUNK) {
+            for (uint32_t i = base; i < base + CHUNK && i < n; i++)
+                check_record(d, i, revalidate);
+            if (revalidate) {
+                uint64_t done = base + CHUNK < n ? base + CHUNK : n;
+                uint64_t due = start + period_ns / n * done + period_ns % n * done / n;
+                if (!sleep_until(due))
+                    return NULL;
+            } else if (load_relaxed(&d->stopping)) {
+                return NULL;
+            }
+        }
+        if (!revalidate && !sleep_until(start + IDLE_PASS_NS))
+            return NULL;
+    }
+}
+
+int revalidate_start(struct shmd *d)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    g_stop = false;
+    return pthread_create(&g_thread, NULL, revalidate_main, d) == 0 ? 0 : -1;
+}
+
+void revalidate_stop(struct shmd *d)
+{
+    (void)d;
+    pthread_mutex_lock(&g_mu);
+    g_stop = true;
+    pthread_cond_broadcast(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+    pthread_join(g_thread, NULL);
+    pthread_cond_destroy(&g_cv);
+}

@@ -1,0 +1,520 @@
+/* store.c - the writer side of the index and the objects (see store.h).
+ *
+ * Record writes follow the seqlock protocol read by tier/index.c: make seq
+ * odd, release fence, store the fields with relaxed stores, store seq+2 with
+ * release order. Deletion shifts later slots of the probe run back into the
+ * hole (no tombstones), so a reader racing a deletion can only miss.
+ *
+ * Order of effects that readers rely on:
+ *  - a path is written to the arena, then its record, then the slot that
+ *    names the record (release);
+ *  - on removal the slot goes first, then the record is cleared (its seq
+ *    moves), then the object is unlinked and the path space reused: a reader
+ *    still looking at any of them sees the seq change and retries or misses. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmd/store.h"
+#include "tier/atomic.h"
+#include "tier/path.h"
+
+#define RECORD_WORDS (sizeof(struct tier_record) / 8)
+
+static uint64_t round_up(uint64_t x, uint64_t to)
+{
+    return (x + to - 1) / to * to;
+}
+
+static uint64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void counter_add(uint64_t *c, int64_t delta)
+{
+    store_relaxed(c, load_relaxed(c) + (uint64_t)delta);
+}
+
+uint64_t store_object_memory(uint64_t size)
+{
+    return round_up(size, TIER_PAGE);
+}
+
+/* Rewrite record dst with the body of src (everything but seq). */
+static void record_write(struct tier_record *dst, const struct tier_record *src)
+{
+    uint64_t q = load_relaxed(&dst->seq);
+
+    store_relaxed(&dst->seq, q + 1);
+    fence_release();
+    words_store_relaxed((uint64_t *)dst + 1, (const uint64_t *)src + 1, RECORD_WORDS - 1);
+    store_release(&dst->seq, q + 2);
+}
+
+/* Point slot dst at (hash, record); record 0 empties it. Readers may see
+ * the two words torn, which the record check absorbs (see layout.h). */
+static void slot_set(struct tier_slot *dst, uint64_t hash, uint64_t record)
+{
+    store_relaxed(&dst->hash, hash);
+    store_release(&dst->record, record);
+}
+
+static uint64_t random64(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != sizeof v)
+        v = realtime_ns() ^ ((uint64_t)getpid() << 32);
+    return v;
+}
+
+int store_create(struct store *s, int dirfd, const struct store_params *p)
+{
+    uint32_t records = p->slots / 4 * 3;
+    uint64_t slots_off = TIER_HEADER_SIZE;
+    uint64_t records_off = round_up(slots_off + (uint64_t)p->slots * sizeof(struct tier_slot), 64);
+    uint64_t arena_off = round_up(records_off + (uint64_t)records * sizeof(struct tier_record), TIER_PAGE);
+    uint64_t arena_size = (uint64_t)records * TIER_ARENA_PER_RECORD;
+    uint64_t marks_off = round_up(arena_off + arena_size, TIER_PAGE);
+    uint64_t marks_size = round_up(tier_marks_bytes(TIER_STRIPES, p->slots, records), TIER_PAGE);
+    uint64_t file_size = marks_off + marks_size;
+
+    memset(s, 0, sizeof *s);
+    s->dirfd = dirfd;
+    pthread_mutex_init(&s->lock, NULL);
+    s->free_classes = TIER_PATH_MAX / 8 + 2;
+    s->free = calloc(s->free_classes, sizeof *s->free);
+    s->free_records = malloc((size_t)records * sizeof *s->free_records);
+    if (!s->free || !s->free_records)
+        goto fail;
+    for (uint32_t i = 0; i < records; i++)
+        s->free_records[i] = records - 1 - i; /* record 0 on top: dense use */
+    s->nfree = records;
+
+    unlinkat(dirfd, "index.new", 0);
+    int fd = openat(dirfd, "index.new", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        goto fail;
+    if (ftruncate(fd, (off_t)file_size) < 0)
+        goto fail_fd;
+    s->map = mmap(NULL, file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (s->map == MAP_FAILED) {
+        s->map = NULL;
+        goto fail_fd;
+    }
+    s->map_len = file_size;
+
+    struct tier_header *h = s->map;
+    h->version = TIER_VERSION;
+    h->header_size = sizeof(struct tier_header);
+    h->slot_size = sizeof(struct tier_slot);
+    h->record_size = sizeof(struct tier_record);
+    h->slot_count = p->slots;
+    h->record_count = records;
+    h->bucket_count = p->slots;
+    h->stripe_count = TIER_STRIPES;
+    h->file_size = file_size;
+    h->slots_offset = slots_off;
+    h->records_offset = records_off;
+    h->arena_offset = arena_off;
+    h->arena_size = arena_size;
+    h->marks_offset = marks_off;
+    h->marks_size = marks_size;
+    h->hash_seed = random64();
+    do
+        h->generation = random64();
+    while (h->generation == 0);
+    h->owner_uid = (uint32_t)geteuid();
+    h->daemon_pid = (uint32_t)getpid();
+    h->root_dev = p->root_dev;
+    h->root_ino = p->root_ino;
+    h->mntns_ino = p->mntns_ino;
+    h->started_ns = realtime_ns();
+    h->capacity = p->capacity;
+    h->max_file = p->max_file;
+    h->revalidate_ms = p->revalidate_ms;
+    h->settle_ms = p->settle_ms;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    h->heartbeat_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    h->state = TIER_STATE_LIVE;
+    struct tier_marks *m = (struct tier_marks *)((unsigned char *)s->map + marks_off);
+    m->magic = TIER_MARKS_MAGIC;
+    store_release(&h->magic, TIER_MAGIC);
+
+    if (renameat(dirfd, "index.new", dirfd, "index") < 0)
+        goto fail_map;
+    close(fd);
+
+    s->hdr = h;
+    s->slots = (struct tier_slot *)((unsigned char *)s->map + slots_off);
+    s->records = (struct tier_record *)((unsigned char *)s->map + records_off);
+    s->arena = (unsigned char *)s->map + arena_off;
+    tier_view_init(&s->view, h, s->map, (unsigned char *)s->map + marks_off);
+    s->next_id = 1;
+    return 0;
+
+fail_map:
+    munmap(s->map, file_size);
+    s->map = NULL;
+fail_fd:
+    {
+        int e = errno;
+        close(fd);
+        unlinkat(dirfd, "index.new", 0);
+        errno = e;
+    }
+fail:
+    {
+        int e = errno;
+        free(s->free);
+        free(s->free_records);
+        s->free = NULL;
+        s->free_records = NULL;
+        errno = e;
+    }
+    return -1;
+}
+
+static void unlink_object(struct store *s, uint64_t id)
+{
+    char name[TIER_OBJECT_NAME_SIZE];
+    tier_object_name(s->view.generation, id, name);
+    unlinkat(s->dirfd, name, 0);
+}
+
+void store_destroy(struct store *s, bool unmap)
+{
+    if (!s->map)
+        return;
+    store_release(&s->hdr->state, TIER_STATE_STOPPED);
+    for (uint32_t i = 0; i < s->records_hi; i++)
+        if (s->records[i].object_id)
+            unlink_object(s, s->records[i].object_id);
+    unlinkat(s->dirfd, "index", 0);
+    if (!unmap)
+        return;
+    munmap(s->map, s->map_len);
+    s->map = NULL;
+    for (size_t c = 0; c < s->free_classes; c++)
+        free(s->free[c].off);
+    free(s->free);
+    free(s->free_records);
+    s->free = NULL;
+    s->free_records = NULL;
+}
+
+/* The slot naming the record for key, or -1. */
+static int find_slot(const struct store *s, const char *key, size_t len, uint64_t hash)
+{
+    uint32_t mask = s->view.slot_mask;
+
+    for (uint32_t n = 0, i = (uint32_t)hash & mask; n <= mask; n++, i = (i + 1) & mask) {
+        const struct tier_slot *t = &s->slots[i];
+        if (t->record == 0)
+            return -1;
+        const struct tier_record *r = &s->records[t->record - 1];
+        if (t->hash == hash && r->path_len == len &&
+            memcmp(s->arena + r->path_off, key, len) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+int store_find(const struct store *s, const char *key, size_t len, uint64_t hash)
+{
+    int i = find_slot(s, key, len, hash);
+    return i < 0 ? -1 : (int)(s->slots[i].record - 1);
+}
+
+uint64_t store_new_id(struct store *s)
+{
+    return s->next_id++;
+}
+
+/* Path arena: records of (len + 8) & ~7 bytes (path, NUL, zero padding),
+ * exact-size free lists, splitting of larger free records, and a reset when
+ * the table becomes empty (the only coalescing needed in practice: the arena
+ * holds TIER_ARENA_PER_SLOT bytes per slot, several times a typical path). */
+static uint64_t record_size(size_t len)
+{
+    return ((uint64_t)len + 8) & ~(uint64_t)7;
+}
+
+static void arena_push(struct store *s, uint64_t off, uint64_t size)
+{
+    struct arena_free *f = &s->free[size / 8];
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        uint64_t *n = realloc(f->off, cap * sizeof *n);
+        if (!n)
+            return; /* lose the record rather than fail: reclaimed at reset */
+        f->off = n;
+        f->cap = cap;
+    }
+    f->off[f->n++] = off;
+}
+
+static int64_t arena_alloc(struct store *s, uint64_t size)
+{
+    struct arena_free *f = &s->free[size / 8];
+
+    if (f->n)
+        return (int64_t)f->off[--f->n];
+    if (s->arena_top + size <= s->view.arena_size) {
+        uint64_t off = s->arena_top;
+        s->arena_top += size;
+        return (int64_t)off;
+    }
+    for (size_t c = size / 8 + 1; c < s->free_classes; c++) {
+        if (s->free[c].n) {
+            uint64_t off = s->free[c].off[--s->free[c].n];
+            arena_push(s, off + size, c * 8 - size);
+            return (int64_t)off;
+        }
+    }
+    return -1;
+}
+
+static void arena_reset(struct store *s)
+{
+    for (size_t c = 0; c < s->free_classes; c++)
+        s->free[c].n = 0;
+    s->arena_top = 0;
+}
+
+int store_reserve(struct store *s, uint64_t memory)
+{
+    /* what loads in flight hold cannot be evicted: give up before evicting */
+    if (memory > s->hdr->capacity || memory > s->hdr->capacity - s->reserved)
+        return -1;
+    while (s->hdr->memory + s->reserved + memory > s->hdr->capacity)
+        if (!store_evict_one(s))
+            return -1;
+    s->reserved += memory;
+    return 0;
+}
+
+void store_unreserve(struct store *s, uint64_t memory)
+{
+    s->reserved -= memory < s->reserved ? memory : s->reserved;
+}
+
+static void fill_record(struct tier_record *t, uint64_t hash, const struct store_obj *o)
+{
+    t->hash = hash;
+    t->object_id = o->id;
+    t->object_ino = o->ino;
+    t->object_ctime_sec = o->ctime_sec;
+    t->object_ctime_nsec = o->ctime_nsec;
+    t->epoch = o->epoch;
+    t->gen = o->gen;
+    t->loaded_ns = o->checked_ns;
+    t->st = o->st;
+}
+
+static void account(struct store *s, const struct tier_stat *st, int sign)
+{
+    counter_add(&s->hdr->entries, sign);
+    counter_add(&s->hdr->bytes, sign * (int64_t)st->size);
+    counter_add(&s->hdr->memory, sign * (int64_t)store_object_memory(st->size));
+}
+
+int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
+              const struct store_obj *obj)
+{
+    uint64_t mem = store_object_memory(obj->st.size);
+    int found = store_find(s, key, len, hash);
+    struct tier_record t;
+
+    store_unreserve(s, mem);
+    if (found >= 0) {
+        struct tier_record old = s->records[found];
+        t = old;
+        fill_record(&t, hash, obj);
+        record_write(&s->records[found], &t);
+        store_relaxed(&s->view.refs[found], 1);
+        account(s, &old.st, -1);
+        account(s, &obj->st, +1);
+        unlink_object(s, old.object_id);
+        return found;
+    }
+
+    while (s->nfree == 0)
+        if (!store_evict_one(s))
+            return -1;
+    uint64_t size = record_size(len);
+    int64_t off;
+    while ((off = arena_alloc(s, size)) < 0)
+        if (!store_evict_one(s))
+            return -1;
+
+    /* the path, then the record, then the slot that names it */
+    uint64_t words[PATH_KEY_SIZE / 8];
+    memset(words, 0, size);
+    memcpy(words, key, len);
+    words_store_relaxed((uint64_t *)(s->arena + off), words, size / 8);
+
+    uint32_t r = s->free_records[--s->nfree];
+    if (r >= s->records_hi)
+        store_release(&s->records_hi, r + 1);
+    memset(&t, 0, sizeof t);
+    fill_record(&t, hash, obj);
+    t.path_len = (uint32_t)len;
+    t.path_off = (uint64_t)off;
+    record_write(&s->records[r], &t);
+    store_relaxed(&s->view.refs[r], 1);
+
+    uint32_t mask = s->view.slot_mask;
+    uint32_t i = (uint32_t)hash & mask;
+    while (s->slots[i].record != 0)
+        i = (i + 1) & mask;
+    slot_set(&s->slots[i], hash, (uint64_t)r + 1);
+    account(s, &obj->st, +1);
+    return (int)r;
+}
+
+/* True when h lies in the cyclic interval (a, b]. */
+static bool cyclic_between(uint32_t h, uint32_t a, uint32_t b)
+{
+    return a <= b ? (a < h && h <= b) : (a < h || h <= b);
+}
+
+void store_remove(struct store *s, uint32_t r)
+{
+    uint32_t mask = s->view.slot_mask;
+    struct tier_record old = s->records[r];
+    static const struct tier_record empty;
+
+    if (old.object_id == 0)
+        return;
+    /* the slot that names r: on the probe run from its home */
+    uint32_t hole = (uint32_t)old.hash & mask;
+    for (uint32_t n = 0; n <= mask && s->slots[hole].record != (uint64_t)r + 1; n++)
+        hole = (hole + 1) & mask;
+    if (s->slots[hole].record == (uint64_t)r + 1) {
+        for (uint32_t j = (hole + 1) & mask; s->slots[j].record != 0; j = (j + 1) & mask) {
+            const struct tier_slot *t = &s->slots[j];
+            if (cyclic_between((uint32_t)t->hash & mask, hole, j))
+                continue; /* its home is after the hole: it must stay */
+            slot_set(&s->slots[hole], t->hash, t->record);
+            hole = j;
+        }
+        slot_set(&s->slots[hole], 0, 0);
+    }
+    record_write(&s->records[r], &empty);
+    store_relaxed(&s->view.refs[r], 0);
+    s->free_records[s->nfree++] = r;
+
+    account(s, &old.st, -1);
+    if (load_relaxed(&s->hdr->entries) == 0)
+        arena_reset(s);
+    else
+        arena_push(s, old.path_off, record_size(old.path_len));
+    unlink_object(s, old.object_id);
+}
+
+bool store_evict_one(struct store *s)
+{
+    uint32_t count = s->records_hi;
+
+    if (load_relaxed(&s->hdr->entries) == 0 || count == 0)
+        return false;
+    if (s->hand >= count)
+        s->hand = 0;
+    for (uint64_t n = 0; n <= 2 * (uint64_t)count; n++) {
+        uint32_t i = s->hand;
+        s->hand = s->hand + 1 < count ? s->hand + 1 : 0;
+        if (s->records[i].object_id == 0)
+            continue;
+        if (load_relaxed(&s->view.refs[i])) {
+            store_relaxed(&s->view.refs[i], 0);
+            continue;
+        }
+        store_remove(s, i);
+        counter_add(&s->hdr->evictions, 1);
+        return true;
+    }
+    return false;
+}
+
+bool store_revive(struct store *s, uint32_t r, uint64_t id, uint32_t gen, uint64_t epoch)
+{
+    struct tier_record t = s->records[r];
+
+    if (t.object_id != id)
+        return false;
+    t.gen = gen;
+    t.epoch = epoch;
+    record_write(&s->records[r], &t);
+    return true;
+}
+
+bool store_entry_killed(const struct store *s, uint32_t r)
+{
+    const struct tier_record *t = &s->records[r];
+    return load_acquire(&s->view.gens[t->hash & s->view.bucket_mask]) != t->gen ||
+           load_acquire(&s->view.marks->epoch) != t->epoch;
+}
+
+void store_counts(const struct store *s, struct store_counts *c)
+{
+    memset(c, 0, sizeof *c);
+    for (uint32_t i = 0; i <= s->view.stripe_mask; i++) {
+        c->hits += load_relaxed(&s->view.stripes[i].hits);
+        c->misses += load_relaxed(&s->view.stripes[i].misses);
+        c->unsent += load_relaxed(&s->view.stripes[i].unsent);
+    }
+}
+
+const char *store_validate(const struct store *s)
+{
+    uint32_t mask = s->view.slot_mask;
+    uint64_t entries = 0, bytes = 0, memory = 0, named = 0;
+
+    for (uint32_t i = 0; i <= mask; i++) {
+        uint64_t rec = s->slots[i].record;
+        if (rec == 0)
+            continue;
+        named++;
+        if (rec > s->view.record_count)
+            return "slot names a record out of range";
+        const struct tier_record *t = &s->records[rec - 1];
+        if (t->object_id == 0)
+            return "slot names a free record";
+        if (t->hash != s->slots[i].hash)
+            return "slot hash differs from its record";
+        for (uint32_t j = (uint32_t)t->hash & mask; j != i; j = (j + 1) & mask)
+            if (s->slots[j].record == 0)
+                return "entry unreachable from its home slot";
+    }
+    for (uint32_t r = 0; r < s->records_hi; r++) {
+        const struct tier_record *t = &s->records[r];
+        if (t->seq & 1)
+            return "odd seq outside a write";
+        if (t->object_id == 0)
+            continue;
+        entries++;
+        bytes += t->st.size;
+        memory += store_object_memory(t->st.size);
+        if (t->path_off % 8 || t->path_off + record_size(t->path_len) > s->view.arena_size)
+            return "path record out of the arena";
+        if (store_find(s, (const char *)s->arena + t->path_off, t->path_len, t->hash) != (int)r)
+            return "record not found by its own path";
+    }
+    if (named != entries)
+        return "slots and live records differ in number";
+    if (entries + s->nfree != s->view.record_count)
+        return "free list and live records do not add up";
+    if (entries != s->hdr->entries || bytes != s->hdr->bytes || memory != s->hdr->memory)
+        return "counters differ from the table";
+    return NULL;
+}

@@ -1,0 +1,129 @@
+/* store.h - the writer side of the tier: the index file, its slots, the
+ * path arena and the objects in the instance directory, with capacity
+ * accounting and CLOCK (second-chance) eviction.
+ *
+ * shmd is the only writer. Inside shmd, every store_* function except
+ * store_create and store_destroy must be called with s->lock held; readers in
+ * other processes never take it. */
+#ifndef SHMCACHE_STORE_H
+#define SHMCACHE_STORE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tier/index.h"
+#include "tier/layout.h"
+
+struct store_params {
+    uint32_t slots;            /* power of two in [TIER_SLOTS_MIN, TIER_SLOTS_MAX];
+                                  3/4 of them can hold entries */
+    uint64_t capacity;         /* bytes of object memory */
+    uint64_t max_file;         /* bytes */
+    uint64_t revalidate_ms;
+    uint64_t settle_ms;
+    uint64_t root_dev, root_ino, mntns_ino;
+};
+
+/* A loaded object, ready to publish. */
+struct store_obj {
+    uint64_t id;
+    uint64_t ino;              /* the object's inode and ctime (after fchmod */
+    int64_t ctime_sec;         /* and futimens: final)                       */
+    int64_t ctime_nsec;
+    uint64_t epoch;            /* marks epoch and gen when the load began */
+    uint32_t gen;
+    uint64_t checked_ns;       /* CLOCK_REALTIME ns of the stat that gave st */
+    struct tier_stat st;       /* the source */
+};
+
+struct arena_free {            /* free path records of one size class */
+    uint64_t *off;
+    size_t n, cap;
+};
+
+struct store {
+    pthread_mutex_t lock;
+    int dirfd;                 /* the instance directory (not owned) */
+    void *map;                 /* the whole index file, read-write */
+    size_t map_len;
+    struct tier_header *hdr;
+    struct tier_slot *slots;
+    struct tier_record *records;
+    unsigned char *arena;
+    struct tier_view view;     /* the same mapping seen as a reader */
+    uint32_t *free_records;    /* stack of free record indices, lowest on top */
+    uint32_t nfree;
+    uint32_t records_hi;       /* atomic: one above every record ever used;
+                                  walks stop there, so untouched records
+                                  are never faulted in */
+    uint32_t hand;             /* CLOCK hand, over records */
+    uint64_t next_id;          /* next object id; ids are never reused */
+    uint64_t reserved;         /* bytes promised to loads in flight */
+    uint64_t arena_top;        /* bump pointer into the arena */
+    struct arena_free *free;   /* by record size / 8 */
+    size_t free_classes;
+};
+
+/* Create (replacing any) the index file "index" in dirfd and map it.
+ * Returns 0, or -1 with errno set. */
+int store_create(struct store *s, int dirfd, const struct store_params *p);
+
+/* Mark the index stopped, unlink every object and the index; unmap and
+ * free unless unmap is false (threads may still look: the process is about
+ * to exit). s->lock is left as it is. */
+void store_destroy(struct store *s, bool unmap);
+
+/* Bytes of tmpfs memory an object of size bytes occupies. */
+uint64_t store_object_memory(uint64_t size);
+
+/* The record holding path key (padded as for tier_lookup), or -1. */
+int store_find(const struct store *s, const char *key, size_t len, uint64_t hash);
+
+/* Bound for walks over records: every live record is below it. */
+static inline uint32_t store_records_hi(const struct store *s)
+{
+    return __atomic_load_n(&s->records_hi, __ATOMIC_ACQUIRE);
+}
+
+/* A new, never used object id. */
+uint64_t store_new_id(struct store *s);
+
+/* Reserve memory bytes of capacity for a load in flight, evicting entries
+ * as needed. Returns 0, or -1 when it cannot fit even in an empty tier. */
+int store_reserve(struct store *s, uint64_t memory);
+void store_unreserve(struct store *s, uint64_t memory);
+
+/* Publish obj under path, replacing an entry for the same path. Consumes a
+ * reservation of store_object_memory(obj->st.size). Evicts when the records
+ * or the path arena are full. Returns the record, or -1 when there is no
+ * room; on success, an object this replaced has been unlinked. */
+int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
+              const struct store_obj *obj);
+
+/* Remove the entry in record r and unlink its object. */
+void store_remove(struct store *s, uint32_t r);
+
+/* Make a killed entry current again without copying: the caller checked,
+ * after reading gen and epoch, that the source is exactly as when copied.
+ * Returns false if record r no longer holds object id. */
+bool store_revive(struct store *s, uint32_t r, uint64_t id, uint32_t gen, uint64_t epoch);
+
+/* Choose and remove one entry by CLOCK. Returns false when there is none. */
+bool store_evict_one(struct store *s);
+
+/* True when the entry in record r was killed by a shim (gen or epoch moved). */
+bool store_entry_killed(const struct store *s, uint32_t r);
+
+/* Sums of the striped counters the shims keep. */
+struct store_counts {
+    uint64_t hits, misses, unsent;
+};
+void store_counts(const struct store *s, struct store_counts *c);
+
+/* Expensive whole-table invariant check for tests: every entry reachable
+ * from its home slot, counters equal to the sums. Returns NULL or a reason. */
+const char *store_validate(const struct store *s);
+
+#endif

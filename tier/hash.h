@@ -1,0 +1,15 @@
+/* hash.h - the 64-bit hash that places paths in the index.
+ *
+ * Seeded per index (tier_header.hash_seed) so the table's layout cannot be
+ * predicted from file names. Portable 64-bit arithmetic only: a 32-bit and a
+ * 64-bit process compute the same value, as they must to share the index. */
+#ifndef SHMCACHE_HASH_H
+#define SHMCACHE_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Returns the hash of the n bytes at p. Reads only those n bytes. */
+uint64_t tier_hash(uint64_t seed, const void *p, size_t n);
+
+#endif

@@ -1,0 +1,201 @@
+/* index.c - validation and lock-free lookup of the index (see index.h).
+ *
+ * Probe: walk the slots from hash & mask; a slot with record 0 ends the run.
+ * For a slot whose hash matches, read the record it names under the
+ * record's seqlock and compare hash and path there: a slot read torn, moved
+ * by a deletion or pointing to a reused record simply fails that check.
+ *
+ * Seqlock read protocol, per record:
+ *   s1 = load_acquire(seq); if odd, the writer is inside: retry
+ *   copy the record and compare the path with relaxed loads
+ *   fence_acquire(); s2 = load_relaxed(seq); s1 != s2: torn, retry
+ * The writer (shmd/store.c) makes seq odd, issues a release fence, writes,
+ * then stores the next even value with release order. */
+#include <sched.h>
+#include <string.h>
+
+#include "tier/atomic.h"
+#include "tier/index.h"
+
+#define RECORD_WORDS (sizeof(struct tier_record) / 8)
+#define SEQ_RETRIES 4
+
+_Static_assert(sizeof(struct tier_record) % 8 == 0, "record is whole words");
+
+static bool pow2(uint64_t x)
+{
+    return x && !(x & (x - 1));
+}
+
+const char *tier_header_check(const struct tier_header *h, uint64_t file_size,
+                              uint32_t uid)
+{
+    if (load_acquire(&h->magic) != TIER_MAGIC)
+        return "bad magic (not a shmcache index)";
+    if (h->version != TIER_VERSION)
+        return "unsupported layout version";
+    if (h->header_size != sizeof(struct tier_header) ||
+        h->slot_size != sizeof(struct tier_slot) || h->record_size != sizeof(struct tier_record))
+        return "struct sizes differ from this build";
+    if (h->owner_uid != uid)
+        return "owned by another user";
+    if (h->file_size != file_size)
+        return "size does not match the file";
+    if (!pow2(h->slot_count) || h->slot_count < TIER_SLOTS_MIN ||
+        h->slot_count > TIER_SLOTS_MAX || !pow2(h->bucket_count) ||
+        h->bucket_count > TIER_SLOTS_MAX || !pow2(h->stripe_count) ||
+        h->stripe_count > 4096 || h->record_count == 0 || h->record_count > h->slot_count)
+        return "bad table sizes";
+    if (h->slots_offset > file_size || h->records_offset > file_size)
+        return "bad region offsets"; /* before any sum that could wrap */
+    uint64_t slots_end = h->slots_offset + (uint64_t)h->slot_count * sizeof(struct tier_slot);
+    uint64_t records_end = h->records_offset + (uint64_t)h->record_count * sizeof(struct tier_record);
+    if (h->slots_offset < TIER_HEADER_SIZE || h->slots_offset % 64 ||
+        h->records_offset < slots_end || h->records_offset % 64 ||
+        h->arena_offset < records_end || h->arena_offset % TIER_PAGE ||
+        h->arena_size > file_size || h->arena_offset > file_size - h->arena_size ||
+        h->marks_offset % TIER_PAGE || h->marks_offset < h->arena_offset + h->arena_size ||
+        h->marks_size > file_size || h->marks_offset > file_size - h->marks_size ||
+        h->marks_size < tier_marks_bytes(h->stripe_count, h->bucket_count, h->record_count))
+        return "bad region offsets";
+    return NULL;
+}
+
+void tier_view_init(struct tier_view *v, const struct tier_header *h,
+                    const void *ro, void *rw)
+{
+    unsigned char *m = rw;
+
+    v->hdr = ro;
+    v->slots = (const struct tier_slot *)((const unsigned char *)ro + h->slots_offset);
+    v->records = (const struct tier_record *)((const unsigned char *)ro + h->records_offset);
+    v->record_count = h->record_count;
+    v->arena = (const unsigned char *)ro + h->arena_offset;
+    v->arena_size = h->arena_size;
+    v->hash_seed = h->hash_seed;
+    v->generation = h->generation;
+    v->slot_mask = h->slot_count - 1;
+    v->bucket_mask = h->bucket_count - 1;
+    v->stripe_mask = h->stripe_count - 1;
+    v->marks = (struct tier_marks *)m;
+    v->stripes = (struct tier_stripe *)(m + tier_marks_stripes_off());
+    v->gens = (uint32_t *)(m + tier_marks_gens_off(h->stripe_count));
+    v->refs = m + tier_marks_refs_off(h->stripe_count, h->bucket_count);
+}
+
+bool tier_view_live(const struct tier_view *v, uint64_t now_ns)
+{
+    if (load_acquire(&v->hdr->state) != TIER_STATE_LIVE)
+        return false;
+    uint64_t beat = load_relaxed(&v->hdr->heartbeat_ns);
+    return (int64_t)(now_ns - beat) < (int64_t)TIER_STALE_NS;
+}
+
+/* Compare the arena record at off with the padded key; relaxed word loads. */
+static bool path_equal(const struct tier_view *v, uint64_t off, const char *key,
+                       size_t len)
+{
+    size_t words = (len + 8) / 8; /* path, NUL and zero padding */
+
+    if (off % 8 || off > v->arena_size || words * 8 > v->arena_size - off)
+        return false;
+    const uint64_t *a = (const uint64_t *)(v->arena + off);
+    for (size_t i = 0; i < words; i++) {
+        uint64_t k;
+        memcpy(&k, key + 8 * i, 8);
+        if (load_relaxed(&a[i]) != k)
+            return false;
+    }
+    return true;
+}
+
+/* Read record r consistently and compare its path. Returns 1 for a
+ * matching entry (copied to *out), 0 for another path or a free record, -1
+ * when the record kept changing. */
+static int read_record(const struct tier_view *v, uint32_t r, const char *key,
+                       size_t len, uint64_t hash, struct tier_record *out)
+{
+    const struct tier_record *rec = &v->records[r];
+
+    for (int tries = 0; tries < SEQ_RETRIES; tries++) {
+        uint64_t s1 = load_acquire(&rec->seq);
+        if (s1 & 1) {
+            cpu_relax();
+            continue;
+        }
+        words_load_relaxed((uint64_t *)out, (const uint64_t *)rec, RECORD_WORDS);
+        bool same = out->object_id != 0 && out->hash == hash &&
+                    out->path_len == len && path_equal(v, out->path_off, key, len);
+        fence_acquire();
+        if (load_relaxed(&rec->seq) != s1)
+            continue;
+        out->seq = s1;
+        return same;
+    }
+    return -1;
+}
+
+enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
+                                    size_t len, uint64_t hash,
+                                    struct tier_entry *e)
+{
+    struct tier_record copy;
+    uint32_t mask = v->slot_mask;
+    uint32_t i = (uint32_t)hash & mask;
+
+    if (len == 0 || len >= TIER_PATH_MAX)
+        return TIER_MISS;
+    for (uint32_t probes = 0; probes <= mask; probes++, i = (i + 1) & mask) {
+        const struct tier_slot *s = &v->slots[i];
+        uint64_t rec = load_acquire(&s->record);
+        if (rec == 0)
+            return TIER_MISS; /* end of the probe run */
+        if (load_relaxed(&s->hash) != hash || rec > v->record_count)
+            continue;
+        uint32_t r = (uint32_t)(rec - 1);
+        int m = read_record(v, r, key, len, hash, &copy);
+        if (m < 0)
+            return TIER_MISS;
+        if (m == 0)
+            continue;
+        uint32_t gen = load_acquire(&v->gens[hash & v->bucket_mask]);
+        uint64_t epoch = load_acquire(&v->marks->epoch);
+        if (gen != copy.gen || epoch != copy.epoch)
+            return TIER_STALE;
+        e->record = r;
+        e->seq = copy.seq;
+        e->object_id = copy.object_id;
+        e->object_ino = copy.object_ino;
+        e->object_ctime_sec = copy.object_ctime_sec;
+        e->object_ctime_nsec = copy.object_ctime_nsec;
+        e->st = copy.st;
+        return TIER_HIT;
+    }
+    return TIER_MISS;
+}
+
+bool tier_entry_unchanged(const struct tier_view *v, const struct tier_entry *e)
+{
+    return load_acquire(&v->records[e->record].seq) == e->seq;
+}
+
+void tier_object_name(uint64_t generation, uint64_t id, char *buf)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    buf[0] = 'o';
+    for (int i = 0; i < 16; i++) {
+        buf[1 + i] = hex[(generation >> (60 - 4 * i)) & 15];
+        buf[17 + i] = hex[(id >> (60 - 4 * i)) & 15];
+    }
+    buf[33] = '\0';
+}
+
+void tier_count(const struct tier_view *v, enum tier_counter c)
+{
+    int cpu = sched_getcpu();
+    struct tier_stripe *s = &v->stripes[(uint32_t)(cpu < 0 ? 0 : cpu) & v->stripe_mask];
+    uint64_t *n = c == TIER_COUNT_HIT ? &s->hits : c == TIER_COUNT_MISS ? &s->misses : &s->unsent;
+
+    fetch_add_relaxed(n, 1);
+}

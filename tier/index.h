@@ -1,0 +1,104 @@
+/* index.h - the reader side of the index: validating a mapped index file,
+ * lock-free lookup, object names. Used by the shim (read-only mapping) and
+ * by shmd (which also writes, see shmd/store.h).
+ *
+ * Everything read from the mapping is untrusted: offsets, lengths and counts
+ * are bounds-checked before use, so a corrupt or hostile index can only make
+ * lookups miss. */
+#ifndef SHMCACHE_INDEX_H
+#define SHMCACHE_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tier/layout.h"
+
+/* A process-local view of one mapped index. All pointers point into the
+ * mapping; the scalar fields are copies taken (and checked) at attach, so a
+ * later change to the header cannot move them. */
+struct tier_view {
+    const struct tier_header *hdr;
+    const struct tier_slot *slots;
+    const struct tier_record *records;
+    const unsigned char *arena;
+    struct tier_marks *marks;          /* writable region */
+    struct tier_stripe *stripes;
+    uint32_t *gens;
+    uint8_t *refs;
+    uint64_t arena_size;               /* bytes */
+    uint64_t hash_seed;
+    uint64_t generation;
+    uint32_t slot_mask;                /* slot_count - 1 */
+    uint32_t record_count;
+    uint32_t bucket_mask;
+    uint32_t stripe_mask;
+};
+
+/* Check a header against the file it came from. Returns NULL when the index
+ * is usable, or a short reason ("bad magic", "owner uid 0", ...).
+ * pre: at least TIER_HEADER_SIZE bytes are mapped at h. */
+const char *tier_header_check(const struct tier_header *h, uint64_t file_size,
+                              uint32_t uid);
+
+/* Fill v from h, a checked copy of the header (a hostile writer cannot
+ * change the sizes after the check). ro maps the file from offset 0 to
+ * marks_offset (at least), rw maps marks_size bytes from marks_offset. */
+void tier_view_init(struct tier_view *v, const struct tier_header *h,
+                    const void *ro, void *rw);
+
+/* True when a daemon owns the index and its heartbeat is recent.
+ * now_ns: CLOCK_MONOTONIC (or _COARSE) ns. */
+bool tier_view_live(const struct tier_view *v, uint64_t now_ns);
+
+/* What a lookup copies out of a record, consistent as of seq. */
+struct tier_entry {
+    uint32_t record;          /* index into the records */
+    uint64_t seq;
+    uint64_t object_id;
+    uint64_t object_ino;
+    int64_t object_ctime_sec;
+    int64_t object_ctime_nsec;
+    struct tier_stat st;
+};
+
+enum tier_lookup_result {
+    TIER_MISS = 0,   /* no entry, or could not read one consistently */
+    TIER_HIT = 1,    /* *e is a consistent, current entry */
+    TIER_STALE = 2,  /* an entry exists but a change through a shim killed it */
+};
+
+/* Look up a normalised path. key holds len bytes, a NUL and zero padding up
+ * to the next multiple of 8 (as path_normalize leaves it); hash is
+ * tier_hash(v->hash_seed, key, len). Lock-free, async-signal-safe; never
+ * loops more than slot_count probes. */
+enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
+                                    size_t len, uint64_t hash,
+                                    struct tier_entry *e);
+
+/* True when record e->record still holds what the lookup saw: call after
+ * opening the object, so a hit is only served if the entry was valid across
+ * the open. */
+bool tier_entry_unchanged(const struct tier_view *v, const struct tier_entry *e);
+
+/* The object's file name in the instance directory: "o" followed by 32 hex
+ * digits (generation and id). buf must hold TIER_OBJECT_NAME_SIZE bytes. */
+#define TIER_OBJECT_NAME_SIZE 34
+void tier_object_name(uint64_t generation, uint64_t id, char *buf);
+
+/* Count an event in this CPU's stripe (relaxed; never blocks). */
+enum tier_counter { TIER_COUNT_HIT, TIER_COUNT_MISS, TIER_COUNT_UNSENT };
+void tier_count(const struct tier_view *v, enum tier_counter c);
+
+/* Mark a record as recently used for the CLOCK eviction (read-mostly
+ * store: the line is written only when the bit is not set yet). */
+static inline void tier_touch(const struct tier_view *v, uint32_t record)
+{
+    if (record >= v->record_count)
+        return;
+    uint8_t *r = &v->refs[record];
+    if (!__atomic_load_n(r, __ATOMIC_RELAXED))
+        __atomic_store_n(r, 1, __ATOMIC_RELAXED);
+}
+
+#endif

@@ -1,0 +1,205 @@
+/* layout.h - the on-shm layout of an instance's `index` file.
+ *
+ * This file is an ABI between shmd and every process that has the shim
+ * loaded, possibly built from different versions of this tree. Fixed-width
+ * fields only (no pointers, time_t or struct stat); magic and version first.
+ * tests/unit/test_layout.c pins every offset and size: a change that moves a
+ * field must bump TIER_VERSION.
+ *
+ * The file, created by shmd and never resized:
+ *
+ *   0              struct tier_header (TIER_HEADER_SIZE bytes, a page)
+ *   slots_offset   struct tier_slot[slot_count]     } mapped read-only by shims
+ *   records_offset struct tier_record[record_count] }
+ *   arena_offset   path bytes, arena_size bytes     }
+ *   marks_offset   struct tier_marks                } the only region shims map
+ *                  struct tier_stripe[stripe_count] } writable: a wrong value
+ *                  uint32_t gen[bucket_count]       } there can cause a miss,
+ *                  uint8_t  ref[record_count]       } never another file's bytes
+ *
+ * The hash table (slots) is compact, 16 bytes per slot, because every probe
+ * touches it and tmpfs allocates a page even for a read fault on a hole. The
+ * entries themselves (records) are allocated densely by shmd, so memory
+ * follows the number of entries, not the table size; they never move, so
+ * deletion only shifts 16-byte slots and CLOCK can keep its hand on records.
+ *
+ * Writers: shmd alone writes the header, slots, records and arena (one mutex
+ * inside the daemon). Readers are lock-free; each record is a seqlock. */
+#ifndef SHMCACHE_LAYOUT_H
+#define SHMCACHE_LAYOUT_H
+
+#include <stdint.h>
+
+#define TIER_MAGIC        0x3158444948534d53ULL /* "SMSHIDX1" little-endian */
+#define TIER_MARKS_MAGIC  0x314b52414d534d53ULL /* "SMSMARK1" */
+#define TIER_VERSION      1u
+#define TIER_PAGE         4096u
+#define TIER_HEADER_SIZE  4096u
+#define TIER_PATH_MAX     4096u   /* bytes including the NUL, as PATH_MAX */
+
+#define TIER_SLOTS_MIN    64u
+#define TIER_SLOTS_MAX    (1u << 24)
+#define TIER_ARENA_PER_RECORD 256u /* bytes of path arena per record */
+#define TIER_STRIPES      64u     /* counter stripes, power of two */
+
+/* Heartbeat: shmd stores CLOCK_MONOTONIC ns every TIER_HEARTBEAT_NS; a shim
+ * that sees it older than TIER_STALE_NS stops serving hits. */
+#define TIER_HEARTBEAT_NS 100000000ULL   /* 100 ms */
+#define TIER_STALE_NS     2000000000ULL  /* 2 s */
+
+enum tier_state {
+    TIER_STATE_LIVE = 1,    /* a daemon owns this index and serves it */
+    TIER_STATE_STOPPED = 2, /* the daemon left or was replaced: pass through */
+};
+
+/* Reasons a load is refused; counted in tier_header.fail[]. */
+enum tier_fail {
+    TIER_FAIL_NOENT = 0,     /* source missing or unreadable */
+    TIER_FAIL_NOT_REGULAR,   /* directory, device, fifo, special filesystem */
+    TIER_FAIL_TOO_LARGE,     /* above --max-file or capacity */
+    TIER_FAIL_UNSETTLED,     /* modified within --settle-ms */
+    TIER_FAIL_CHANGED,       /* changed while being copied */
+    TIER_FAIL_NOSPACE,       /* tmpfs full (ENOSPC) */
+    TIER_FAIL_IO,            /* read or write error */
+    TIER_FAIL_INDEX_FULL,    /* no slot or path space left after eviction */
+    TIER_FAIL_NO_ROOM,       /* capacity taken by other loads in flight */
+    TIER_FAIL_COUNT
+};
+
+struct tier_header {
+    /* Static after creation. magic is stored last, with release order, so a
+     * reader that sees it sees every other field. */
+    uint64_t magic;
+    uint32_t version;
+    uint32_t header_size;     /* bytes: sizeof(struct tier_header) */
+    uint32_t slot_size;       /* bytes: sizeof(struct tier_slot) */
+    uint32_t record_size;     /* bytes: sizeof(struct tier_record) */
+    uint32_t slot_count;      /* power of two */
+    uint32_t record_count;    /* at most 3/4 of slot_count: the load factor */
+    uint32_t bucket_count;    /* power of two: entries of gen[] */
+    uint32_t stripe_count;    /* power of two: entries of the stripe array */
+    uint64_t file_size;       /* bytes */
+    uint64_t slots_offset;    /* bytes from the start of the file */
+    uint64_t records_offset;
+    uint64_t arena_offset;
+    uint64_t arena_size;      /* bytes */
+    uint64_t marks_offset;    /* page aligned */
+    uint64_t marks_size;      /* bytes, page multiple */
+    uint64_t hash_seed;       /* random per index: no precomputed collisions */
+    uint64_t generation;      /* random per index: part of every object name,
+                                 so names are never reused across restarts */
+    uint32_t owner_uid;
+    uint32_t daemon_pid;
+    uint64_t root_dev;        /* the daemon's "/": shims in another root or */
+    uint64_t root_ino;        /* mount namespace would resolve paths to    */
+    uint64_t mntns_ino;       /* other files, so they do not attach (0: ?) */
+    uint64_t started_ns;      /* CLOCK_REALTIME ns */
+    uint64_t capacity;        /* bytes of object memory (page-rounded sizes) */
+    uint64_t max_file;        /* bytes */
+    uint64_t revalidate_ms;   /* 0: never revalidate */
+    uint64_t settle_ms;
+    uint64_t reserved0;
+
+    /* Live line, own cache line: read on every hit. */
+    uint64_t heartbeat_ns;    /* CLOCK_MONOTONIC ns of the last heartbeat */
+    uint32_t state;           /* enum tier_state */
+    uint32_t reserved1;
+    uint64_t reserved2[6];
+
+    /* Daemon counters (written by shmd only, relaxed). */
+    uint64_t entries;         /* live slots */
+    uint64_t bytes;           /* sum of cached file sizes */
+    uint64_t memory;          /* sum of sizes rounded up to pages: what tmpfs holds */
+    uint64_t loads;           /* objects published */
+    uint64_t load_failures;   /* sum of fail[] */
+    uint64_t evictions;       /* entries dropped to make room */
+    uint64_t invalidations;   /* entries dropped because the source changed */
+    uint64_t misses_received; /* miss datagrams accepted */
+    uint64_t fail[16];        /* by enum tier_fail */
+};
+
+/* The source's struct stat as seen when the copy was made. */
+struct tier_stat {
+    uint64_t dev;
+    uint64_t ino;
+    uint64_t nlink;
+    uint64_t size;            /* bytes */
+    uint64_t blocks;          /* 512-byte units */
+    uint64_t rdev;
+    uint32_t mode;
+    uint32_t uid;
+    uint32_t gid;
+    uint32_t blksize;
+    int64_t atime_sec;
+    int64_t atime_nsec;
+    int64_t mtime_sec;
+    int64_t mtime_nsec;
+    int64_t ctime_sec;
+    int64_t ctime_nsec;
+};
+
+/* One slot of the open-addressing table: linear probing, backward-shift
+ * deletion (no tombstones: a probe ends at an empty slot). The two words
+ * are written separately, so a reader may see a torn pair; that is harmless
+ * because the record's own hash and path are checked under its seqlock. */
+struct tier_slot {
+    uint64_t hash;            /* tier_hash(seed, path) */
+    uint64_t record;          /* 1 + index into the records; 0: empty */
+};
+
+/* One cached file. Invariant: while seq is even, every other field
+ * describes one complete entry, or object_id == 0 (free record). */
+struct tier_record {
+    uint64_t seq;             /* seqlock: odd while shmd rewrites the record */
+    uint64_t hash;            /* tier_hash(seed, path) */
+    uint64_t object_id;       /* 0: empty; never reused within a generation */
+    uint64_t object_ino;      /* the object's inode and ctime: how the shim */
+    int64_t object_ctime_sec; /* recognises its own descriptors in fstat   */
+    int64_t object_ctime_nsec;
+    uint64_t epoch;           /* tier_marks.epoch when the load began */
+    uint32_t gen;             /* gen[bucket] when the load began */
+    uint32_t path_len;        /* bytes, without the NUL */
+    uint64_t path_off;        /* bytes from the arena start, 8-aligned */
+    uint64_t loaded_ns;       /* CLOCK_REALTIME ns when the source was first
+                                 stat'ed for the copy (st below is from then) */
+    struct tier_stat st;
+};
+
+/* Start of the writable region. Shims bump epoch (tree-wide changes: a
+ * directory or symlink renamed or removed) and gen[hash & (bucket_count-1)]
+ * (one path changed) after every modifying call; an entry whose recorded
+ * epoch or gen differs is not served. */
+struct tier_marks {
+    uint64_t magic;           /* TIER_MARKS_MAGIC */
+    uint64_t reserved0[7];
+    uint64_t epoch;           /* own cache line */
+    uint64_t reserved1[7];
+};
+
+/* Hit and miss counters, striped by CPU so workers do not share a line. */
+struct tier_stripe {
+    uint64_t hits;
+    uint64_t misses;
+    uint64_t unsent;          /* miss notices the socket refused (queue full) */
+    uint64_t reserved[5];
+};
+
+/* Offsets inside the marks region, derived from the counts. */
+static inline uint64_t tier_marks_stripes_off(void)
+{
+    return sizeof(struct tier_marks);
+}
+static inline uint64_t tier_marks_gens_off(uint32_t stripes)
+{
+    return tier_marks_stripes_off() + (uint64_t)stripes * sizeof(struct tier_stripe);
+}
+static inline uint64_t tier_marks_refs_off(uint32_t stripes, uint32_t buckets)
+{
+    return tier_marks_gens_off(stripes) + (uint64_t)buckets * sizeof(uint32_t);
+}
+static inline uint64_t tier_marks_bytes(uint32_t stripes, uint32_t buckets, uint32_t records)
+{
+    return tier_marks_refs_off(stripes, buckets) + records;
+}
+
+#endif

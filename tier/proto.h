@@ -1,0 +1,31 @@
+/* proto.h - the two messages that cross the instance's sockets.
+ *
+ * miss.sock (SOCK_DGRAM): one datagram per miss, "miss " followed by the
+ *   normalised path, no NUL, no newline. Fire and forget: shims send with
+ *   MSG_DONTWAIT and a full queue drops the datagram.
+ * ctl.sock (SOCK_STREAM): one request per connection: NUL-terminated words
+ *   (command, then arguments), then the client shuts down its write side.
+ *   The reply is text: a first line "ok" or "error <reason>", then the body.
+ *
+ * Parsers treat their input as hostile: lengths are checked, paths must be
+ * absolute and already normal, embedded NULs are refused. */
+#ifndef SHMCACHE_PROTO_H
+#define SHMCACHE_PROTO_H
+
+#include <stddef.h>
+
+#define PROTO_MISS_TAG "miss "
+#define PROTO_MISS_TAG_LEN 5
+#define PROTO_REQUEST_MAX (64u << 20)   /* bytes of one control request */
+
+/* Parse a miss datagram of n bytes. On success copies the path into key
+ * (PATH_KEY_SIZE bytes, NUL and zero padding as path_normalize leaves it),
+ * stores its length and returns 0; returns -1 for anything malformed. */
+int proto_miss_parse(const char *buf, size_t n, char *key, size_t *len);
+
+/* Iterate the words of a control request of n bytes. *pos starts at 0.
+ * Returns the next word, or NULL at the end. Returns NULL and sets *bad
+ * when the request does not end with a NUL. */
+const char *proto_next_word(const char *buf, size_t n, size_t *pos, int *bad);
+
+#endif
