@@ -147,15 +147,7 @@ done:
     return n;
 }
 
-/* One path a modifying call touches. */
-struct change {
-    bool relevant;      /* under or above a prefix (or could not tell) */
-    bool tree;          /* bump the epoch */
-    int len;            /* key length, -1: no single cached path */
-    char key[PATH_KEY_SIZE];
-};
-
-static void change_prepare(struct change *c, int dirfd, const char *path, bool check_type)
+void shim_change_prepare(struct shim_change *c, int dirfd, const char *path, bool check_type)
 {
     c->relevant = c->tree = false;
     c->len = -1;
@@ -184,35 +176,36 @@ static void change_prepare(struct change *c, int dirfd, const char *path, bool c
     errno = saved;
 }
 
-static void change_commit(const struct change *c)
+uint32_t shim_change_commit(const struct shim_change *c)
 {
     if (!c->relevant)
-        return;
+        return 0;
     int saved = errno;
-    shim_invalidate(c->key, c->len, c->tree);
+    uint32_t tag = shim_invalidate(c->key, c->len, c->tree);
     if (shim_cfg.log == SHIM_LOG_ALL)
         shim_log(c->tree ? "CHANGE-TREE" : "CHANGE", c->len >= 0 ? c->key : "?");
     errno = saved;
+    return tag;
 }
 
 /* Hooks on one path: prepare, call, commit. */
 #define ONE_PATH(dirfd, path, check_type, call) \
     do { \
-        struct change c_; \
-        change_prepare(&c_, dirfd, path, check_type); \
+        struct shim_change c_; \
+        shim_change_prepare(&c_, dirfd, path, check_type); \
         int r_ = call; \
-        change_commit(&c_); \
+        shim_change_commit(&c_); \
         return r_; \
     } while (0)
 
 #define TWO_PATHS(d1, p1, d2, p2, call) \
     do { \
-        struct change a_, b_; \
-        change_prepare(&a_, d1, p1, true); \
-        change_prepare(&b_, d2, p2, true); \
+        struct shim_change a_, b_; \
+        shim_change_prepare(&a_, d1, p1, true); \
+        shim_change_prepare(&b_, d2, p2, true); \
         int r_ = call; \
-        change_commit(&a_); \
-        change_commit(&b_); \
+        shim_change_commit(&a_); \
+        shim_change_commit(&b_); \
         return r_; \
     } while (0)
 

@@ -74,8 +74,18 @@ int shim_key(int dirfd, const char *path, char *key)
     if (!path)
         return -1;
     if (path[0] == '/') {
-        if (path_prefixes_match_raw(&shim_cfg.prefixes, path) == 0)
+        int raw = path_prefixes_match_raw(&shim_cfg.prefixes, path);
+        if (raw == 0)
             return -1; /* the common case outside the prefixes */
+        if (raw == 1 && path_is_normal(path)) {
+            /* the common case inside: already the key */
+            size_t len = strlen(path);
+            if (len + 8 >= PATH_KEY_SIZE)
+                return -1;
+            memcpy(key, path, len);
+            memset(key + len, 0, 8 - (len & 7));
+            return (int)len;
+        }
         n = path_normalize(path, NULL, false, key, PATH_KEY_SIZE);
     } else {
         if (dirfd != AT_FDCWD || !path[0] || !load_relaxed(&g_cwd_relevant))
@@ -118,7 +128,7 @@ int shim_serve(const char *key, int len, int flags, bool *notify)
     }
     int dirfd = load_relaxed(&a->dirfd);
     if (r == TIER_HIT && dirfd >= 0) {
-        tier_object_name(a->view.generation, e.object_id, name);
+        tier_object_name(a->view.generation, e.object_id, e.record, name);
         fd = shim_real.openat(dirfd, name, O_RDONLY | O_NOFOLLOW | (flags & (SERVABLE & ~O_ACCMODE)));
         if (fd >= 0 && !tier_entry_unchanged(&a->view, &e)) {
             shim_real.close(fd);
@@ -208,18 +218,15 @@ static int real_open(enum open_kind k, int dirfd, const char *path, int flags, m
     return shim_sys_openat(dirfd, path, flags | KERNEL_O_LARGEFILE, mode);
 }
 
-/* After a modifying open: invalidate, and remember a write descriptor so
- * its close invalidates again. */
-static void opened_for_write(int fd, int flags, const char *key, int len)
+/* A modifying open: resolve the path as every modifying call does (also
+ * through ".." or a directory descriptor), invalidate after the call, and
+ * remember a write descriptor so its close invalidates again. */
+static void opened_for_write(int fd, int flags, const struct shim_change *c)
 {
-    int saved = errno;
-    uint32_t tag = shim_invalidate(key, len, false);
+    uint32_t tag = shim_change_commit(c);
 
     if (fd >= 0 && (flags & O_ACCMODE) != O_RDONLY)
         shim_fd_track_write(fd, tag);
-    if (shim_cfg.log == SHIM_LOG_ALL)
-        shim_log("WRITE", key);
-    errno = saved;
 }
 
 static int open_common(enum open_kind k, int dirfd, const char *path, int flags,
@@ -231,14 +238,16 @@ static int open_common(enum open_kind k, int dirfd, const char *path, int flags,
     if (!shim_ready())
         return real_open(k, dirfd, path, flags, mode);
     enum open_class c = classify(flags);
+    if (c == OPEN_MODIFY) {
+        struct shim_change ch;
+        shim_change_prepare(&ch, dirfd, path, false);
+        int fd = real_open(k, dirfd, path, flags, mode);
+        opened_for_write(fd, flags, &ch);
+        return fd;
+    }
     int len = c == OPEN_PASS ? -1 : shim_key(dirfd, path, key);
     if (len < 0)
         return real_open(k, dirfd, path, flags, mode);
-    if (c == OPEN_MODIFY) {
-        int fd = real_open(k, dirfd, path, flags, mode);
-        opened_for_write(fd, flags, key, len);
-        return fd;
-    }
     int fd = shim_serve(key, len, flags, &notify);
     if (fd >= 0)
         return fd;
@@ -362,14 +371,16 @@ static FILE *fopen_common(bool large, const char *path, const char *mode)
     if (!shim_ready() || flags < 0)
         return real_fopen(large, path, mode);
     enum open_class c = classify(flags);
+    if (c == OPEN_MODIFY) {
+        struct shim_change ch;
+        shim_change_prepare(&ch, AT_FDCWD, path, false);
+        FILE *fp = real_fopen(large, path, mode);
+        opened_for_write(fp ? fileno(fp) : -1, flags, &ch);
+        return fp;
+    }
     int len = c == OPEN_PASS ? -1 : shim_key(AT_FDCWD, path, key);
     if (len < 0)
         return real_fopen(large, path, mode);
-    if (c == OPEN_MODIFY) {
-        FILE *fp = real_fopen(large, path, mode);
-        opened_for_write(fp ? fileno(fp) : -1, flags, key, len);
-        return fp;
-    }
     int fd = shim_serve(key, len, flags, &notify);
     if (fd >= 0) {
         int saved = errno;
@@ -407,28 +418,28 @@ static FILE *freopen_common(bool large, const char *path, const char *mode, FILE
         return real(path, mode, stream);
     int oldfd = stream ? fileno(stream) : -1;
     int flags = mode_flags(mode);
-    enum open_class c = flags < 0 ? OPEN_PASS : classify(flags);
-    int len = c == OPEN_PASS || !path ? -1 : shim_key(AT_FDCWD, path, key);
+    enum open_class c = flags < 0 || !path ? OPEN_PASS : classify(flags);
+    struct shim_change ch;
+    int len = c == OPEN_SERVE ? shim_key(AT_FDCWD, path, key) : -1;
 
+    if (c == OPEN_MODIFY)
+        shim_change_prepare(&ch, AT_FDCWD, path, false);
     shim_fd_closing(oldfd);
     FILE *fp = real(path, mode, stream);
     int saved = errno;
     shim_fd_closed(oldfd);
-    if (fp && len >= 0) {
+    if (c == OPEN_MODIFY) {
+        opened_for_write(fp ? fileno(fp) : -1, flags, &ch);
+    } else if (fp && len >= 0) {
         bool notify = false;
-        int fd = fileno(fp);
-        if (c == OPEN_MODIFY) {
-            opened_for_write(fd, flags, key, len);
-        } else {
-            int obj = shim_serve(key, len, flags, &notify);
-            if (obj >= 0) {
-                if (shim_real.dup3(obj, fd, flags & O_CLOEXEC) < 0)
-                    notify = true;
-                shim_real.close(obj);
-            }
-            if (notify)
-                shim_notify_miss(key, len);
+        int obj = shim_serve(key, len, flags, &notify);
+        if (obj >= 0) {
+            if (shim_real.dup3(obj, fileno(fp), flags & O_CLOEXEC) < 0)
+                notify = true;
+            shim_real.close(obj);
         }
+        if (notify)
+            shim_notify_miss(key, len);
     }
     errno = saved;
     return fp;

@@ -190,8 +190,8 @@ void shim_fd_written(int fd) SHIM_HIDDEN;      /* ftruncate through fd */
 /* Objects handed out: remember (object dev, ino, ctime) -> source stat so
  * fstat of the descriptor reports the source (see stat.c). */
 void shim_obj_remember(uint64_t dev, const struct tier_entry *e) SHIM_HIDDEN;
-void shim_fix_stat(struct stat *st) SHIM_HIDDEN;
-void shim_fix_statx(struct statx *stx) SHIM_HIDDEN;
+void shim_fix_stat(int fd, struct stat *st) SHIM_HIDDEN;
+void shim_fix_statx(int fd, struct statx *stx) SHIM_HIDDEN;
 
 /* The cache key of an open: path (absolute, or relative to the current
  * directory when dirfd is AT_FDCWD) normalised, if it lies under a prefix.
@@ -212,6 +212,22 @@ bool shim_cwd_relevant(void) SHIM_HIDDEN;  /* cwd under or above a prefix */
  * unchanged either way. */
 int shim_serve(const char *key, int len, int flags, bool *notify) SHIM_HIDDEN;
 void shim_notify_miss(const char *key, int len) SHIM_HIDDEN;
+
+/* One path a modifying call touches (modify.c). prepare resolves it
+ * before the call (a rename or unlink removes the name): absolute, relative
+ * to the cwd or to a directory descriptor, through ".." (via /proc), and
+ * decides whether it is under or above a prefix; check_type also looks for
+ * a directory or symlink there (a tree-wide change). commit, after the
+ * call, invalidates; it returns the tag for shim_fd_track_write. */
+struct shim_change {
+    bool relevant;      /* under or above a prefix (or could not tell) */
+    bool tree;          /* bump the epoch */
+    int len;            /* key length, -1: no single cached path */
+    char key[PATH_KEY_SIZE];
+};
+void shim_change_prepare(struct shim_change *c, int dirfd, const char *path,
+                         bool check_type) SHIM_HIDDEN;
+uint32_t shim_change_commit(const struct shim_change *c) SHIM_HIDDEN;
 
 /* Invalidation through the shim (modify.c): bump the path's generation
  * (len < 0: no single path), and the epoch when tree is set. Returns a tag

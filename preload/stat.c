@@ -4,16 +4,22 @@
  * stat in a small process-local table. Every fstat-like call first does the
  * real call; only if that describes a remembered object (all three equal:
  * the descriptor may have been closed and its number reused, or the object
- * unlinked and its inode reused) is the result replaced. Keyed by the object,
- * not the descriptor number, so dup, dup2, fork and inherited descriptors
- * work without tracking them. The table is 2-way set associative; an entry
- * pushed out only means that descriptor reports the copy's inode and device
- * (its size, mode and times are the source's anyway). */
+ * unlinked and its inode reused) is the result replaced. Keyed by the
+ * object, not the descriptor number, so dup, dup2 and fork need no tracking.
+ *
+ * A descriptor this process did not open itself (inherited across exec,
+ * received over a socket, or pushed out of the 2-way table) is recognised
+ * by its name: a regular file without write bits on the instance
+ * directory's device is looked up through /proc/self/fd, whose target names
+ * the object's record (tier_object_name); the record must still hold that
+ * object, inode and ctime. Without /proc such a descriptor reports the copy
+ * (its own inode and device, mode without write bits, its own ctime). */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "preload/shim.h"
@@ -50,9 +56,15 @@ void shim_obj_remember(uint64_t dev, const struct tier_entry *e)
     };
     int w = -1;
 
-    for (int i = 0; i < WAYS; i++)
-        if (load_relaxed(&set[i].ino) == e->object_ino && load_relaxed(&set[i].dev) == dev)
-            w = i;
+    for (int i = 0; i < WAYS; i++) {
+        if (load_relaxed(&set[i].ino) != e->object_ino || load_relaxed(&set[i].dev) != dev)
+            continue;
+        if (load_relaxed(&set[i].ctime_sec) == e->object_ctime_sec &&
+            load_relaxed(&set[i].ctime_nsec) == e->object_ctime_nsec &&
+            !(load_relaxed(&set[i].seq) & 1))
+            return; /* already remembered: a hot file costs no store here */
+        w = i;
+    }
     if (w < 0)
         w = (int)(fetch_add_relaxed(&g_obj_turn, 1) % WAYS);
     struct objrec *r = &set[w];
@@ -74,6 +86,8 @@ static bool lookup(uint64_t dev, uint64_t ino, int64_t cs, int64_t cn, struct ti
 
     for (int i = 0; i < WAYS; i++) {
         struct objrec *r = &set[i];
+        if (load_relaxed(&r->ino) != ino)
+            continue; /* the usual answer for a descriptor that is not ours */
         for (int tries = 0; tries < 4; tries++) {
             uint64_t s1 = load_acquire(&r->seq);
             if (s1 & 1)
@@ -93,26 +107,102 @@ static bool lookup(uint64_t dev, uint64_t ino, int64_t cs, int64_t cn, struct ti
     return false;
 }
 
-void shim_fix_stat(struct stat *st)
+/* st_dev of the instance directory, 0 while unknown (looked up at most
+ * once a second until the directory exists). */
+static uint64_t g_dir_dev;
+static uint64_t g_dir_dev_next_ns;
+
+static uint64_t instance_dev(void)
+{
+    uint64_t dev = load_relaxed(&g_dir_dev);
+    struct timespec ts;
+    struct stat st;
+
+    if (dev)
+        return dev;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    if (now < load_relaxed(&g_dir_dev_next_ns))
+        return 0;
+    store_relaxed(&g_dir_dev_next_ns, now + 1000000000ULL);
+    if (stat(shim_cfg.dir, &st) == 0)
+        store_relaxed(&g_dir_dev, (uint64_t)st.st_dev);
+    return load_relaxed(&g_dir_dev);
+}
+
+/* The slow way for a descriptor this process did not open: its name. */
+static bool by_name(int fd, uint64_t dev, uint64_t ino, int64_t cs, int64_t cn, struct tier_stat *out)
+{
+    char link[32] = "/proc/self/fd/", target[PATH_KEY_SIZE], tmp[12];
+    int n = 14, k = 0, f = fd;
+    uint64_t gen, id;
+    uint32_t rec;
+    struct tier_entry e;
+    bool ok = false;
+
+    do
+        tmp[k++] = (char)('0' + f % 10);
+    while ((f /= 10) > 0);
+    while (k)
+        link[n++] = tmp[--k];
+    link[n] = '\0';
+    ssize_t len = readlink(link, target, TIER_PATH_MAX - 1);
+    size_t dl = strlen(shim_cfg.dir);
+    if (len <= 0 || (size_t)len <= dl + 1)
+        return false;
+    target[len] = '\0';
+    if (memcmp(target, shim_cfg.dir, dl) != 0 || target[dl] != '/' ||
+        !tier_object_parse(target + dl + 1, &gen, &id, &rec))
+        return false;
+    struct shim_attach *a = shim_enter(false);
+    if (!a)
+        return false;
+    if (a->view.generation == gen && a->dev == dev && tier_record_get(&a->view, rec, id, &e) &&
+        e.object_ino == ino && e.object_ctime_sec == cs && e.object_ctime_nsec == cn) {
+        *out = e.st;
+        shim_obj_remember(dev, &e);
+        ok = true;
+    }
+    shim_leave(a);
+    return ok;
+}
+
+/* The source's stat for the object described by (dev, ino, ctime, mode),
+ * open as fd (-1: unknown). */
+static bool source_of(int fd, uint64_t dev, uint64_t ino, int64_t cs, int64_t cn, uint32_t mode,
+                      struct tier_stat *t)
+{
+    if (!S_ISREG(mode))
+        return false;
+    if (load_relaxed(&g_obj_used) && lookup(dev, ino, cs, cn, t))
+        return true;
+    /* objects have no write bits: the cheap filter before any system call */
+    if (fd < 0 || (mode & 0222) || !shim_ready() || instance_dev() != dev)
+        return false;
+    int saved = errno;
+    bool ok = by_name(fd, dev, ino, cs, cn, t);
+    errno = saved;
+    return ok;
+}
+
+void shim_fix_stat(int fd, struct stat *st)
 {
     struct tier_stat t;
 
-    if (likely(!load_relaxed(&g_obj_used)) || !S_ISREG(st->st_mode))
-        return;
-    if (lookup((uint64_t)st->st_dev, (uint64_t)st->st_ino, (int64_t)st->st_ctim.tv_sec,
-               (int64_t)st->st_ctim.tv_nsec, &t))
+    if (source_of(fd, (uint64_t)st->st_dev, (uint64_t)st->st_ino, (int64_t)st->st_ctim.tv_sec,
+                  (int64_t)st->st_ctim.tv_nsec, st->st_mode, &t))
         tier_stat_to(&t, st);
 }
 
-void shim_fix_statx(struct statx *x)
+void shim_fix_statx(int fd, struct statx *x)
 {
     struct tier_stat t;
-    const unsigned need = STATX_INO | STATX_CTIME;
+    const unsigned need = STATX_INO | STATX_CTIME | STATX_TYPE | STATX_MODE;
 
-    if (likely(!load_relaxed(&g_obj_used)) || (x->stx_mask & need) != need)
+    if ((x->stx_mask & need) != need)
         return;
     uint64_t dev = (uint64_t)makedev(x->stx_dev_major, x->stx_dev_minor);
-    if (lookup(dev, x->stx_ino, x->stx_ctime.tv_sec, x->stx_ctime.tv_nsec, &t))
+    if (source_of(fd, dev, x->stx_ino, x->stx_ctime.tv_sec, x->stx_ctime.tv_nsec, x->stx_mode, &t))
         tier_stat_to_statx(&t, x);
 }
 
@@ -129,7 +219,7 @@ SHIM_EXPORT int fstat(int fd, struct stat *st)
     int r = shim_real.fstat ? shim_real.fstat(fd, st)
                             : (int)syscall(SYS_newfstatat, fd, "", st, AT_EMPTY_PATH);
     if (r == 0)
-        shim_fix_stat(st);
+        shim_fix_stat(fd, st);
     return r;
 }
 
@@ -143,7 +233,7 @@ SHIM_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
     int r = shim_real.fstatat ? shim_real.fstatat(dirfd, path, st, flags)
                               : (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
     if (r == 0 && empty_path(path, flags))
-        shim_fix_stat(st);
+        shim_fix_stat(dirfd, st);
     return r;
 }
 
@@ -165,7 +255,7 @@ SHIM_EXPORT int __fxstat(int ver, int fd, struct stat *st)
 {
     int r = REAL(__fxstat)(ver, fd, st);
     if (r == 0 && STAT_VER_OK(ver))
-        shim_fix_stat(st);
+        shim_fix_stat(fd, st);
     return r;
 }
 
@@ -173,7 +263,7 @@ SHIM_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st)
 {
     int r = REAL(__fxstat64)(ver, fd, st);
     if (r == 0 && STAT_VER_OK(ver))
-        shim_fix_stat((struct stat *)st);
+        shim_fix_stat(fd, (struct stat *)st);
     return r;
 }
 
@@ -181,7 +271,7 @@ SHIM_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st
 {
     int r = REAL(__fxstatat)(ver, dirfd, path, st, flags);
     if (r == 0 && STAT_VER_OK(ver) && empty_path(path, flags))
-        shim_fix_stat(st);
+        shim_fix_stat(dirfd, st);
     return r;
 }
 
@@ -189,7 +279,7 @@ SHIM_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64
 {
     int r = REAL(__fxstatat64)(ver, dirfd, path, st, flags);
     if (r == 0 && STAT_VER_OK(ver) && empty_path(path, flags))
-        shim_fix_stat((struct stat *)st);
+        shim_fix_stat(dirfd, (struct stat *)st);
     return r;
 }
 
@@ -198,6 +288,6 @@ SHIM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, str
     int r = shim_real.statx ? shim_real.statx(dirfd, path, flags, mask, x)
                             : (int)syscall(SYS_statx, dirfd, path, flags, mask, x);
     if (r == 0 && empty_path(path, flags))
-        shim_fix_statx(x);
+        shim_fix_statx(dirfd, x);
     return r;
 }

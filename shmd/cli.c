@@ -59,7 +59,7 @@ static int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, bool 
     c->dir_arg = getenv("SHMCACHE_DIR");
     optind = 0;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'n':
             if (!config_name_valid(optarg))

@@ -181,32 +181,35 @@ static void fail_count(struct shmd *d, struct load_result *r, int fail)
     fetch_add_relaxed(&h->load_failures, 1);
 }
 
+/* Is the entry for key current: present, not killed, and its source
+ * still exactly as copied (t)? */
+static bool entry_fresh(struct store *s, const char *key, size_t len, uint64_t hash,
+                        const struct tier_stat *t)
+{
+    pthread_mutex_lock(&s->lock);
+    int i = store_find(s, key, len, hash);
+    bool fresh = i >= 0 && !store_entry_killed(s, (uint32_t)i) &&
+                 tier_stat_same(&s->records[i].st, t);
+    pthread_mutex_unlock(&s->lock);
+    return fresh;
+}
+
 void shmd_load(struct shmd *d, const char *key, size_t len, struct load_result *r)
 {
     struct store *s = &d->store;
     struct stat st1, st2, st3, ost;
+    struct tier_stat t1, t2;
     struct statfs sfs;
     char name[TIER_OBJECT_NAME_SIZE];
-    int fd = -1, ofd = -1;
+    int fd = -1, ofd = -1, rec = -1;
     uint64_t mem = 0;
-    bool reserved = false, created = false;
+    bool created = false;
 
     memset(r, 0, sizeof *r);
     r->fail = -1;
     uint64_t hash = tier_hash(s->view.hash_seed, key, len);
-
-    pthread_mutex_lock(&s->lock);
-    int i = store_find(s, key, len, hash);
-    bool fresh = i >= 0 && !store_entry_killed(s, (uint32_t)i);
-    if (fresh)
-        r->size = s->records[i].st.size;
-    pthread_mutex_unlock(&s->lock);
-    if (fresh) {
-        r->fresh = true;
-        return;
-    }
-
-    /* generation and epoch before the first look at the source */
+    /* generation and epoch before the first look at the source: a change
+     * through a shim after this point kills what we publish */
     uint32_t gen = load_acquire(&s->view.gens[hash & s->view.bucket_mask]);
     uint64_t epoch = load_acquire(&s->view.marks->epoch);
 
@@ -222,10 +225,15 @@ void shmd_load(struct shmd *d, const char *key, size_t len, struct load_result *
         goto out;
     }
     r->size = (uint64_t)st1.st_size;
+    tier_stat_from(&t1, &st1);
     if (!S_ISREG(st1.st_mode) || special_fs(sfs.f_type) ||
         ((uint64_t)st1.st_dev == d->tier_dev &&
          path_is_under(key, len, d->opt.dir, strlen(d->opt.dir)))) {
         fail_count(d, r, TIER_FAIL_NOT_REGULAR);
+        goto out;
+    }
+    if (entry_fresh(s, key, len, hash, &t1)) {
+        r->fresh = true;
         goto out;
     }
     if ((uint64_t)st1.st_size > s->hdr->max_file) {
@@ -243,15 +251,15 @@ void shmd_load(struct shmd *d, const char *key, size_t len, struct load_result *
 
     mem = store_object_memory((uint64_t)st1.st_size);
     pthread_mutex_lock(&s->lock);
-    reserved = store_reserve(s, mem) == 0;
+    rec = store_reserve(s, mem);
     uint64_t id = store_new_id(s);
     pthread_mutex_unlock(&s->lock);
-    if (!reserved) {
+    if (rec < 0) {
         fail_count(d, r, mem > s->hdr->capacity ? TIER_FAIL_TOO_LARGE : TIER_FAIL_NO_ROOM);
         goto out;
     }
 
-    tier_object_name(s->view.generation, id, name);
+    tier_object_name(s->view.generation, id, (uint32_t)rec, name);
     ofd = openat(d->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (ofd < 0) {
         fail_count(d, r, errno == ENOSPC ? TIER_FAIL_NOSPACE : TIER_FAIL_IO);
@@ -267,11 +275,14 @@ void shmd_load(struct shmd *d, const char *key, size_t len, struct load_result *
         fail_count(d, r, errno == ENOSPC ? TIER_FAIL_NOSPACE : TIER_FAIL_IO);
         goto out;
     }
-    struct tier_stat t1, t2;
-    tier_stat_from(&t1, &st1);
-    if (fstat(fd, &st2) < 0 || stat(key, &st3) < 0 || (uint64_t)copied != (uint64_t)st1.st_size ||
-        (tier_stat_from(&t2, &st2), !tier_stat_same(&t1, &t2)) ||
-        st3.st_dev != st1.st_dev || st3.st_ino != st1.st_ino) {
+    bool stable = fstat(fd, &st2) == 0 && stat(key, &st3) == 0 &&
+                  (uint64_t)copied == (uint64_t)st1.st_size &&
+                  st3.st_dev == st1.st_dev && st3.st_ino == st1.st_ino;
+    if (stable) {
+        tier_stat_from(&t2, &st2);
+        stable = tier_stat_same(&t1, &t2);
+    }
+    if (!stable) {
         fail_count(d, r, TIER_FAIL_CHANGED);
         goto out;
     }
@@ -286,7 +297,7 @@ void shmd_load(struct shmd *d, const char *key, size_t len, struct load_result *
     ofd = -1;
 
     struct store_obj obj = {
-        .id = id, .ino = (uint64_t)ost.st_ino,
+        .record = (uint32_t)rec, .id = id, .ino = (uint64_t)ost.st_ino,
         .ctime_sec = ost.st_ctim.tv_sec, .ctime_nsec = ost.st_ctim.tv_nsec,
         .epoch = epoch, .gen = gen, .checked_ns = checked_ns, .st = t1,
     };
@@ -297,14 +308,14 @@ void shmd_load(struct shmd *d, const char *key, size_t len, struct load_result *
         fail_count(d, r, TIER_FAIL_CHANGED); /* a shim changed it meanwhile */
         goto out;
     }
-    int slot = store_put(s, key, len, hash, &obj);
-    reserved = false; /* store_put consumed the reservation either way */
-    if (slot >= 0) {
+    int put = store_put(s, key, len, hash, &obj);
+    rec = -1; /* store_put consumed the reservation either way */
+    if (put >= 0) {
         fetch_add_relaxed(&s->hdr->loads, 1);
         created = false;
     }
     pthread_mutex_unlock(&s->lock);
-    if (slot < 0)
+    if (put < 0)
         fail_count(d, r, TIER_FAIL_INDEX_FULL);
     else
         shmd_log(LOG_DEBUG, "loaded %s (%llu bytes)", key, (unsigned long long)st1.st_size);
@@ -314,9 +325,9 @@ out:
         close(ofd);
     if (created)
         unlinkat(d->dirfd, name, 0);
-    if (reserved) {
+    if (rec >= 0) {
         pthread_mutex_lock(&s->lock);
-        store_unreserve(s, mem);
+        store_unreserve(s, mem, (uint32_t)rec);
         pthread_mutex_unlock(&s->lock);
     }
     if (fd >= 0)

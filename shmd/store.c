@@ -78,7 +78,8 @@ static uint64_t random64(void)
 
 int store_create(struct store *s, int dirfd, const struct store_params *p)
 {
-    uint32_t records = p->slots / 4 * 3;
+    uint32_t max_entries = p->slots / 4 * 3;
+    uint32_t records = max_entries + (p->slots / 8 < 64 ? p->slots / 8 : 64);
     uint64_t slots_off = TIER_HEADER_SIZE;
     uint64_t records_off = round_up(slots_off + (uint64_t)p->slots * sizeof(struct tier_slot), 64);
     uint64_t arena_off = round_up(records_off + (uint64_t)records * sizeof(struct tier_record), TIER_PAGE);
@@ -159,6 +160,7 @@ int store_create(struct store *s, int dirfd, const struct store_params *p)
     s->records = (struct tier_record *)((unsigned char *)s->map + records_off);
     s->arena = (unsigned char *)s->map + arena_off;
     tier_view_init(&s->view, h, s->map, (unsigned char *)s->map + marks_off);
+    s->max_entries = max_entries;
     s->next_id = 1;
     return 0;
 
@@ -184,10 +186,10 @@ fail:
     return -1;
 }
 
-static void unlink_object(struct store *s, uint64_t id)
+static void unlink_object(struct store *s, uint64_t id, uint32_t record)
 {
     char name[TIER_OBJECT_NAME_SIZE];
-    tier_object_name(s->view.generation, id, name);
+    tier_object_name(s->view.generation, id, record, name);
     unlinkat(s->dirfd, name, 0);
 }
 
@@ -198,7 +200,7 @@ void store_destroy(struct store *s, bool unmap)
     store_release(&s->hdr->state, TIER_STATE_STOPPED);
     for (uint32_t i = 0; i < s->records_hi; i++)
         if (s->records[i].object_id)
-            unlink_object(s, s->records[i].object_id);
+            unlink_object(s, s->records[i].object_id, i);
     unlinkat(s->dirfd, "index", 0);
     if (!unmap)
         return;
@@ -299,13 +301,25 @@ int store_reserve(struct store *s, uint64_t memory)
     while (s->hdr->memory + s->reserved + memory > s->hdr->capacity)
         if (!store_evict_one(s))
             return -1;
+    while (s->nfree == 0)
+        if (!store_evict_one(s))
+            return -1;
+    uint32_t r = s->free_records[--s->nfree];
+    if (r >= s->records_hi)
+        store_release(&s->records_hi, r + 1);
     s->reserved += memory;
-    return 0;
+    return (int)r;
 }
 
-void store_unreserve(struct store *s, uint64_t memory)
+static void unreserve_memory(struct store *s, uint64_t memory)
 {
     s->reserved -= memory < s->reserved ? memory : s->reserved;
+}
+
+void store_unreserve(struct store *s, uint64_t memory, uint32_t record)
+{
+    unreserve_memory(s, memory);
+    s->free_records[s->nfree++] = record;
 }
 
 static void fill_record(struct tier_record *t, uint64_t hash, const struct store_obj *o)
@@ -328,57 +342,75 @@ static void account(struct store *s, const struct tier_stat *st, int sign)
     counter_add(&s->hdr->memory, sign * (int64_t)store_object_memory(st->size));
 }
 
+/* The slot that names record r, which must be live. */
+static uint32_t slot_of(const struct store *s, uint32_t r)
+{
+    uint32_t mask = s->view.slot_mask;
+    uint32_t i = (uint32_t)s->records[r].hash & mask;
+
+    for (uint32_t n = 0; n <= mask && s->slots[i].record != (uint64_t)r + 1; n++)
+        i = (i + 1) & mask;
+    return i;
+}
+
 int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
               const struct store_obj *obj)
 {
-    uint64_t mem = store_object_memory(obj->st.size);
-    int found = store_find(s, key, len, hash);
+    uint32_t r = obj->record;
+    int old = store_find(s, key, len, hash);
     struct tier_record t;
+    uint64_t off;
 
-    store_unreserve(s, mem);
-    if (found >= 0) {
-        struct tier_record old = s->records[found];
-        t = old;
-        fill_record(&t, hash, obj);
-        record_write(&s->records[found], &t);
-        store_relaxed(&s->view.refs[found], 1);
-        account(s, &old.st, -1);
-        account(s, &obj->st, +1);
-        unlink_object(s, old.object_id);
-        return found;
-    }
-
-    while (s->nfree == 0)
-        if (!store_evict_one(s))
-            return -1;
-    uint64_t size = record_size(len);
-    int64_t off;
-    while ((off = arena_alloc(s, size)) < 0)
-        if (!store_evict_one(s))
-            return -1;
-
-    /* the path, then the record, then the slot that names it */
-    uint64_t words[PATH_KEY_SIZE / 8];
-    memset(words, 0, size);
-    memcpy(words, key, len);
-    words_store_relaxed((uint64_t *)(s->arena + off), words, size / 8);
-
-    uint32_t r = s->free_records[--s->nfree];
-    if (r >= s->records_hi)
-        store_release(&s->records_hi, r + 1);
+    unreserve_memory(s, store_object_memory(obj->st.size));
     memset(&t, 0, sizeof t);
     fill_record(&t, hash, obj);
     t.path_len = (uint32_t)len;
-    t.path_off = (uint64_t)off;
+    if (old >= 0) {
+        off = s->records[old].path_off; /* the path record moves over */
+    } else {
+        uint64_t size = record_size(len);
+        int64_t o;
+        while (load_relaxed(&s->hdr->entries) >= s->max_entries) {
+            if (!store_evict_one(s)) {
+                s->free_records[s->nfree++] = r;
+                return -1;
+            }
+        }
+        while ((o = arena_alloc(s, size)) < 0) {
+            if (!store_evict_one(s)) {
+                s->free_records[s->nfree++] = r;
+                return -1;
+            }
+        }
+        off = (uint64_t)o;
+        /* the path first: readers reach it only through the record */
+        uint64_t words[PATH_KEY_SIZE / 8];
+        memset(words, 0, size);
+        memcpy(words, key, len);
+        words_store_relaxed((uint64_t *)(s->arena + off), words, size / 8);
+    }
+    t.path_off = off;
     record_write(&s->records[r], &t);
     store_relaxed(&s->view.refs[r], 1);
+    account(s, &obj->st, +1);
 
+    if (old >= 0) {
+        /* the slot switches to the new record, then the old one goes */
+        struct tier_record was = s->records[old];
+        static const struct tier_record empty;
+        slot_set(&s->slots[slot_of(s, (uint32_t)old)], hash, (uint64_t)r + 1);
+        record_write(&s->records[old], &empty);
+        store_relaxed(&s->view.refs[old], 0);
+        s->free_records[s->nfree++] = (uint32_t)old;
+        account(s, &was.st, -1);
+        unlink_object(s, was.object_id, (uint32_t)old);
+        return (int)r;
+    }
     uint32_t mask = s->view.slot_mask;
     uint32_t i = (uint32_t)hash & mask;
     while (s->slots[i].record != 0)
         i = (i + 1) & mask;
     slot_set(&s->slots[i], hash, (uint64_t)r + 1);
-    account(s, &obj->st, +1);
     return (int)r;
 }
 
@@ -396,10 +428,7 @@ void store_remove(struct store *s, uint32_t r)
 
     if (old.object_id == 0)
         return;
-    /* the slot that names r: on the probe run from its home */
-    uint32_t hole = (uint32_t)old.hash & mask;
-    for (uint32_t n = 0; n <= mask && s->slots[hole].record != (uint64_t)r + 1; n++)
-        hole = (hole + 1) & mask;
+    uint32_t hole = slot_of(s, r);
     if (s->slots[hole].record == (uint64_t)r + 1) {
         for (uint32_t j = (hole + 1) & mask; s->slots[j].record != 0; j = (j + 1) & mask) {
             const struct tier_slot *t = &s->slots[j];
@@ -419,7 +448,7 @@ void store_remove(struct store *s, uint32_t r)
         arena_reset(s);
     else
         arena_push(s, old.path_off, record_size(old.path_len));
-    unlink_object(s, old.object_id);
+    unlink_object(s, old.object_id, r);
 }
 
 bool store_evict_one(struct store *s)
@@ -512,8 +541,8 @@ const char *store_validate(const struct store *s)
     }
     if (named != entries)
         return "slots and live records differ in number";
-    if (entries + s->nfree != s->view.record_count)
-        return "free list and live records do not add up";
+    if (entries + s->nfree > s->view.record_count)
+        return "free list and live records overlap";
     if (entries != s->hdr->entries || bytes != s->hdr->bytes || memory != s->hdr->memory)
         return "counters differ from the table";
     return NULL;

@@ -28,6 +28,7 @@ struct store_params {
 
 /* A loaded object, ready to publish. */
 struct store_obj {
+    uint32_t record;           /* from store_reserve: part of the object's name */
     uint64_t id;
     uint64_t ino;              /* the object's inode and ctime (after fchmod */
     int64_t ctime_sec;         /* and futimens: final)                       */
@@ -55,6 +56,9 @@ struct store {
     struct tier_view view;     /* the same mapping seen as a reader */
     uint32_t *free_records;    /* stack of free record indices, lowest on top */
     uint32_t nfree;
+    uint32_t max_entries;      /* live entries at most: 3/4 of the slots; the
+                                  records beyond are for loads in flight, so a
+                                  replacement never has to evict another entry */
     uint32_t records_hi;       /* atomic: one above every record ever used;
                                   walks stop there, so untouched records
                                   are never faulted in */
@@ -90,15 +94,19 @@ static inline uint32_t store_records_hi(const struct store *s)
 /* A new, never used object id. */
 uint64_t store_new_id(struct store *s);
 
-/* Reserve memory bytes of capacity for a load in flight, evicting entries
- * as needed. Returns 0, or -1 when it cannot fit even in an empty tier. */
+/* Reserve memory bytes of capacity and one record for a load in flight,
+ * evicting entries as needed. The record is the object's for its whole
+ * life (its index is part of the object's name), so a replacement is
+ * published into a new record. Returns the record, or -1 when the load
+ * cannot fit even after eviction (then nothing was evicted in vain). */
 int store_reserve(struct store *s, uint64_t memory);
-void store_unreserve(struct store *s, uint64_t memory);
+/* Give back a reservation that will not be published. */
+void store_unreserve(struct store *s, uint64_t memory, uint32_t record);
 
-/* Publish obj under path, replacing an entry for the same path. Consumes a
- * reservation of store_object_memory(obj->st.size). Evicts when the records
- * or the path arena are full. Returns the record, or -1 when there is no
- * room; on success, an object this replaced has been unlinked. */
+/* Publish obj (in its reserved record) under path, replacing an entry for
+ * the same path. Consumes the reservation, also on failure. Evicts when the
+ * path arena is full. Returns the record, or -1 when there is no room; on
+ * success, an object this replaced has been unlinked. */
 int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
               const struct store_obj *obj);
 

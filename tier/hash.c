@@ -4,7 +4,9 @@
  * hash in a few tens of nanoseconds, which matters because every open under a
  * prefix hashes its path once. Words are assembled byte by byte in
  * little-endian order so the result does not depend on host endianness or
- * alignment; compilers turn the assembly into one load on x86 and arm64. */
+ * alignment. */
+#include <string.h>
+
 #include "tier/hash.h"
 
 #define C1 0x87c37b91114253d5ULL
@@ -25,11 +27,22 @@ static inline uint64_t fmix64(uint64_t k)
     return k;
 }
 
-static inline uint64_t load_le64(const unsigned char *p, size_t n)
+/* The n (< 8) bytes at p as a little-endian word. */
+static inline uint64_t load_tail(const unsigned char *p, size_t n)
 {
     uint64_t w = 0;
     for (size_t i = 0; i < n; i++)
         w |= (uint64_t)p[i] << (8 * i);
+    return w;
+}
+
+static inline uint64_t load_word(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
     return w;
 }
 
@@ -49,8 +62,8 @@ uint64_t tier_hash(uint64_t seed, const void *data, size_t n)
     size_t i = 0;
 
     for (; i + 8 <= n; i += 8)
-        h = mix_word(h, load_le64(p + i, 8));
+        h = mix_word(h, load_word(p + i));
     if (i < n)
-        h = mix_word(h, load_le64(p + i, n - i));
+        h = mix_word(h, load_tail(p + i, n - i));
     return fmix64(h ^ n);
 }

@@ -109,9 +109,11 @@ static bool path_equal(const struct tier_view *v, uint64_t off, const char *key,
     return true;
 }
 
-/* Read record r consistently and compare its path. Returns 1 for a
- * matching entry (copied to *out), 0 for another path or a free record, -1
- * when the record kept changing. */
+/* Read record r consistently into *out. With a key, also compare its path
+ * (inside the same seqlock window: the arena bytes are only meaningful for
+ * that version of the record). Returns 1 for a live record (matching the
+ * key, when given), 0 for another path or a free record, -1 when the record
+ * kept changing. */
 static int read_record(const struct tier_view *v, uint32_t r, const char *key,
                        size_t len, uint64_t hash, struct tier_record *out)
 {
@@ -124,8 +126,9 @@ static int read_record(const struct tier_view *v, uint32_t r, const char *key,
             continue;
         }
         words_load_relaxed((uint64_t *)out, (const uint64_t *)rec, RECORD_WORDS);
-        bool same = out->object_id != 0 && out->hash == hash &&
-                    out->path_len == len && path_equal(v, out->path_off, key, len);
+        bool same = out->object_id != 0 &&
+                    (!key || (out->hash == hash && out->path_len == len &&
+                              path_equal(v, out->path_off, key, len)));
         fence_acquire();
         if (load_relaxed(&rec->seq) != s1)
             continue;
@@ -133,6 +136,17 @@ static int read_record(const struct tier_view *v, uint32_t r, const char *key,
         return same;
     }
     return -1;
+}
+
+static void entry_from(struct tier_entry *e, uint32_t r, const struct tier_record *copy)
+{
+    e->record = r;
+    e->seq = copy->seq;
+    e->object_id = copy->object_id;
+    e->object_ino = copy->object_ino;
+    e->object_ctime_sec = copy->object_ctime_sec;
+    e->object_ctime_nsec = copy->object_ctime_nsec;
+    e->st = copy->st;
 }
 
 enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
@@ -162,13 +176,7 @@ enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
         uint64_t epoch = load_acquire(&v->marks->epoch);
         if (gen != copy.gen || epoch != copy.epoch)
             return TIER_STALE;
-        e->record = r;
-        e->seq = copy.seq;
-        e->object_id = copy.object_id;
-        e->object_ino = copy.object_ino;
-        e->object_ctime_sec = copy.object_ctime_sec;
-        e->object_ctime_nsec = copy.object_ctime_nsec;
-        e->st = copy.st;
+        entry_from(e, r, &copy);
         return TIER_HIT;
     }
     return TIER_MISS;
@@ -179,16 +187,64 @@ bool tier_entry_unchanged(const struct tier_view *v, const struct tier_entry *e)
     return load_acquire(&v->records[e->record].seq) == e->seq;
 }
 
-void tier_object_name(uint64_t generation, uint64_t id, char *buf)
+void tier_object_name(uint64_t generation, uint64_t id, uint32_t record, char *buf)
 {
-    static const char hex[] = "0123456789abcdef";
+    /* two hex digits per byte from a table: this runs on every hit */
+    static const char hex2[513] =
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
     buf[0] = 'o';
-    for (int i = 0; i < 16; i++) {
-        buf[1 + i] = hex[(generation >> (60 - 4 * i)) & 15];
-        buf[17 + i] = hex[(id >> (60 - 4 * i)) & 15];
+    for (int i = 0; i < 8; i++) {
+        memcpy(buf + 1 + 2 * i, hex2 + 2 * ((generation >> (56 - 8 * i)) & 0xff), 2);
+        memcpy(buf + 17 + 2 * i, hex2 + 2 * ((id >> (56 - 8 * i)) & 0xff), 2);
     }
-    buf[33] = '\0';
+    for (int i = 0; i < 4; i++)
+        memcpy(buf + 33 + 2 * i, hex2 + 2 * ((record >> (24 - 8 * i)) & 0xff), 2);
+    buf[41] = '\0';
+}
+
+static bool parse_hex(const char *p, int digits, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < digits; i++) {
+        char c = p[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                   : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
+        if (d == 16)
+            return false;
+        v = v << 4 | d;
+    }
+    *out = v;
+    return true;
+}
+
+bool tier_object_parse(const char *name, uint64_t *generation, uint64_t *id, uint32_t *record)
+{
+    uint64_t r;
+    if (name[0] != 'o' || strlen(name) != TIER_OBJECT_NAME_SIZE - 1 ||
+        !parse_hex(name + 1, 16, generation) || !parse_hex(name + 17, 16, id) ||
+        !parse_hex(name + 33, 8, &r))
+        return false;
+    *record = (uint32_t)r;
+    return true;
+}
+
+bool tier_record_get(const struct tier_view *v, uint32_t r, uint64_t id, struct tier_entry *e)
+{
+    struct tier_record copy;
+
+    if (r >= v->record_count || id == 0 || read_record(v, r, NULL, 0, 0, &copy) != 1 ||
+        copy.object_id != id)
+        return false;
+    entry_from(e, r, &copy);
+    return true;
 }
 
 void tier_count(const struct tier_view *v, enum tier_counter c)

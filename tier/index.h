@@ -81,10 +81,20 @@ enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
  * the open. */
 bool tier_entry_unchanged(const struct tier_view *v, const struct tier_entry *e);
 
-/* The object's file name in the instance directory: "o" followed by 32 hex
- * digits (generation and id). buf must hold TIER_OBJECT_NAME_SIZE bytes. */
-#define TIER_OBJECT_NAME_SIZE 34
-void tier_object_name(uint64_t generation, uint64_t id, char *buf);
+/* The object's file name in the instance directory: "o" followed by 40 hex
+ * digits: the index generation (16), the object id (16) and the record (8)
+ * that holds it for its whole life. buf must hold TIER_OBJECT_NAME_SIZE
+ * bytes. The name identifies the record, so a descriptor the shim did not
+ * hand out itself (inherited across exec) can still be matched to it. */
+#define TIER_OBJECT_NAME_SIZE 42
+void tier_object_name(uint64_t generation, uint64_t id, uint32_t record, char *buf);
+
+/* Parse an object name. Returns false for anything else. */
+bool tier_object_parse(const char *name, uint64_t *generation, uint64_t *id, uint32_t *record);
+
+/* Read record r consistently into e if it holds object id; false when it
+ * does not or kept changing. Bounds-checked. */
+bool tier_record_get(const struct tier_view *v, uint32_t r, uint64_t id, struct tier_entry *e);
 
 /* Count an event in this CPU's stripe (relaxed; never blocks). */
 enum tier_counter { TIER_COUNT_HIT, TIER_COUNT_MISS, TIER_COUNT_UNSENT };

@@ -75,7 +75,8 @@ struct tier_header {
     uint32_t slot_size;       /* bytes: sizeof(struct tier_slot) */
     uint32_t record_size;     /* bytes: sizeof(struct tier_record) */
     uint32_t slot_count;      /* power of two */
-    uint32_t record_count;    /* at most 3/4 of slot_count: the load factor */
+    uint32_t record_count;    /* 3/4 of slot_count (the load factor bound on
+                                 live entries) plus spares for loads in flight */
     uint32_t bucket_count;    /* power of two: entries of gen[] */
     uint32_t stripe_count;    /* power of two: entries of the stripe array */
     uint64_t file_size;       /* bytes */

@@ -91,8 +91,22 @@ void key_make(const struct fx *f, const char *path, struct key *k)
 
 bool object_exists(const struct fx *f, uint64_t id)
 {
-    char name[TIER_OBJECT_NAME_SIZE];
-    struct stat st;
-    tier_object_name(f->s.view.generation, id, name);
-    return fstatat(f->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    int fd = dup(f->dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct dirent *de;
+    bool found = false;
+
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    rewinddir(d);
+    while (!found && (de = readdir(d))) {
+        uint64_t g, i;
+        uint32_t r;
+        found = tier_object_parse(de->d_name, &g, &i, &r) && g == f->s.view.generation && i == id;
+    }
+    closedir(d);
+    return found;
 }

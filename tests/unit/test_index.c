@@ -67,10 +67,10 @@ static struct tier_stat stat_of(uint64_t v, uint64_t size)
 }
 
 
-static void object_create(const struct fx *f, uint64_t id)
+static void object_create(const struct fx *f, uint64_t id, uint32_t rec)
 {
     char name[TIER_OBJECT_NAME_SIZE];
-    tier_object_name(f->s.view.generation, id, name);
+    tier_object_name(f->s.view.generation, id, rec, name);
     int fd = openat(f->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
     assert_true(fd >= 0);
     close(fd);
@@ -88,11 +88,11 @@ static int put_key(struct fx *f, const struct key *k, uint64_t size, uint64_t v,
     int rr = store_reserve(s, mem);
     uint64_t nid = store_new_id(s);
     pthread_mutex_unlock(&s->lock);
-    assert_int_equal(rr, 0);
+    assert_true(rr >= 0);
     if (with_file)
-        object_create(f, nid);
+        object_create(f, nid, (uint32_t)rr);
     struct store_obj o = {
-        .id = nid, .ino = v * 7, .ctime_sec = (int64_t)(v * 11),
+        .record = (uint32_t)rr, .id = nid, .ino = v * 7, .ctime_sec = (int64_t)(v * 11),
         .ctime_nsec = (int64_t)(v % 999999937),
         .epoch = load_acquire(&s->view.marks->epoch),
         .gen = load_acquire(&s->view.gens[k->hash & s->view.bucket_mask]),
@@ -377,7 +377,7 @@ static void churn(struct fx *f, bool forced_hash, uint64_t seed)
 {
     static struct model m;
     uint64_t x = seed;
-    uint32_t cap = f->s.view.record_count;
+    uint32_t cap = f->s.max_entries;
     unsigned live = 0, max_displaced = 0, removes = 0;
 
     memset(&m, 0, sizeof m);
@@ -563,11 +563,12 @@ static void test_entry_unchanged(void **state)
 static void test_records_full_evicts(void **state)
 {
     struct fx *f = *state;
-    uint32_t cap = f->s.view.record_count;
+    uint32_t cap = f->s.max_entries;
     uint64_t ids[64];
     char p[64][32];
 
     assert_int_equal(cap, 48); /* 3/4 of 64 slots */
+    assert_int_equal(f->s.view.record_count, 48 + 8); /* and spares for loads in flight */
     for (unsigned i = 0; i < cap; i++) {
         snprintf(p[i], sizeof p[i], "/srv/full/%u", i);
         assert_true(put(f, p[i], 100, i, true, &ids[i]) >= 0);
@@ -621,7 +622,7 @@ static void test_arena_exhaustion(void **state)
     uint64_t evictions = 0;
     unsigned live_n = 0;
 
-    assert_int_equal(f->s.view.arena_size, 48 * 256);
+    assert_int_equal(f->s.view.arena_size, (uint64_t)f->s.view.record_count * 256);
     for (unsigned step = 0; step < 400; step++) {
         unsigned i = (unsigned)(rng_next(&x) % 40);
         /* mostly long paths, some short: the free lists fragment */
@@ -780,11 +781,21 @@ static void test_view_live_and_names(void **state)
     assert_false(tier_view_live(v, beat));
     store_release(&f->s.hdr->state, TIER_STATE_LIVE);
 
-    tier_object_name(0x0123456789abcdefULL, 1, name);
-    assert_string_equal(name, "o0123456789abcdef0000000000000001");
-    tier_object_name(~0ULL, 0xfedcba9876543210ULL, name);
-    assert_string_equal(name, "offfffffffffffffffedcba9876543210");
+    tier_object_name(0x0123456789abcdefULL, 1, 0, name);
+    assert_string_equal(name, "o0123456789abcdef000000000000000100000000");
+    tier_object_name(~0ULL, 0xfedcba9876543210ULL, 0x89abcdefu, name);
+    assert_string_equal(name, "offfffffffffffffffedcba987654321089abcdef");
     assert_int_equal(strlen(name), TIER_OBJECT_NAME_SIZE - 1);
+    /* names parse back; anything else is refused */
+    uint64_t pg, pid;
+    uint32_t pr;
+    assert_true(tier_object_parse(name, &pg, &pid, &pr));
+    assert_true(pg == ~0ULL && pid == 0xfedcba9876543210ULL && pr == 0x89abcdefu);
+    assert_false(tier_object_parse("offfffffffffffffffedcba987654321089abcde", &pg, &pid, &pr));
+    assert_false(tier_object_parse("offfffffffffffffffedcba987654321089abcdef0", &pg, &pid, &pr));
+    assert_false(tier_object_parse("pffffffffffffffffedcba987654321089abcdef", &pg, &pid, &pr));
+    assert_false(tier_object_parse("oFFffffffffffffffedcba987654321089abcdef", &pg, &pid, &pr));
+    assert_false(tier_object_parse("index", &pg, &pid, &pr));
 
     /* ids are never reused */
     uint64_t a = store_new_id(&f->s), b = store_new_id(&f->s);
@@ -956,7 +967,9 @@ static void *writer(void *arg)
         } else {
             uint64_t id = store_new_id(s);
             struct store_obj o = conc_obj(id, k);
-            if (store_reserve(s, store_object_memory(o.st.size)) != 0) {
+            int rec = store_reserve(s, store_object_memory(o.st.size));
+            o.record = (uint32_t)rec;
+            if (rec < 0) {
                 pthread_mutex_unlock(&s->lock);
                 conc_fail(c, "store_reserve failed");
                 break;
@@ -1004,7 +1017,9 @@ static void test_concurrent_readers(void **state)
         pthread_mutex_lock(&s->lock);
         uint64_t id = store_new_id(s);
         struct store_obj o = conc_obj(id, k);
-        assert_int_equal(store_reserve(s, store_object_memory(o.st.size)), 0);
+        int rec = store_reserve(s, store_object_memory(o.st.size));
+        assert_true(rec >= 0);
+        o.record = (uint32_t)rec;
         c.latest[k] = id;
         assert_true(store_put(s, c.key[k].k, c.key[k].len, c.key[k].hash, &o) >= 0);
         pthread_mutex_unlock(&s->lock);

@@ -1,0 +1,409 @@
+/* test_cli.c - shmd's command line as DESIGN.md's interface table states
+ * it: bad flags (exit 2 and the usage), stats (human and JSON), ls, warm,
+ * evict, flush, stop, exec; and the shim's handling of bad SHMCACHE_*
+ * values (exactly one warning line, the program still works). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/lib/harness.h"
+
+
+static long long std_bytes(void)
+{
+    long long n = 0;
+    for (size_t i = 0; i < h_std_nfiles; i++)
+        n += (long long)h_std_files[i].size;
+    return n;
+}
+
+
+/* ---- bad usage ---------------------------------------------------------------- */
+static void expect_usage(const char *const *argv, const char *dir)
+{
+    struct h_result r;
+    int code = h_run(&r, NULL, argv, 10000);
+    const char *a1 = argv[1] ? argv[1] : "", *a2 = argv[1] && argv[2] ? argv[2] : "";
+    const char *a3 = argv[1] && argv[2] && argv[3] ? argv[3] : "";
+    const char *cmd = h_fmt("shmd %s %s %s", a1, a2, a3);
+    if (code != 2)
+        fail_msg("%s: exit %d, expected 2; stderr:\n%s", cmd, code, r.err);
+    if (!strstr(r.err, "usage:"))
+        fail_msg("%s: no usage on stderr:\n%s", cmd, r.err);
+    if (r.out_len != 0)
+        fail_msg("%s: printed on stdout:\n%s", cmd, r.out);
+    struct stat st;
+    if (dir && stat(dir, &st) == 0)
+        fail_msg("%s: created %s", cmd, dir);
+    h_result_free(&r);
+}
+
+static void test_bad_flags(void **state)
+{
+    struct h_fix *f = *state;
+    const char *s = h_shmd(), *d = f->d.dir;
+    expect_usage(H_ARGV(s, "--dir", d, "--bogus"), d);
+    expect_usage(H_ARGV(s, "--dir", d, "--capacity", "12"), d);
+    expect_usage(H_ARGV(s, "--dir", d, "--capacity", "lots"), d);
+    expect_usage(H_ARGV(s, "--dir", "relative/dir"), NULL);
+    expect_usage(H_ARGV(s, "--dir", d, "--revalidate-ms", "soon"), d);
+    expect_usage(H_ARGV(s, "--dir", d, "--settle-ms", "-1"), d);
+    expect_usage(H_ARGV(s, "--dir", d, "--log-level", "loud"), d);
+    expect_usage(H_ARGV(s, "--dir", d, "--loaders", "0"), d);
+    expect_usage(H_ARGV(s, "--dir", d, "--slots", "0"), d);
+    expect_usage(H_ARGV(s, "--dir", d, "--name", "a/b"), d);
+    expect_usage(H_ARGV(s, "--dir"), NULL);
+    expect_usage(H_ARGV(s, "--dir", d, "--", "extra"), d);
+    expect_usage(H_ARGV(s, "frobnicate"), NULL);
+    expect_usage(H_ARGV(s, "stats", "--dir", d, "--bogus"), d);
+    expect_usage(H_ARGV(s, "stats", "--dir", d, "extra"), d);
+    expect_usage(H_ARGV(s, "ls", "--dir", d, "--json"), d);
+    expect_usage(H_ARGV(s, "warm", "--dir", d), d);
+    expect_usage(H_ARGV(s, "evict", "--dir", d), d);
+    expect_usage(H_ARGV(s, "flush", "--dir", d, "extra"), d);
+    expect_usage(H_ARGV(s, "exec", "--dir", d, "-p", f->src), d);
+    expect_usage(H_ARGV(s, "exec", "--dir", d, "-p", "relative", "--", "true"), d);
+    expect_usage(H_ARGV(s, "exec", "--dir", d, "--", "true"), d); /* no prefix at all */
+
+    /* a client command without a daemon: exit 1, a message, no usage */
+    struct h_result r;
+    int code = h_run(&r, NULL, H_ARGV(s, "stats", "--dir", d), 10000);
+    assert_int_equal(code, 1);
+    assert_non_null(strstr(r.err, "no daemon"));
+    h_result_free(&r);
+    H_PASS(f);
+}
+
+/* ---- stats, ls ------------------------------------------------------------------ */
+static void test_stats_human_and_json(void **state)
+{
+    struct h_fix *f = *state;
+    struct h_result r;
+    h_cache_std(f);
+    h_shim(f, &r, NULL,
+           H_ARGV(h_probe(), "cat", h_src(f, "one"), "+", "cat", h_src(f, "page.bin")));
+    h_assert_ok(&r, "two hits");
+    h_result_free(&r);
+
+    assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("stats", "--json")), 0);
+    const char *json = r.out;
+    assert_true(json[0] == '{');
+    assert_true(r.out_len >= 2 && strcmp(json + r.out_len - 2, "}\n") == 0);
+    static const char *const keys[] = {"hits", "misses", "entries", "bytes", "capacity",
+                                       "evictions", "invalidations", "loads", "load_failures"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (h_json_num(json, keys[i]) < 0)
+            fail_msg("stats --json has no number \"%s\":\n%s", keys[i], json);
+    long long n = (long long)h_std_nfiles;
+    assert_int_equal(h_json_num(json, "entries"), n);
+    assert_int_equal(h_json_num(json, "bytes"), std_bytes());
+    assert_int_equal(h_json_num(json, "capacity"), 64LL << 20);
+    assert_int_equal(h_json_num(json, "loads"), n);
+    assert_int_equal(h_json_num(json, "misses"), n);
+    assert_int_equal(h_json_num(json, "hits"), 2);
+    assert_int_equal(h_json_num(json, "load_failures"), 0);
+    assert_int_equal(h_json_num(json, "evictions"), 0);
+    assert_int_equal(h_json_num(json, "invalidations"), 0);
+    char *saved = strdup(json);
+    h_result_free(&r);
+
+    /* it is JSON: a parser takes it, every counter a number */
+    const char *jf = h_fmt("%s/stats.json", f->tmp);
+    assert_int_equal(h_write_str(jf, saved), 0);
+    h_run(&r, NULL, H_ARGV(h_python(), "-c",
+                           "import json, sys\n"
+                           "d = json.load(open(sys.argv[1]))\n"
+                           "for k in ('hits', 'misses', 'entries', 'bytes', 'capacity',\n"
+                           "          'evictions', 'invalidations', 'loads', 'load_failures'):\n"
+                           "    assert type(d[k]) is int, k\n"
+                           "print('ok')\n", jf), 20000);
+    h_assert_ok(&r, "python json.load of stats --json");
+    assert_string_equal(r.out, "ok\n");
+    h_result_free(&r);
+
+    assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("stats")), 0);
+    static const char *const human[] = {"entries", "hits", "misses", "loads"};
+    for (size_t i = 0; i < sizeof human / sizeof *human; i++) {
+        const char *line = strstr(r.out, human[i]);
+        if (!line || (line != r.out && line[-1] != '\n'))
+            fail_msg("stats has no \"%s\" line:\n%s", human[i], r.out);
+        long long v = -1;
+        sscanf(line + strlen(human[i]), " %lld", &v);
+        if (v != h_json_num(saved, human[i]))
+            fail_msg("stats says %s %lld, stats --json %lld", human[i], v,
+                     h_json_num(saved, human[i]));
+    }
+    assert_non_null(strstr(r.out, f->d.dir));
+    free(saved);
+    h_result_free(&r);
+    H_PASS(f);
+}
+
+static void test_ls_lists_cached_paths(void **state)
+{
+    struct h_fix *f = *state;
+    struct h_result r;
+    h_cache_std(f);
+    assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("ls")), 0);
+    assert_int_equal(h_count_lines(r.out, ""), (int)h_std_nfiles + 1); /* a header */
+    for (size_t i = 0; i < h_std_nfiles; i++) {
+        const char *p = h_src(f, h_std_files[i].name);
+        int hits = 0;
+        for (const char *line = r.out; line && *line;) {
+            size_t len = strcspn(line, "\n"), pl = strlen(p);
+            hits += len > pl && strncmp(line + len - pl - 1, h_fmt(" %s", p), pl + 1) == 0;
+            line = line[len] ? line + len + 1 : NULL;
+        }
+        if (hits != 1)
+            fail_msg("ls lists %s %d times:\n%s", p, hits, r.out);
+    }
+    h_result_free(&r);
+    H_PASS(f);
+}
+
+/* ---- warm, evict, flush ------------------------------------------------------- */
+static void test_warm_then_all_hits(void **state)
+{
+    struct h_fix *f = *state;
+    struct h_result r;
+    assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("warm", f->src)), 0);
+    assert_non_null(strstr(r.out, h_fmt("warmed %zu files", h_std_nfiles)));
+    h_result_free(&r);
+    /* warm returns when the files are in */
+    assert_int_equal(h_stat(&f->d, "entries"), (long long)h_std_nfiles);
+
+    struct h_stats s0, s1;
+    assert_int_equal(h_stats(&f->d, &s0), 0);
+    const char *argv[40];
+    h_probe_std_argv(f, "where", argv);
+    h_shim(f, &r, NULL, argv);
+    assert_int_equal(h_stats(&f->d, &s1), 0);
+    h_assert_ok(&r, "first shimmed pass after warm");
+    const char *line = r.out;
+    for (size_t i = 0; i < h_std_nfiles; i++) {
+        char w[H_PATH_MAX];
+        snprintf(w, sizeof w, "%.*s", (int)strcspn(line, "\n"), line);
+        h_assert_in_tier(w, f->d.dir, h_std_files[i].name);
+        line += strcspn(line, "\n") + 1;
+    }
+    assert_int_equal(s1.hits - s0.hits, (long long)h_std_nfiles);
+    assert_int_equal(s1.misses - s0.misses, 0);
+    h_result_free(&r);
+
+    /* warming again: already cached */
+    assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("warm", h_src(f, "one"))), 0);
+    assert_non_null(strstr(r.out, "1 already cached"));
+    h_result_free(&r);
+    /* nothing there: exit 1 and a message */
+    assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("warm", h_src(f, "missing"))), 1);
+    assert_true(r.err_len > 0);
+    h_result_free(&r);
+    H_PASS(f);
+}
+
+static void test_evict_and_flush(void **state)
+{
+    struct h_fix *f = *state;
+    struct h_result r;
+    const char *p = h_src(f, "k100.bin");
+    long long n = (long long)h_std_nfiles;
+    h_cache_std(f);
+    h_assert_where(f, p, true, "before evict");
+
+    assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("evict", p)), 0);
+    assert_string_equal(r.out, "evicted 1\n");
+    h_result_free(&r);
+    assert_int_equal(h_stat(&f->d, "entries"), n - 1);
+    long long misses = h_stat(&f->d, "misses");
+    h_assert_where(f, p, false, "the next open after evict");
+    assert_int_equal(h_stat(&f->d, "misses"), misses + 1);
+    h_assert_where(f, h_src(f, "page.bin"), true, "another file after evict");
+
+    /* a directory evicts everything below it */
+    assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("evict", h_src(f, "sub"))), 0);
+    assert_string_equal(r.out, "evicted 1\n");
+    h_result_free(&r);
+    h_assert_where(f, h_src(f, "sub/dir/nested.bin"), false, "after evicting its directory");
+
+    assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("flush")), 0);
+    assert_int_equal(h_stat(&f->d, "entries"), 0);
+    assert_int_equal(h_stat(&f->d, "bytes"), 0);
+    h_result_free(&r);
+    h_assert_where(f, h_src(f, "page.bin"), false, "after flush");
+    /* and the tier fills again */
+    h_cache_std(f);
+    h_assert_where(f, h_src(f, "page.bin"), true, "after flush and a new first pass");
+    H_PASS(f);
+}
+
+/* ---- stop, exec ---------------------------------------------------------------- */
+static void test_stop(void **state)
+{
+    struct h_fix *f = *state;
+    struct h_result r;
+    h_cache_std(f);
+    assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("stop")), 0);
+    h_result_free(&r);
+    /* stop returns once the daemon is gone: exited 0, directory removed */
+    struct stat st;
+    assert_int_equal(stat(f->d.dir, &st), -1);
+    uint64_t end = h_now_ms() + 5000;
+    while (h_daemon_alive(&f->d) && h_now_ms() < end)
+        h_sleep_ms(10);
+    assert_false(h_daemon_alive(&f->d));
+    assert_int_equal(f->d.exit_code, 0);
+    assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("stats")), 1);
+    h_result_free(&r);
+    /* programs carry on without it */
+    h_shim(f, &r, NULL, H_ARGV(h_probe(), "cat", h_src(f, "text.txt")));
+    h_assert_ok(&r, "cat after stop");
+    unsigned char *want = h_file_bytes(h_std("text.txt"));
+    h_assert_bytes(r.out, r.out_len, want, h_std("text.txt")->size, "cat after stop");
+    free(want);
+    h_result_free(&r);
+    H_PASS(f);
+}
+
+static void test_exec_starts_daemon(void **state)
+{
+    struct h_fix *f = *state;
+    struct h_result r;
+    const struct h_file *file = h_std("m3.bin");
+    const char *p = h_src(f, file->name);
+    unsigned char *want = h_file_bytes(file);
+    const char *const argv[] = {h_shmd(), "exec", "--dir", f->d.dir, "--settle-ms", "0",
+                                "--revalidate-ms", "200", "-p", f->src, "--", "cat", p, NULL};
+
+    assert_int_equal(h_stat(&f->d, "entries"), -1); /* no daemon yet */
+    h_run(&r, NULL, argv, 20000);
+    h_assert_ok(&r, "shmd exec (starting a daemon)");
+    h_assert_bytes(r.out, r.out_len, want, file->size, "cat under shmd exec");
+    h_result_free(&r);
+
+    /* a daemon now runs for the instance, with the options given */
+    assert_int_equal(h_stat(&f->d, "settle_ms"), 0);
+    assert_int_equal(h_stat(&f->d, "revalidate_ms"), 200);
+    assert_true(h_wait_stat_ge(&f->d, "entries", 1, 5000) >= 1);
+
+    /* the second exec uses it: a hit */
+    long long hits = h_stat(&f->d, "hits");
+    h_run(&r, H_ENV("SHMCACHE_LOG=all"), argv, 20000);
+    h_assert_ok(&r, "shmd exec (daemon running)");
+    h_assert_bytes(r.out, r.out_len, want, file->size, "cat under shmd exec, second run");
+    assert_int_equal(h_count_lines(r.err, "HIT "), 1);
+    assert_int_equal(h_stat(&f->d, "hits"), hits + 1);
+    h_result_free(&r);
+
+    /* the command's exit status is exec's */
+    const char *const fail_argv[] = {h_shmd(), "exec", "--dir", f->d.dir, "-p", f->src, "--",
+                                     "sh", "-c", "exit 7", NULL};
+    assert_int_equal(h_run(&r, NULL, fail_argv, 20000), 7);
+    h_result_free(&r);
+    free(want);
+    H_PASS(f); /* teardown stops the daemon through its lock file */
+}
+
+/* ---- SHMCACHE_LOG ------------------------------------------------------------ */
+static void test_log_levels(void **state)
+{
+    struct h_fix *f = *state;
+    const char *p = h_src(f, "page.bin"), *q = h_src(f, "one");
+    const char *const argv[] = {h_probe(), "cat", p, "+", "cat", q, NULL};
+    struct h_result r;
+    h_cache_std(f);
+    assert_int_equal(h_write_str(h_src(f, "fresh"), "fresh\n"), 0);
+    const char *const argv2[] = {h_probe(), "cat", p, "+", "cat", h_src(f, "fresh"), NULL};
+
+    h_shim(f, &r, H_ENV("SHMCACHE_LOG=all"), argv);
+    h_assert_ok(&r, "SHMCACHE_LOG=all");
+    assert_string_equal(r.err, h_fmt("shmcache[%d]: HIT %s\nshmcache[%d]: HIT %s\n",
+                                     (int)strtol(r.err + 9, NULL, 10), p,
+                                     (int)strtol(r.err + 9, NULL, 10), q));
+    h_result_free(&r);
+    h_shim(f, &r, H_ENV("SHMCACHE_LOG=miss"), argv2);
+    h_assert_ok(&r, "SHMCACHE_LOG=miss");
+    assert_int_equal(h_count_lines(r.err, ""), 1);
+    assert_non_null(strstr(r.err, h_fmt("MISS %s\n", h_src(f, "fresh"))));
+    h_result_free(&r);
+    for (int i = 0; i < 2; i++) {
+        h_shim(f, &r, i ? H_ENV("SHMCACHE_LOG=off") : NULL, argv2);
+        h_assert_ok(&r, "SHMCACHE_LOG=off");
+        assert_string_equal(r.err, "");
+        h_result_free(&r);
+    }
+    H_PASS(f);
+}
+
+/* ---- bad environment -------------------------------------------------------- */
+/* Run probe cat (with where) under env: output right, exactly one line on
+ * stderr mentioning var. Returns whether the open was served by the tier. */
+static bool one_warning(struct h_fix *f, const char *const *env, const char *var)
+{
+    const struct h_file *file = h_std("k100.bin");
+    const char *p = h_src(f, file->name);
+    struct h_result r;
+    h_shim(f, &r, env, H_ARGV(h_probe(), "cat", p, "+", "where", p));
+    h_assert_ok(&r, h_fmt("probe with bad %s", var));
+    unsigned char *want = h_file_bytes(file);
+    assert_true(r.out_len > file->size);
+    h_assert_bytes(r.out, file->size, want, file->size, h_fmt("cat with bad %s", var));
+    free(want);
+    if (h_count_lines(r.err, "") != 1 || !strstr(r.err, var) || strncmp(r.err, "shmcache[", 9))
+        fail_msg("bad %s: expected exactly one warning line from the shim, got:\n%s", var, r.err);
+    bool tier = strncmp(r.out + file->size, f->d.dir, strlen(f->d.dir)) == 0;
+    h_result_free(&r);
+    return tier;
+}
+
+static void test_bad_env_warns_once(void **state)
+{
+    struct h_fix *f = *state;
+    h_cache_std(f);
+    /* refused values whose setting stays inert: the shim still serves */
+    assert_true(one_warning(f, H_ENV("SHMCACHE_LOG=bogus"), "SHMCACHE_LOG"));
+    assert_true(one_warning(f, H_ENV("SHMCACHE_VALIDATE=sometimes"), "SHMCACHE_VALIDATE"));
+    /* refused values that turn the shim off */
+    assert_false(one_warning(f, H_ENV("SHMCACHE_DISABLE=maybe"), "SHMCACHE_DISABLE"));
+    assert_false(one_warning(f, H_ENV(h_fmt("SHMCACHE_PREFIX=%s:relative/dir", f->src)),
+                             "SHMCACHE_PREFIX"));
+    assert_false(one_warning(f, H_ENV("SHMCACHE_DIR=not/absolute"), "SHMCACHE_DIR"));
+    assert_false(one_warning(f, H_ENV("SHMCACHE_DIR", "SHMCACHE_NAME=bad/name"), "SHMCACHE_NAME"));
+
+    /* a real program too */
+    struct h_result r;
+    h_shim(f, &r, H_ENV("SHMCACHE_LOG=bogus"), H_ARGV("cat", h_src(f, "text.txt")));
+    h_assert_ok(&r, "cat with SHMCACHE_LOG=bogus");
+    unsigned char *want = h_file_bytes(h_std("text.txt"));
+    h_assert_bytes(r.out, r.out_len, want, h_std("text.txt")->size, "cat with SHMCACHE_LOG=bogus");
+    assert_int_equal(h_count_lines(r.err, ""), 1);
+    free(want);
+    h_result_free(&r);
+    H_PASS(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_bad_flags, h_fix_setup_nodaemon, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_stats_human_and_json, h_fix_setup, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_ls_lists_cached_paths, h_fix_setup, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_warm_then_all_hits, h_fix_setup, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_evict_and_flush, h_fix_setup, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_stop, h_fix_setup, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_exec_starts_daemon, h_fix_setup_nodaemon,
+                                        h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_log_levels, h_fix_setup, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_env_warns_once, h_fix_setup, h_fix_teardown),
+    };
+    return cmocka_run_group_tests_name("integration: cli", tests, h_group_setup,
+                                       h_group_teardown);
+}

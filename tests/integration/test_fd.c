@@ -1,0 +1,250 @@
+/* test_fd.c - a cached descriptor behaves like the source's: fstat (and
+ * fstatat, statx on the descriptor) report the source's metadata, mmap,
+ * pread and sendfile give the source's bytes, and a child after exec reads
+ * the right bytes from an inherited descriptor. Each check first proves the
+ * descriptor really is an object of the tier (readlink of /proc/self/fd). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/lib/harness.h"
+
+/* Cache the whole standard tree, with some distinctive metadata first. */
+static int setup_cached(void **state)
+{
+    if (h_fix_setup(state) < 0)
+        return -1;
+    struct h_fix *f = *state;
+    struct timespec t[2] = {{.tv_sec = 1600000000, .tv_nsec = 5},
+                            {.tv_sec = 1234567890, .tv_nsec = 999999999}};
+    if (chmod(h_src(f, "page.bin"), 0604) < 0 || chmod(h_src(f, "one"), 0400) < 0 ||
+        chmod(h_src(f, "k100.bin"), 0755) < 0 ||
+        utimensat(AT_FDCWD, h_src(f, "k100.bin"), t, 0) < 0 ||
+        utimensat(AT_FDCWD, h_src(f, "empty"), t, 0) < 0)
+        return -1;
+    return 0;
+}
+
+
+/* "where PATH + CMD PATH" under the shim: assert the descriptor is an object
+ * of the tier and the bytes CMD printed are the file's. */
+static void check_bytes(struct h_fix *f, const char *cmd, const struct h_file *file)
+{
+    const char *path = h_src(f, file->name);
+    struct h_result r;
+    long long hits = h_stat(&f->d, "hits");
+    h_shim(f, &r, NULL, H_ARGV(h_probe(), "where", path, "+", cmd, path));
+    h_assert_ok(&r, h_fmt("probe %s %s", cmd, file->name));
+    char *nl = memchr(r.out, '\n', r.out_len);
+    assert_non_null(nl);
+    *nl = '\0';
+    h_assert_in_tier(r.out, f->d.dir, h_fmt("%s of %s", cmd, file->name));
+    unsigned char *want = h_file_bytes(file);
+    size_t off = (size_t)(nl + 1 - r.out);
+    h_assert_bytes(nl + 1, r.out_len - off, want, file->size, h_fmt("%s of %s", cmd, file->name));
+    assert_int_equal(h_stat(&f->d, "hits") - hits, 2);
+    free(want);
+    h_result_free(&r);
+}
+
+static void test_mmap(void **state)
+{
+    struct h_fix *f = *state;
+    h_cache_std(f);
+    for (size_t i = 0; i < h_std_nfiles; i++)
+        check_bytes(f, "mmap", &h_std_files[i]);
+    H_PASS(f);
+}
+
+static void test_sendfile(void **state)
+{
+    struct h_fix *f = *state;
+    h_cache_std(f);
+    for (size_t i = 0; i < h_std_nfiles; i++)
+        check_bytes(f, "sendfile", &h_std_files[i]);
+    H_PASS(f);
+}
+
+static void test_pread_read_fopen(void **state)
+{
+    struct h_fix *f = *state;
+    h_cache_std(f);
+    for (size_t i = 0; i < h_std_nfiles; i++) {
+        check_bytes(f, "pread", &h_std_files[i]);
+        check_bytes(f, "cat", &h_std_files[i]);
+        check_bytes(f, "fcat", &h_std_files[i]);
+    }
+    H_PASS(f);
+}
+
+static void stat_line(const struct stat *st, char *buf, size_t n)
+{
+    snprintf(buf, n, "%llu %llu %lld %o %llu %u %u %lld %ld %lld %ld %ld %lld",
+             (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
+             (long long)st->st_size, (unsigned)st->st_mode, (unsigned long long)st->st_nlink,
+             (unsigned)st->st_uid, (unsigned)st->st_gid, (long long)st->st_mtim.tv_sec,
+             st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec,
+             (long)st->st_blksize, (long long)st->st_blocks);
+}
+
+/* The line of probe fstat output that starts with "name ". */
+static void probe_line(const char *out, const char *name, char *buf, size_t n)
+{
+    size_t k = strlen(name);
+    for (const char *p = out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        if (strncmp(p, name, k) == 0 && p[k] == ' ') {
+            size_t len = strcspn(p + k + 1, "\n");
+            snprintf(buf, n, "%.*s", (int)len, p + k + 1);
+            return;
+        }
+    }
+    fail_msg("probe fstat printed no \"%s\" line:\n%s", name, out);
+}
+
+static void test_fstat_is_source_stat(void **state)
+{
+    struct h_fix *f = *state;
+    static const char *const calls[] = {"fstat", "fstatat", "statx", "stat"};
+    h_cache_std(f);
+    for (size_t i = 0; i < h_std_nfiles; i++) {
+        const char *path = h_src(f, h_std_files[i].name);
+        struct h_result r;
+        struct stat st;
+        char want[512], got[512];
+
+        h_shim(f, &r, NULL, H_ARGV(h_probe(), "where", path, "+", "fstat", path));
+        h_assert_ok(&r, "probe fstat");
+        char where[H_PATH_MAX];
+        snprintf(where, sizeof where, "%.*s", (int)strcspn(r.out, "\n"), r.out);
+        h_assert_in_tier(where, f->d.dir, h_std_files[i].name);
+
+        assert_int_equal(stat(path, &st), 0);
+        stat_line(&st, want, sizeof want);
+        for (size_t c = 0; c < sizeof calls / sizeof *calls; c++) {
+            probe_line(r.out, calls[c], got, sizeof got);
+            if (strcmp(got, want) != 0)
+                fail_msg("%s: %s of a cached descriptor is\n  %s\nthe source's stat is\n  %s\n"
+                         "(dev ino size mode nlink uid gid mtime.s mtime.ns ctime.s ctime.ns "
+                         "blksize blocks)", h_std_files[i].name, calls[c], got, want);
+        }
+
+        /* the object itself, seen without the shim: the source's size, mode
+         * without write bits, and mtime (DESIGN: "Objects are immutable") */
+        struct stat obj;
+        assert_int_equal(stat(where, &obj), 0);
+        assert_int_equal(obj.st_size, st.st_size);
+        assert_int_equal(obj.st_mode & 07777, st.st_mode & 0555);
+        assert_int_equal(obj.st_mtim.tv_sec, st.st_mtim.tv_sec);
+        assert_int_equal(obj.st_mtim.tv_nsec, st.st_mtim.tv_nsec);
+        h_result_free(&r);
+    }
+    H_PASS(f);
+}
+
+static void test_exec_inherits_cached_fd(void **state)
+{
+    struct h_fix *f = *state;
+    h_cache_std(f);
+    for (size_t i = 0; i < h_std_nfiles; i++) {
+        const struct h_file *file = &h_std_files[i];
+        struct h_result r;
+        h_shim(f, &r, NULL, H_ARGV(h_probe(), "execfd", h_src(f, file->name)));
+        h_assert_ok(&r, h_fmt("probe execfd %s", file->name));
+        const char *w = strstr(r.err, "where ");
+        assert_non_null(w);
+        char where[H_PATH_MAX];
+        snprintf(where, sizeof where, "%.*s", (int)strcspn(w + 6, "\n"), w + 6);
+        h_assert_in_tier(where, f->d.dir, h_fmt("execfd %s", file->name));
+        unsigned char *want = h_file_bytes(file);
+        h_assert_bytes(r.out, r.out_len, want, file->size,
+                       h_fmt("child after exec reading %s", file->name));
+        free(want);
+        h_result_free(&r);
+    }
+    H_PASS(f);
+}
+
+/* The source's stat through a dup (the first descriptor closed), in a
+ * forked child, and in a child after exec (DESIGN, stat.c: "Keyed by the
+ * object, not the descriptor number, so dup, dup2, fork and inherited
+ * descriptors work without tracking them"). */
+static void test_fstat_through_dup_fork_exec(void **state)
+{
+    struct h_fix *f = *state;
+    static const char *const cmds[] = {"dup-fstat", "fork-fstat", "execfd-fstat"};
+    h_cache_std(f);
+    for (size_t c = 0; c < sizeof cmds / sizeof *cmds; c++) {
+        for (size_t i = 0; i < h_std_nfiles; i++) {
+            const char *path = h_src(f, h_std_files[i].name);
+            struct h_result r;
+            struct stat st;
+            char want[512], got[512];
+            h_shim(f, &r, NULL, H_ARGV(h_probe(), cmds[c], path));
+            h_assert_ok(&r, h_fmt("probe %s", cmds[c]));
+            if (c == 2) {
+                const char *w = strstr(r.err, "where ");
+                assert_non_null(w);
+                char where[H_PATH_MAX];
+                snprintf(where, sizeof where, "%.*s", (int)strcspn(w + 6, "\n"), w + 6);
+                h_assert_in_tier(where, f->d.dir, h_fmt("%s %s", cmds[c], path));
+            }
+            assert_int_equal(stat(path, &st), 0);
+            stat_line(&st, want, sizeof want);
+            probe_line(r.out, "fstat", got, sizeof got);
+            if (strcmp(got, want) != 0)
+                fail_msg("%s: %s: fstat of the cached descriptor is\n  %s\nthe source's stat is"
+                         "\n  %s\n(dev ino size mode nlink uid gid mtime.s mtime.ns ctime.s "
+                         "ctime.ns blksize blocks)", h_std_files[i].name, cmds[c], got, want);
+            h_result_free(&r);
+        }
+    }
+    H_PASS(f);
+}
+
+/* A hit is a fresh descriptor with its own offset each time. */
+static void test_each_open_has_its_own_offset(void **state)
+{
+    struct h_fix *f = *state;
+    h_cache_std(f);
+    const struct h_file *file = h_std("k100.bin");
+    const char *p = h_src(f, file->name);
+    struct h_result r;
+    h_shim(f, &r, NULL, H_ARGV(h_probe(), "cat", p, "+", "cat", p, "+", "mmap", p));
+    h_assert_ok(&r, "three opens in one process");
+    unsigned char *want = h_file_bytes(file);
+    assert_int_equal(r.out_len, 3 * file->size);
+    for (int k = 0; k < 3; k++)
+        h_assert_bytes(r.out + (size_t)k * file->size, file->size, want, file->size,
+                       h_fmt("open %d", k + 1));
+    free(want);
+    h_result_free(&r);
+    H_PASS(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fstat_is_source_stat, setup_cached, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_mmap, setup_cached, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_sendfile, setup_cached, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_pread_read_fopen, setup_cached, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_exec_inherits_cached_fd, setup_cached,
+                                        h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_fstat_through_dup_fork_exec, setup_cached,
+                                        h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_each_open_has_its_own_offset, setup_cached,
+                                        h_fix_teardown),
+    };
+    return cmocka_run_group_tests_name("integration: descriptors", tests, h_group_setup,
+                                       h_group_teardown);
+}
