@@ -9,14 +9,14 @@
 #   pass         shim loaded, the same files outside every prefix
 #
 # Targets (issue 2): hit <= 1.10 x tmpfs; pass <= 1.03 x ext4.
-# Environment: ROUNDS (default 7), PASSES per run (default 20).
+# Environment: ROUNDS (default 9), PASSES per run (default 20).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 shmd=$root/shmd/shmd
 lib=$root/preload/libshmcache.so
 openread=$root/bench/openread
-rounds=${ROUNDS:-7}
+rounds=${ROUNDS:-9}
 passes=${PASSES:-20}
 
 work=$(mktemp -d /var/tmp/shmcache-bench.XXXXXX)
@@ -81,9 +81,16 @@ for r in $(seq 1 "$rounds"); do
     done
 done
 
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-printf '\n%s, %s, %s rounds x %s passes, page cache dropped before hit runs: %s\n\n' \
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# ratio per round: both sides of a pair ran back to back in that round
+ratios() { # numerators denominators
+    paste -d' ' <(tr ' ' '\n' <<< "$1" | grep .) <(tr ' ' '\n' <<< "$2" | grep .) |
+        awk '{printf "%.4f ", $1 / $2}'
+}
+range() { tr ' ' '\n' | grep . | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f-%.2f", lo, hi}'; }
+printf '\n%s, %s, %s rounds x %s passes, page cache dropped before hit runs: %s\n' \
     "$(uname -r)" "$(nproc) cpus" "$rounds" "$passes" "$can_drop"
+printf 'ns per file: medians over rounds; ratios: median of the per-round ratios (range)\n\n'
 printf '| class | tmpfs ns | hit ns | hit/tmpfs | ext4 ns | pass ns | pass/ext4 |\n'
 printf '|---|---:|---:|---:|---:|---:|---:|\n'
 for c in $classes; do
@@ -92,6 +99,8 @@ for c in $classes; do
     h=$(median <<< "${samples[$name.hit]}")
     e=$(median <<< "${samples[$name.ext4]}")
     p=$(median <<< "${samples[$name.pass]}")
-    awk -v n="$name" -v t="$t" -v h="$h" -v e="$e" -v p="$p" \
-        'BEGIN { printf "| %s | %d | %d | %.3f | %d | %d | %.3f |\n", n, t, h, h / t, e, p, p / e }'
+    hr=$(ratios "${samples[$name.hit]}" "${samples[$name.tmpfs]}")
+    pr=$(ratios "${samples[$name.pass]}" "${samples[$name.ext4]}")
+    printf '| %s | %s | %s | %.3f (%s) | %s | %s | %.3f (%s) |\n' "$name" "$t" "$h" \
+        "$(median <<< "$hr")" "$(range <<< "$hr")" "$e" "$p" "$(median <<< "$pr")" "$(range <<< "$pr")"
 done

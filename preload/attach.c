@@ -114,7 +114,7 @@ static bool attach(struct shim_attach *cur)
 {
     struct stat st;
     struct tier_header h;
-    char msg[TIER_PATH_MAX + 128];
+    char msg[512]; /* warnings only: long directory names are cut */
     int ifd = -1;
     struct shim_attach *a = NULL;
     void *hmap;
@@ -127,7 +127,7 @@ static bool attach(struct shim_attach *cur)
         goto fail;
     char why_dir[64];
     if (instance_dir_untrusted(&st, uid, why_dir, sizeof why_dir)) {
-        snprintf(msg, sizeof msg, "instance %s is not trusted (%s): passing through",
+        snprintf(msg, sizeof msg, "instance %.300s is not trusted (%s): passing through",
                  shim_cfg.dir, why_dir);
         warn_once(msg);
         goto fail;
@@ -140,7 +140,7 @@ static bool attach(struct shim_attach *cur)
         cur->index_dev == (uint64_t)st.st_dev)
         goto fail; /* the same index: its daemon is just not live */
     if (!S_ISREG(st.st_mode) || st.st_uid != uid || st.st_size < (off_t)TIER_HEADER_SIZE) {
-        snprintf(msg, sizeof msg, "%s/index is not a shmcache index of this user: "
+        snprintf(msg, sizeof msg, "%.300s/index is not a shmcache index of this user: "
                  "passing through", shim_cfg.dir);
         warn_once(msg);
         goto fail;
@@ -153,12 +153,12 @@ static bool attach(struct shim_attach *cur)
     munmap(hmap, TIER_HEADER_SIZE);
     const char *why = tier_header_check(&h, (uint64_t)st.st_size, uid);
     if (why) {
-        snprintf(msg, sizeof msg, "%s/index: %s: passing through", shim_cfg.dir, why);
+        snprintf(msg, sizeof msg, "%.300s/index: %s: passing through", shim_cfg.dir, why);
         warn_once(msg);
         goto fail;
     }
     if (!same_namespace(&h)) {
-        snprintf(msg, sizeof msg, "%s belongs to a daemon in another root or mount "
+        snprintf(msg, sizeof msg, "%.300s belongs to a daemon in another root or mount "
                  "namespace: passing through", shim_cfg.dir);
         warn_once(msg);
         goto fail;

@@ -21,7 +21,7 @@ struct shim_real shim_real;
 struct shim_config shim_cfg;
 
 enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
-static int g_init;
+int shim_init_state; /* enum above; read inline by shim_ready() */
 static SHIM_TLS int t_in_init;
 
 pid_t shim_pid SHIM_HIDDEN; /* getpid() of this process, kept across fork */
@@ -44,7 +44,7 @@ static void shim_init(void)
     int expected = INIT_NONE;
     int saved = errno;
 
-    if (!__atomic_compare_exchange_n(&g_init, &expected, INIT_RUNNING, 0,
+    if (!__atomic_compare_exchange_n(&shim_init_state, &expected, INIT_RUNNING, 0,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return;
     t_in_init = 1;
@@ -65,7 +65,7 @@ static void shim_init(void)
         pthread_atfork(NULL, NULL, after_fork_child);
     }
     t_in_init = 0;
-    store_release(&g_init, INIT_DONE);
+    store_release(&shim_init_state, INIT_DONE);
     errno = saved;
 }
 
@@ -74,14 +74,14 @@ __attribute__((constructor)) static void shim_constructor(void)
     shim_init();
 }
 
-bool shim_ready(void)
+bool shim_ready_slow(void)
 {
-    if (likely(load_acquire(&g_init) == INIT_DONE))
+    if (load_acquire(&shim_init_state) == INIT_DONE)
         return load_relaxed(&shim_cfg.enabled);
     if (t_in_init)
         return false;
     shim_init();
-    return load_acquire(&g_init) == INIT_DONE && load_relaxed(&shim_cfg.enabled);
+    return load_acquire(&shim_init_state) == INIT_DONE && load_relaxed(&shim_cfg.enabled);
 }
 
 void shim_disable(void)

@@ -92,55 +92,54 @@ static int fd_path(int fd, char *buf)
     return 0;
 }
 
-/* A path with "..": open its parent for real and ask /proc where it is. */
-static int resolve_parent(int dirfd, const char *path, char *tmp, char *out, bool allow_dir)
+/* A path with "..": open its parent for real and ask /proc where it is.
+ * out is the only path-sized buffer: it holds the parent's name until the
+ * open, then its resolved path, then the result. */
+static int resolve_parent(int dirfd, const char *path, char *out, bool allow_dir)
 {
+    char base[NAME_MAX + 1];
     size_t n = strlen(path);
 
     while (n > 1 && path[n - 1] == '/')
         n--;
     if (n >= TIER_PATH_MAX)
         return -1;
-    memcpy(tmp, path, n);
-    tmp[n] = '\0';
-    char *slash = strrchr(tmp, '/');
-    const char *base = slash ? slash + 1 : tmp;
-    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+    memcpy(out, path, n);
+    out[n] = '\0';
+    char *slash = strrchr(out, '/');
+    const char *b = slash ? slash + 1 : out;
+    if (!*b || strcmp(b, ".") == 0 || strcmp(b, "..") == 0 || strlen(b) > NAME_MAX)
         return -1;
-    char basecopy[NAME_MAX + 1];
-    if (strlen(base) > NAME_MAX)
-        return -1;
-    strcpy(basecopy, base);
-    const char *parent = !slash ? "." : slash == tmp ? "/" : tmp;
-    if (slash && slash != tmp)
+    strcpy(base, b);
+    const char *parent = !slash ? "." : slash == out ? "/" : out;
+    if (slash && slash != out)
         *slash = '\0';
     int pfd = REAL(openat)(dirfd, parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (pfd < 0)
         return -1;
-    int r = fd_path(pfd, tmp);
+    int r = fd_path(pfd, out);
     REAL(close)(pfd);
     if (r < 0)
         return -1;
-    return path_normalize(tmp, basecopy, allow_dir, out, PATH_KEY_SIZE);
+    return path_normalize(out, base, allow_dir, out, PATH_KEY_SIZE);
 }
 
 int shim_resolve(int dirfd, const char *path, char *out, bool allow_dir)
 {
-    char tmp[PATH_KEY_SIZE];
     int saved = errno;
     int n = -1;
 
     if (!path || !path[0])
         goto done;
     if (has_dotdot(path)) {
-        n = resolve_parent(dirfd, path, tmp, out, allow_dir);
+        n = resolve_parent(dirfd, path, out, allow_dir);
     } else if (path[0] == '/') {
         n = path_normalize(path, NULL, allow_dir, out, PATH_KEY_SIZE);
     } else if (dirfd == AT_FDCWD) {
-        if (syscall(SYS_getcwd, tmp, TIER_PATH_MAX) > 0)
-            n = path_normalize(tmp, path, allow_dir, out, PATH_KEY_SIZE);
-    } else if (fd_path(dirfd, tmp) == 0) {
-        n = path_normalize(tmp, path, allow_dir, out, PATH_KEY_SIZE);
+        if (syscall(SYS_getcwd, out, TIER_PATH_MAX) > 0)
+            n = path_normalize(out, path, allow_dir, out, PATH_KEY_SIZE);
+    } else if (fd_path(dirfd, out) == 0) {
+        n = path_normalize(out, path, allow_dir, out, PATH_KEY_SIZE);
     }
 done:
     errno = saved;

@@ -52,15 +52,15 @@ bool shim_cwd_relevant(void)
 
 void shim_cwd_changed(void)
 {
-    char cwd[PATH_KEY_SIZE], norm[PATH_KEY_SIZE];
+    char cwd[PATH_KEY_SIZE];
     int relevant = 1;
     int saved = errno;
 
     if (syscall(SYS_getcwd, cwd, TIER_PATH_MAX) > 0) {
-        int n = path_normalize(cwd, NULL, true, norm, sizeof norm);
+        int n = path_normalize(cwd, NULL, true, cwd, sizeof cwd);
         if (n > 0)
-            relevant = path_prefixes_match(&shim_cfg.prefixes, norm, (size_t)n) ||
-                       path_prefixes_below(&shim_cfg.prefixes, norm, (size_t)n);
+            relevant = path_prefixes_match(&shim_cfg.prefixes, cwd, (size_t)n) ||
+                       path_prefixes_below(&shim_cfg.prefixes, cwd, (size_t)n);
     }
     store_relaxed(&g_cwd_relevant, relevant);
     errno = saved;
@@ -68,7 +68,6 @@ void shim_cwd_changed(void)
 
 int shim_key(int dirfd, const char *path, char *key)
 {
-    char cwd[PATH_KEY_SIZE];
     int n;
 
     if (!path)
@@ -91,11 +90,11 @@ int shim_key(int dirfd, const char *path, char *key)
         if (dirfd != AT_FDCWD || !path[0] || !load_relaxed(&g_cwd_relevant))
             return -1;
         int saved = errno;
-        long r = syscall(SYS_getcwd, cwd, TIER_PATH_MAX);
+        long r = syscall(SYS_getcwd, key, TIER_PATH_MAX);
         errno = saved;
         if (r <= 0)
             return -1;
-        n = path_normalize(cwd, path, false, key, PATH_KEY_SIZE);
+        n = path_normalize(key, path, false, key, PATH_KEY_SIZE);
     }
     if (n < 0 || !path_prefixes_match(&shim_cfg.prefixes, key, (size_t)n))
         return -1;
@@ -229,15 +228,25 @@ static void opened_for_write(int fd, int flags, const struct shim_change *c)
         shim_fd_track_write(fd, tag);
 }
 
-static int open_common(enum open_kind k, int dirfd, const char *path, int flags,
-                       mode_t mode)
+/* Could path name a cached file? The cheap test, without any buffer: a
+ * raw prefix comparison, or a relative path from a relevant cwd. */
+static inline bool maybe_under_prefix(int dirfd, const char *path)
+{
+    if (!path || !path[0])
+        return false;
+    if (path[0] == '/')
+        return path_prefixes_match_raw(&shim_cfg.prefixes, path) != 0;
+    return dirfd == AT_FDCWD && load_relaxed(&g_cwd_relevant);
+}
+
+/* The part of an open that needs path buffers, kept out of line so the
+ * common pass-through open has a small stack frame. */
+__attribute__((noinline)) static int open_slow(enum open_kind k, int dirfd, const char *path,
+                                               int flags, mode_t mode, enum open_class c)
 {
     char key[PATH_KEY_SIZE];
     bool notify;
 
-    if (!shim_ready())
-        return real_open(k, dirfd, path, flags, mode);
-    enum open_class c = classify(flags);
     if (c == OPEN_MODIFY) {
         struct shim_change ch;
         shim_change_prepare(&ch, dirfd, path, false);
@@ -245,7 +254,7 @@ static int open_common(enum open_kind k, int dirfd, const char *path, int flags,
         opened_for_write(fd, flags, &ch);
         return fd;
     }
-    int len = c == OPEN_PASS ? -1 : shim_key(dirfd, path, key);
+    int len = shim_key(dirfd, path, key);
     if (len < 0)
         return real_open(k, dirfd, path, flags, mode);
     int fd = shim_serve(key, len, flags, &notify);
@@ -255,6 +264,17 @@ static int open_common(enum open_kind k, int dirfd, const char *path, int flags,
     if (fd >= 0 && notify)
         shim_notify_miss(key, len);
     return fd;
+}
+
+static inline int open_common(enum open_kind k, int dirfd, const char *path, int flags,
+                              mode_t mode)
+{
+    if (!shim_ready())
+        return real_open(k, dirfd, path, flags, mode);
+    enum open_class c = classify(flags);
+    if (c == OPEN_PASS || (c == OPEN_SERVE && !maybe_under_prefix(dirfd, path)))
+        return real_open(k, dirfd, path, flags, mode);
+    return open_slow(k, dirfd, path, flags, mode, c);
 }
 
 /* Read mode only when the flags say it was passed, as musl does. */

@@ -133,6 +133,17 @@ struct shim_config {
 };
 extern struct shim_config shim_cfg SHIM_HIDDEN;
 
+/* Called first by every hook: true when the shim may act at all. The
+ * fast path (initialised) is inline; the first call initialises. */
+extern int shim_init_state SHIM_HIDDEN;   /* 2 once initialised */
+bool shim_ready_slow(void) SHIM_HIDDEN;
+static inline bool shim_ready(void)
+{
+    if (__builtin_expect(__atomic_load_n(&shim_init_state, __ATOMIC_ACQUIRE) == 2, 1))
+        return __atomic_load_n(&shim_cfg.enabled, __ATOMIC_RELAXED);
+    return shim_ready_slow();
+}
+
 /* Parse the environment values (NULL = unset) into c. Warnings, one line
  * each, go to warn(msg) for values that are refused; a refused value leaves
  * its setting inert (a bad prefix list or instance disables the shim).
@@ -158,8 +169,6 @@ struct shim_attach {
     uint64_t dev;               /* st_dev of the instance directory */
 };
 
-/* Called first by every hook: true when the shim may act at all. */
-bool shim_ready(void) SHIM_HIDDEN;
 
 /* Turn the shim off for the rest of the process (chroot, new mount
  * namespace: paths no longer mean what they mean to shmd). */

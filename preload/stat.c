@@ -189,6 +189,10 @@ void shim_fix_stat(int fd, struct stat *st)
 {
     struct tier_stat t;
 
+    /* the common answer first: not a regular file, or writable and no
+     * object ever handed out here */
+    if (!S_ISREG(st->st_mode) || ((st->st_mode & 0222) && !load_relaxed(&g_obj_used)))
+        return;
     if (source_of(fd, (uint64_t)st->st_dev, (uint64_t)st->st_ino, (int64_t)st->st_ctim.tv_sec,
                   (int64_t)st->st_ctim.tv_nsec, st->st_mode, &t))
         tier_stat_to(&t, st);

@@ -423,6 +423,7 @@ static int cmd_evict(const char *cmd, int argc, char **argv, bool all)
     char line[256];
     char **keys = NULL;
     size_t n = 0;
+    int rc = 1;
 
     int r = cli_opts(cmd, argc, argv, &c, false);
     if (r)
@@ -431,24 +432,29 @@ static int cmd_evict(const char *cmd, int argc, char **argv, bool all)
         return usage_error(cmd, "takes no operands");
     if (!all && optind >= argc)
         return usage_error(cmd, "expected PATH...");
-    if (!all) {
-        keys = calloc((size_t)(argc - optind), sizeof *keys);
-        for (int i = optind; keys && i < argc; i++) {
-            char key[PATH_KEY_SIZE];
-            if (operand_key(argv[i], key) < 0) {
-                fprintf(stderr, "shmd evict: %s: not a usable path\n", argv[i]);
-                return 1;
-            }
-            keys[n++] = strdup(key);
+    if (!all && !(keys = calloc((size_t)(argc - optind), sizeof *keys)))
+        return 1;
+    for (int i = optind; !all && i < argc; i++) {
+        char key[PATH_KEY_SIZE];
+        if (operand_key(argv[i], key) < 0) {
+            fprintf(stderr, "shmd evict: %s: not a usable path\n", argv[i]);
+            goto out;
         }
+        if (!(keys[n++] = strdup(key)))
+            goto out;
     }
     FILE *f = ctl_request(c.dir, cmd, keys, n, false);
     if (!f)
-        return 1;
+        goto out;
     while (fgets(line, sizeof line, f))
         fputs(line, stdout);
     fclose(f);
-    return 0;
+    rc = 0;
+out:
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+    return rc;
 }
 
 static int cmd_stop(int argc, char **argv)

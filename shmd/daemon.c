@@ -63,6 +63,17 @@ uint64_t shmd_real_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+bool shmd_join_until(pthread_t t, uint64_t deadline_ns)
+{
+    struct timespec now, end;
+    clock_gettime(CLOCK_REALTIME, &now); /* pthread_timedjoin_np's clock */
+    uint64_t left = deadline_ns > shmd_mono_ns() ? deadline_ns - shmd_mono_ns() : 0;
+    uint64_t ns = (uint64_t)now.tv_nsec + left % 1000000000ULL;
+    end.tv_sec = now.tv_sec + (time_t)(left / 1000000000ULL) + (time_t)(ns / 1000000000ULL);
+    end.tv_nsec = (long)(ns % 1000000000ULL);
+    return pthread_timedjoin_np(t, NULL, &end) == 0;
+}
+
 void shmd_request_stop(struct shmd *d)
 {
     uint64_t one = 1;
@@ -338,7 +349,7 @@ int shmd_run(struct shmd_opts *o)
     if (!d->loader || revalidate_start(d) < 0) {
         shmd_log(LOG_ERROR, "cannot start threads");
         if (d->loader)
-            loader_stop(d->loader);
+            loader_stop(d->loader, shmd_mono_ns() + 5000000000ULL);
         cleanup(d, true);
         return 1;
     }
@@ -379,11 +390,16 @@ int shmd_run(struct shmd_opts *o)
     shmd_log(LOG_INFO, "stopping (%s)", why);
     /* shims stop serving from this index at once */
     store_release(&d->store.hdr->state, TIER_STATE_STOPPED);
-    loader_stop(d->loader);
-    revalidate_stop(d);
+    /* threads stuck in a hung filesystem must not keep the daemon from
+     * stopping: wait a bounded time, then leave the memory mapped */
+    uint64_t deadline = shmd_mono_ns() + 5000000000ULL;
+    bool idle = loader_stop(d->loader, deadline);
+    idle &= revalidate_stop(d, deadline);
     control_wait_idle(d, 3000000000ULL);
+    if (!idle)
+        shmd_log(LOG_WARN, "a thread is stuck in the filesystem; exiting without it");
     pthread_mutex_lock(&d->store.lock);
-    bool idle = load_relaxed(&d->ctl_threads) == 0;
+    idle &= load_relaxed(&d->ctl_threads) == 0;
     cleanup(d, idle);
     close(sigfd);
     close(d->wakefd);

@@ -474,26 +474,36 @@ struct loader *loader_start(struct shmd *d, unsigned threads)
     return l;
 }
 
-/* Stop the pool: loads in progress see d->stopping and give up; queued
- * jobs are answered as failed so waiting warm batches return. */
-void loader_stop(struct loader *l)
+/* Stop the pool: loads in progress see d->stopping and give up between
+ * chunks; queued jobs are answered as failed so waiting warm batches return. */
+bool loader_stop(struct loader *l, uint64_t deadline_ns)
 {
+    bool all = true;
+
     pthread_mutex_lock(&l->mu);
     l->stop = true;
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
     for (unsigned i = 0; i < l->nthreads; i++)
-        pthread_join(l->threads[i], NULL);
+        all &= shmd_join_until(l->threads[i], deadline_ns);
     struct load_result r = {.fail = TIER_FAIL_IO};
-    for (struct job *j = l->head, *next; j; j = next) {
-        next = j->next;
+    pthread_mutex_lock(&l->mu);
+    struct job *j = l->head;
+    l->head = l->tail = NULL;
+    pthread_mutex_unlock(&l->mu);
+    while (j) {
+        struct job *next = j->next;
         if (j->batch)
             batch_finish(j->batch, j, &r);
         free(j);
+        j = next;
     }
+    if (!all)
+        return false; /* a thread is stuck in the filesystem: keep l */
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
     free(l);
+    return true;
 }
 
 struct warm_batch *warm_batch_new(void)

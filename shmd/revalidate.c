@@ -150,13 +150,12 @@ int revalidate_start(struct shmd *d)
     return pthread_create(&g_thread, NULL, revalidate_main, d) == 0 ? 0 : -1;
 }
 
-void revalidate_stop(struct shmd *d)
+bool revalidate_stop(struct shmd *d, uint64_t deadline_ns)
 {
     (void)d;
     pthread_mutex_lock(&g_mu);
     g_stop = true;
     pthread_cond_broadcast(&g_cv);
     pthread_mutex_unlock(&g_mu);
-    pthread_join(g_thread, NULL);
-    pthread_cond_destroy(&g_cv);
+    return shmd_join_until(g_thread, deadline_ns);
 }

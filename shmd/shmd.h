@@ -7,6 +7,7 @@
 #ifndef SHMCACHE_SHMD_H
 #define SHMCACHE_SHMD_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,7 +76,10 @@ struct load_result {
 };
 struct warm_batch;
 struct loader *loader_start(struct shmd *d, unsigned threads);
-void loader_stop(struct loader *l);
+/* Stop the pool, waiting at most until deadline_ns (CLOCK_MONOTONIC) for
+ * threads stuck in a slow filesystem. Returns false when some did not
+ * finish: then l stays allocated and the store must stay mapped. */
+bool loader_stop(struct loader *l, uint64_t deadline_ns);
 /* Queue a load. Returns 0 queued, 1 suppressed (in flight, or failed
  * recently), -1 queue full. key padded as path_normalize leaves it. */
 int loader_submit(struct loader *l, const char *key, size_t len, struct warm_batch *b);
@@ -92,7 +96,11 @@ void warm_batch_expect(struct warm_batch *b, size_t n);
 
 /* revalidate.c */
 int revalidate_start(struct shmd *d);
-void revalidate_stop(struct shmd *d);
+/* As loader_stop: false when the thread is still inside a stat. */
+bool revalidate_stop(struct shmd *d, uint64_t deadline_ns);
+
+/* pthread_join with a CLOCK_MONOTONIC deadline. Returns true when joined. */
+bool shmd_join_until(pthread_t t, uint64_t deadline_ns);
 
 /* control.c */
 void control_accept(struct shmd *d);

@@ -31,7 +31,7 @@ static int append_components(const char *s, char *out, size_t cap, size_t *len,
             if (*len + 1 + n >= cap)
                 return -1;
             out[(*len)++] = '/';
-            memcpy(out + *len, s, n);
+            memmove(out + *len, s, n); /* out may be the input: see path.h */
             *len += n;
         }
         s = e;

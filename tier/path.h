@@ -20,7 +20,10 @@
  * Returns the length (without NUL), or -1 when the result is not absolute,
  * has a ".." component, names a directory syntactically (trailing "/" or
  * "/.", unless allow_trailing) or does not fit: len + 8 <= outsz is required,
- * because out is zero-padded to the next multiple of 8 for word compares. */
+ * because out is zero-padded to the next multiple of 8 for word compares.
+ * out may be a itself (normalising in place never moves a byte forward),
+ * which spares hooks a second path-sized buffer on the stack; b must not
+ * overlap out. */
 int path_normalize(const char *a, const char *b, bool allow_trailing,
                    char *out, size_t outsz);
 

@@ -94,7 +94,11 @@ int main(int argc, char **argv)
     g_path = argv[1];
     g_want = strtoull(argv[2], NULL, 16);
 
-    /* 1. a signal handler opening while the main loop opens */
+    /* 1. a signal handler opening while the main loop opens. One open
+     * first: a handler that interrupts the very first open, while the shim
+     * attaches, passes through (hooks never wait), by design. */
+    if (!right())
+        return 1;
     struct sigaction sa = {.sa_handler = on_alarm};
     sigaction(SIGALRM, &sa, NULL);
     struct itimerval it = {{0, 500}, {0, 500}};

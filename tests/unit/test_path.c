@@ -471,9 +471,39 @@ static void test_is_under(void **state)
     assert_false(path_is_under(p, 2, "/a/b", 4));
 }
 
+/* Hooks normalise in place (out == a) to keep one path buffer on the
+ * stack: the result must equal the out-of-place one, for every shape. */
+static void test_normalize_in_place(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "/a/b", "//a//b", "/./a/./b/.", "/a/b/", "///", "/", "/a/../b", "/x/./y//z",
+        "/aaaa/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb//ccc/./d",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        for (int trailing = 0; trailing < 2; trailing++) {
+            char want[PATH_KEY_SIZE], buf[PATH_KEY_SIZE];
+            int n1 = path_normalize(cases[i], NULL, trailing, want, sizeof want);
+            strcpy(buf, cases[i]);
+            int n2 = path_normalize(buf, NULL, trailing, buf, sizeof buf);
+            assert_int_equal(n1, n2);
+            if (n1 >= 0)
+                assert_memory_equal(want, buf, (size_t)n1 + 1 + (7 - ((size_t)n1 + 1 + 7) % 8));
+            /* and as the cwd of a relative path */
+            n1 = path_normalize(cases[i], "x/./y", trailing, want, sizeof want);
+            strcpy(buf, cases[i]);
+            n2 = path_normalize(buf, "x/./y", trailing, buf, sizeof buf);
+            assert_int_equal(n1, n2);
+            if (n1 >= 0)
+                assert_string_equal(want, buf);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_normalize_in_place),
         cmocka_unit_test(test_normalize_absolute),
         cmocka_unit_test(test_normalize_trailing),
         cmocka_unit_test(test_normalize_dotdot),
