@@ -1,5 +1,6 @@
 /* log.c - SHMCACHE_LOG lines and one-time warnings, written to stderr with
- * a single writev: async-signal-safe, no stdio, no allocation. */
+ * a single writev, and the number formatting hooks need: async-signal-safe,
+ * no stdio, no allocation. */
 #include <errno.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -8,17 +9,24 @@
 
 #include "preload/shim.h"
 
-static size_t fmt_pid(char *buf, long pid)
+size_t shim_utoa(unsigned long v, char *buf)
 {
     char tmp[24];
     size_t n = 0, k = 0;
 
     do
-        tmp[n++] = (char)('0' + pid % 10);
-    while ((pid /= 10) > 0);
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
     while (n)
         buf[k++] = tmp[--n];
     return k;
+}
+
+char *shim_fd_link(int fd, char *buf)
+{
+    memcpy(buf, "/proc/self/fd/", 14);
+    buf[14 + shim_utoa((unsigned long)(fd < 0 ? 0 : fd), buf + 14)] = '\0';
+    return buf;
 }
 
 static void emit(const char *what, const char *text)
@@ -27,7 +35,7 @@ static void emit(const char *what, const char *text)
     size_t n = 9;
     int saved = errno;
 
-    n += fmt_pid(head + n, syscall(SYS_getpid));
+    n += shim_utoa((unsigned long)syscall(SYS_getpid), head + n);
     memcpy(head + n, "]: ", 3);
     n += 3;
     struct iovec iov[4] = {

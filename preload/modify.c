@@ -73,19 +73,11 @@ static bool has_dotdot(const char *p)
 /* The absolute path of an open directory, from /proc. */
 static int fd_path(int fd, char *buf)
 {
-    char link[32] = "/proc/self/fd/";
-    char tmp[12];
-    int n = 14, k = 0;
+    char link[32];
 
     if (fd < 0)
         return -1;
-    do
-        tmp[k++] = (char)('0' + fd % 10);
-    while ((fd /= 10) > 0);
-    while (k)
-        link[n++] = tmp[--k];
-    link[n] = '\0';
-    ssize_t r = readlink(link, buf, TIER_PATH_MAX - 1);
+    ssize_t r = readlink(shim_fd_link(fd, link), buf, TIER_PATH_MAX - 1);
     if (r <= 0 || buf[0] != '/')
         return -1;
     buf[r] = '\0';

@@ -245,6 +245,12 @@ uint32_t shim_invalidate(const char *key, int len, bool tree) SHIM_HIDDEN;
 /* Bump the bucket a tag names (the epoch if the index changed since). */
 void shim_bump_tag(uint32_t tag) SHIM_HIDDEN;
 
+/* "/proc/self/fd/N" for fd into buf (at least 32 bytes), without stdio:
+ * async-signal-safe. Returns buf. */
+char *shim_fd_link(int fd, char *buf) SHIM_HIDDEN;
+/* Decimal digits of v into buf (at least 21 bytes), no NUL. Returns the count. */
+size_t shim_utoa(unsigned long v, char *buf) SHIM_HIDDEN;
+
 /* SHMCACHE_LOG: one line "shmcache[pid]: WHAT path" on stderr. */
 void shim_log(const char *what, const char *path) SHIM_HIDDEN;
 void shim_warn(const char *msg) SHIM_HIDDEN;

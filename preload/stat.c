@@ -133,20 +133,13 @@ static uint64_t instance_dev(void)
 /* The slow way for a descriptor this process did not open: its name. */
 static bool by_name(int fd, uint64_t dev, uint64_t ino, int64_t cs, int64_t cn, struct tier_stat *out)
 {
-    char link[32] = "/proc/self/fd/", target[PATH_KEY_SIZE], tmp[12];
-    int n = 14, k = 0, f = fd;
+    char link[32], target[PATH_KEY_SIZE];
     uint64_t gen, id;
     uint32_t rec;
     struct tier_entry e;
     bool ok = false;
 
-    do
-        tmp[k++] = (char)('0' + f % 10);
-    while ((f /= 10) > 0);
-    while (k)
-        link[n++] = tmp[--k];
-    link[n] = '\0';
-    ssize_t len = readlink(link, target, TIER_PATH_MAX - 1);
+    ssize_t len = readlink(shim_fd_link(fd, link), target, TIER_PATH_MAX - 1);
     size_t dl = strlen(shim_cfg.dir);
     if (len <= 0 || (size_t)len <= dl + 1)
         return false;

@@ -311,6 +311,21 @@ int store_reserve(struct store *s, uint64_t memory)
     return (int)r;
 }
 
+/* Put record r back on the free stack. */
+static void record_free(struct store *s, uint32_t r)
+{
+    s->free_records[s->nfree++] = r;
+}
+
+/* Clear live record r (readers see its seq move) and free it. */
+static void record_clear(struct store *s, uint32_t r)
+{
+    static const struct tier_record empty;
+    record_write(&s->records[r], &empty);
+    store_relaxed(&s->view.refs[r], 0);
+    record_free(s, r);
+}
+
 static void unreserve_memory(struct store *s, uint64_t memory)
 {
     s->reserved -= memory < s->reserved ? memory : s->reserved;
@@ -319,7 +334,7 @@ static void unreserve_memory(struct store *s, uint64_t memory)
 void store_unreserve(struct store *s, uint64_t memory, uint32_t record)
 {
     unreserve_memory(s, memory);
-    s->free_records[s->nfree++] = record;
+    record_free(s, record);
 }
 
 static void fill_record(struct tier_record *t, uint64_t hash, const struct store_obj *o)
@@ -370,15 +385,9 @@ int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
     } else {
         uint64_t size = record_size(len);
         int64_t o;
-        while (load_relaxed(&s->hdr->entries) >= s->max_entries) {
+        while (load_relaxed(&s->hdr->entries) >= s->max_entries || (o = arena_alloc(s, size)) < 0) {
             if (!store_evict_one(s)) {
-                s->free_records[s->nfree++] = r;
-                return -1;
-            }
-        }
-        while ((o = arena_alloc(s, size)) < 0) {
-            if (!store_evict_one(s)) {
-                s->free_records[s->nfree++] = r;
+                record_free(s, r);
                 return -1;
             }
         }
@@ -397,11 +406,8 @@ int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
     if (old >= 0) {
         /* the slot switches to the new record, then the old one goes */
         struct tier_record was = s->records[old];
-        static const struct tier_record empty;
         slot_set(&s->slots[slot_of(s, (uint32_t)old)], hash, (uint64_t)r + 1);
-        record_write(&s->records[old], &empty);
-        store_relaxed(&s->view.refs[old], 0);
-        s->free_records[s->nfree++] = (uint32_t)old;
+        record_clear(s, (uint32_t)old);
         account(s, &was.st, -1);
         unlink_object(s, was.object_id, (uint32_t)old);
         return (int)r;
@@ -424,7 +430,6 @@ void store_remove(struct store *s, uint32_t r)
 {
     uint32_t mask = s->view.slot_mask;
     struct tier_record old = s->records[r];
-    static const struct tier_record empty;
 
     if (old.object_id == 0)
         return;
@@ -439,10 +444,7 @@ void store_remove(struct store *s, uint32_t r)
         }
         slot_set(&s->slots[hole], 0, 0);
     }
-    record_write(&s->records[r], &empty);
-    store_relaxed(&s->view.refs[r], 0);
-    s->free_records[s->nfree++] = r;
-
+    record_clear(s, r);
     account(s, &old.st, -1);
     if (load_relaxed(&s->hdr->entries) == 0)
         arena_reset(s);
