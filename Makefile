@@ -86,7 +86,13 @@ $(B)/obj/preload_config.o: preload/config.c preload/shim.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) -c $< -o $@
 
+# `make test` = the suite below, then every stage a fragment in mk/ adds to
+# TEST_STAGES (sanitizer builds, fuzzing, ...), each a make target.
 test: deps
+	$(MAKE) test-core
+	@for t in $(TEST_STAGES); do $(MAKE) $$t || exit 1; done
+
+test-core:
 	$(MAKE) all $(UNIT_TESTS) $(INTEG_TESTS) $(HELPERS)
 	@tests/run.sh $(UNIT_TESTS) $(INTEG_TESTS)
 
@@ -112,4 +118,7 @@ uninstall:
 clean:
 	rm -rf $(B) preload/libshmcache.so shmd/shmd bench/openread
 
-.PHONY: all test deps run bench install uninstall clean
+.PHONY: all test test-core deps run bench install uninstall clean
+
+# Fragments: each adds its own targets (and TEST_STAGES entries).
+-include $(wildcard mk/*.mk)

@@ -148,10 +148,14 @@ int shim_serve(const char *key, int len, int flags, bool *notify)
     return fd;
 }
 
-void shim_notify_miss(const char *key, int len)
+void shim_notify_miss(const char *key, int len, int fd)
 {
     int saved = errno;
     struct shim_attach *a = shim_enter(false);
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int))];
+    } ctl;
 
     if (!a)
         return;
@@ -159,6 +163,16 @@ void shim_notify_miss(const char *key, int len)
     if (s >= 0) {
         struct iovec iov[2] = {{PROTO_MISS_TAG, PROTO_MISS_TAG_LEN}, {(void *)key, (size_t)len}};
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+        if (fd >= 0) {
+            memset(&ctl, 0, sizeof ctl);
+            mh.msg_control = ctl.space;
+            mh.msg_controllen = sizeof ctl.space;
+            struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+            cm->cmsg_level = SOL_SOCKET;
+            cm->cmsg_type = SCM_RIGHTS;
+            cm->cmsg_len = CMSG_LEN(sizeof(int));
+            memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+        }
         if (sendmsg(s, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
             tier_count(&a->view, TIER_COUNT_UNSENT);
     }
@@ -262,7 +276,7 @@ __attribute__((noinline)) static int open_slow(enum open_kind k, int dirfd, cons
         return fd;
     fd = real_open(k, dirfd, path, flags, mode);
     if (fd >= 0 && notify)
-        shim_notify_miss(key, len);
+        shim_notify_miss(key, len, fd);
     return fd;
 }
 
@@ -412,7 +426,7 @@ static FILE *fopen_common(bool large, const char *path, const char *mode)
     }
     FILE *fp = real_fopen(large, path, mode);
     if (fp && notify)
-        shim_notify_miss(key, len);
+        shim_notify_miss(key, len, fileno(fp));
     return fp;
 }
 
@@ -459,7 +473,7 @@ static FILE *freopen_common(bool large, const char *path, const char *mode, FILE
             shim_real.close(obj);
         }
         if (notify)
-            shim_notify_miss(key, len);
+            shim_notify_miss(key, len, fileno(fp));
     }
     errno = saved;
     return fp;

@@ -220,7 +220,10 @@ bool shim_cwd_relevant(void) SHIM_HIDDEN;  /* cwd under or above a prefix */
  * *notify says whether shmd should be told after the real open). errno is
  * unchanged either way. */
 int shim_serve(const char *key, int len, int flags, bool *notify) SHIM_HIDDEN;
-void shim_notify_miss(const char *key, int len) SHIM_HIDDEN;
+/* Tell shmd about a miss on key, handing it fd, the descriptor the real
+ * open just returned (read-only), so it can copy through the same open file
+ * (page cache, no second open on the slow filesystem). Never blocks. */
+void shim_notify_miss(const char *key, int len, int fd) SHIM_HIDDEN;
 
 /* One path a modifying call touches (modify.c). prepare resolves it
  * before the call (a rename or unlink removes the name): absolute, relative

@@ -162,7 +162,7 @@ static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
         /* wait for a queue slot rather than drop: warm is explicit */
         warm_batch_expect(b, 1);
         int r;
-        while ((r = loader_submit(c->d->loader, key, (size_t)len, b)) < 0 &&
+        while ((r = loader_submit(c->d->loader, key, (size_t)len, -1, b)) < 0 &&
                !load_relaxed(&c->d->stopping))
             usleep(1000);
         if (r < 0) {

@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -201,6 +202,31 @@ static void namespace_identity(struct store_params *p)
         p->mntns_ino = (uint64_t)st.st_ino;
 }
 
+/* The credentials and the descriptor of a miss datagram's ancillary data.
+ * Every descriptor received beyond the first is closed. */
+static void take_ancillary(struct msghdr *mh, struct ucred *cred, int *fd)
+{
+    *fd = -1;
+    cred->uid = (uid_t)-1;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET)
+            continue;
+        if (cm->cmsg_type == SCM_CREDENTIALS && cm->cmsg_len >= CMSG_LEN(sizeof *cred)) {
+            memcpy(cred, CMSG_DATA(cm), sizeof *cred);
+        } else if (cm->cmsg_type == SCM_RIGHTS) {
+            size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < n; i++) {
+                int f;
+                memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof f);
+                if (*fd < 0)
+                    *fd = f;
+                else
+                    close(f);
+            }
+        }
+    }
+}
+
 /* Receive miss datagrams until the queue is empty (at most a batch, so the
  * heartbeat keeps its pace under a flood). */
 static void drain_misses(struct shmd *d)
@@ -209,7 +235,7 @@ static void drain_misses(struct shmd *d)
     char key[PATH_KEY_SIZE];
     union {
         struct cmsghdr h;
-        char space[CMSG_SPACE(sizeof(struct ucred))];
+        char space[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(4 * sizeof(int))];
     } ctl;
     uid_t me = geteuid();
 
@@ -217,21 +243,22 @@ static void drain_misses(struct shmd *d)
         struct iovec iov = {buf, sizeof buf};
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
                             .msg_control = &ctl, .msg_controllen = sizeof ctl};
+        struct ucred cred;
+        int fd;
         ssize_t n = recvmsg(d->missfd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0)
             return;
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        struct ucred cred = {.uid = (uid_t)-1};
-        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS)
-            memcpy(&cred, CMSG_DATA(cm), sizeof cred);
+        take_ancillary(&mh, &cred, &fd);
         size_t len;
         if ((cred.uid != me && cred.uid != 0) || (mh.msg_flags & MSG_TRUNC) ||
             proto_miss_parse(buf, (size_t)n, key, &len) < 0) {
             fetch_add_relaxed(&d->bad_messages, 1);
+            if (fd >= 0)
+                close(fd);
             continue;
         }
         fetch_add_relaxed(&d->store.hdr->misses_received, 1);
-        if (loader_submit(d->loader, key, len, NULL) < 0)
+        if (loader_submit(d->loader, key, len, fd, NULL) < 0)
             fetch_add_relaxed(&d->dropped, 1);
     }
 }
@@ -300,6 +327,13 @@ int shmd_run(struct shmd_opts *o)
     d->dirfd = d->lockfd = d->missfd = d->ctlfd = d->wakefd = -1;
     shmd_log_level = o->log_level;
     d->started_mono_ns = shmd_mono_ns();
+
+    /* descriptors handed over with misses wait in the load queue */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
 
     /* signals are handled by the main loop only, through a signalfd */
     sigemptyset(&mask);

@@ -45,6 +45,7 @@
 struct job {
     struct job *next;
     struct warm_batch *batch;  /* NULL for a miss */
+    int fd;                    /* the program's descriptor, or -1; owned */
     uint64_t hash;             /* daemon-local dedup hash */
     size_t len;
     char key[];                /* len bytes, NUL, zero padding */
@@ -123,54 +124,56 @@ static bool special_fs(long type)
 }
 
 /* Copy exactly what the source has, up to limit + 1 bytes (one more byte
- * than expected proves it grew). Returns bytes copied or -1 with errno. */
+ * than expected proves it grew). Reads only at explicit offsets (sendfile
+ * with an offset, pread): the source may be a program's own descriptor,
+ * whose file offset must not move. Returns bytes copied or -1 with errno. */
 static int64_t copy_bytes(int from, int to, uint64_t limit, const int *stop)
 {
-    uint64_t total = 0;
+    off_t off = 0;
     bool use_sendfile = true;
     char *buf = NULL;
 
-    while (total <= limit) {
+    while ((uint64_t)off <= limit) {
         if (load_relaxed(stop)) {
             errno = EINTR;
-            total = (uint64_t)-1;
+            off = -1;
             break;
         }
-        size_t want = COPY_CHUNK;
         ssize_t n;
         if (use_sendfile) {
-            n = sendfile(to, from, NULL, want);
-            if (n < 0 && (errno == EINVAL || errno == ENOSYS) && total == 0) {
+            n = sendfile(to, from, &off, COPY_CHUNK);
+            if (n < 0 && (errno == EINVAL || errno == ENOSYS) && off == 0) {
                 use_sendfile = false;
                 continue;
             }
         } else {
             if (!buf && !(buf = malloc(COPY_CHUNK)))
                 return -1;
-            n = read(from, buf, want);
-            for (ssize_t off = 0; n > 0 && off < n;) {
-                ssize_t w = write(to, buf + off, (size_t)(n - off));
+            n = pread(from, buf, COPY_CHUNK, off);
+            for (ssize_t done = 0; n > 0 && done < n;) {
+                ssize_t w = write(to, buf + done, (size_t)(n - done));
                 if (w < 0) {
                     n = -1;
                     break;
                 }
-                off += w;
+                done += w;
             }
+            if (n > 0)
+                off += n;
         }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            total = (uint64_t)-1;
+            off = -1;
             break;
         }
         if (n == 0)
             break;
-        total += (uint64_t)n;
     }
     int e = errno;
     free(buf);
     errno = e;
-    return (int64_t)total;
+    return (int64_t)off;
 }
 
 static void fail_count(struct shmd *d, struct load_result *r, int fail)
@@ -194,7 +197,27 @@ static bool entry_fresh(struct store *s, const char *key, size_t len, uint64_t h
     return fresh;
 }
 
-void shmd_load(struct shmd *d, const char *key, size_t len, struct load_result *r)
+/* The source: a program's descriptor when one came with the miss (its own
+ * open of key: no second open on the slow filesystem, and its reads share
+ * the page cache), else our own open of key. Whatever descriptor it is,
+ * the copy is published only if key still names that very file (dev and
+ * ino checked after the copy), so a stale or foreign descriptor can never
+ * put another file's bytes under this path. Returns a descriptor to close,
+ * or -1 with errno. */
+static int open_source(const char *key, int given)
+{
+    if (given >= 0) {
+        int fd = fcntl(given, F_DUPFD_CLOEXEC, 0);
+        if (fd >= 0)
+            return fd;
+    }
+    int fd = open(key, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM)
+        fd = open(key, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    return fd;
+}
+
+void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct load_result *r)
 {
     struct store *s = &d->store;
     struct stat st1, st2, st3, ost;
@@ -213,9 +236,7 @@ void shmd_load(struct shmd *d, const char *key, size_t len, struct load_result *
     uint32_t gen = load_acquire(&s->view.gens[hash & s->view.bucket_mask]);
     uint64_t epoch = load_acquire(&s->view.marks->epoch);
 
-    fd = open(key, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOATIME);
-    if (fd < 0 && errno == EPERM)
-        fd = open(key, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    fd = open_source(key, given);
     if (fd < 0) {
         fail_count(d, r, TIER_FAIL_NOENT);
         goto out;
@@ -355,7 +376,7 @@ static void inflight_del(struct loader *l, uint64_t h)
         }
 }
 
-int loader_submit(struct loader *l, const char *key, size_t len, struct warm_batch *b)
+int loader_submit(struct loader *l, const char *key, size_t len, int fd, struct warm_batch *b)
 {
     uint64_t h = key_hash(key, len);
     int ret = 0;
@@ -373,6 +394,8 @@ int loader_submit(struct loader *l, const char *key, size_t len, struct warm_bat
         } else {
             j->next = NULL;
             j->batch = b;
+            j->fd = fd;
+            fd = -1; /* the job owns it now */
             j->hash = h;
             j->len = len;
             memset(j->key + len, 0, 8);
@@ -389,6 +412,8 @@ int loader_submit(struct loader *l, const char *key, size_t len, struct warm_bat
         }
     }
     pthread_mutex_unlock(&l->mu);
+    if (fd >= 0)
+        close(fd);
     return ret;
 }
 
@@ -432,7 +457,9 @@ static void *loader_thread(void *arg)
         l->queued--;
         pthread_mutex_unlock(&l->mu);
 
-        shmd_load(l->d, j->key, j->len, &r);
+        shmd_load(l->d, j->key, j->len, j->fd, &r);
+        if (j->fd >= 0)
+            close(j->fd);
 
         pthread_mutex_lock(&l->mu);
         inflight_del(l, j->hash);
@@ -495,6 +522,8 @@ bool loader_stop(struct loader *l, uint64_t deadline_ns)
         struct job *next = j->next;
         if (j->batch)
             batch_finish(j->batch, j, &r);
+        if (j->fd >= 0)
+            close(j->fd);
         free(j);
         j = next;
     }

@@ -80,10 +80,14 @@ struct loader *loader_start(struct shmd *d, unsigned threads);
  * threads stuck in a slow filesystem. Returns false when some did not
  * finish: then l stays allocated and the store must stay mapped. */
 bool loader_stop(struct loader *l, uint64_t deadline_ns);
-/* Queue a load. Returns 0 queued, 1 suppressed (in flight, or failed
- * recently), -1 queue full. key padded as path_normalize leaves it. */
-int loader_submit(struct loader *l, const char *key, size_t len, struct warm_batch *b);
-void shmd_load(struct shmd *d, const char *key, size_t len, struct load_result *r);
+/* Queue a load of key (padded as path_normalize leaves it). fd, when not
+ * -1, is a program's read-only descriptor of that path (from a miss): the
+ * loader owns it from here and closes it, whatever the outcome. Returns 0
+ * queued, 1 suppressed (in flight, or failed recently), -1 queue full. */
+int loader_submit(struct loader *l, const char *key, size_t len, int fd, struct warm_batch *b);
+/* Load key now, through fd when it is the file key names (else it opens
+ * key itself). Does not close fd. */
+void shmd_load(struct shmd *d, const char *key, size_t len, int fd, struct load_result *r);
 const char *shmd_fail_name(int fail);
 
 /* Warm batches: a control thread waits for its paths to load. */

@@ -1,8 +1,13 @@
 /* proto.h - the two messages that cross the instance's sockets.
  *
  * miss.sock (SOCK_DGRAM): one datagram per miss, "miss " followed by the
- *   normalised path, no NUL, no newline. Fire and forget: shims send with
- *   MSG_DONTWAIT and a full queue drops the datagram.
+ *   normalised path, no NUL, no newline, usually with one descriptor
+ *   (SCM_RIGHTS): the shimmed program's own read-only open of that path, so
+ *   shmd copies through the same open file (its page cache, no second open
+ *   on a slow filesystem). shmd uses it only if fstat says it is the regular
+ *   file the path names now; it reads it with pread only (the program's
+ *   file offset is shared). Fire and forget: shims send with MSG_DONTWAIT and
+ *   a full queue drops the datagram.
  * ctl.sock (SOCK_STREAM): one request per connection: NUL-terminated words
  *   (command, then arguments), then the client shuts down its write side.
  *   The reply is text: a first line "ok" or "error <reason>", then the body.

@@ -231,6 +231,51 @@ static void test_each_open_has_its_own_offset(void **state)
     H_PASS(f);
 }
 
+/* A miss hands the program's own descriptor to shmd, which copies through
+ * it: the program's file offset must not move. The reader reads part of
+ * the file, waits until shmd has loaded it (through that descriptor, while
+ * it is open), then reads the rest: the bytes must be the file's, in order. */
+static void test_miss_copy_keeps_program_offset(void **state)
+{
+    struct h_fix *f = *state;
+    const struct h_file *file = h_std("m3.bin");
+    const char *p = h_src(f, file->name);
+    static const char script[] =
+        "import os, sys, time, json, subprocess\n"
+        "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+        "head = os.read(fd, 100000)\n"
+        "for _ in range(500):\n"
+        "    st = json.loads(subprocess.run([sys.argv[2], 'stats', '--dir', sys.argv[3], '--json'],\n"
+        "                    capture_output=True, text=True, env={}).stdout)\n"
+        "    if st['entries'] >= 1: break\n"
+        "    time.sleep(0.01)\n"
+        "rest = b''\n"
+        "while True:\n"
+        "    b = os.read(fd, 1 << 16)\n"
+        "    if not b: break\n"
+        "    rest += b\n"
+        "sys.stdout.buffer.write(head + rest)\n";
+    struct h_result r;
+
+    assert_int_equal(h_stat(&f->d, "entries"), 0);
+    h_shim(f, &r, NULL, H_ARGV(h_python(), "-c", script, p, h_shmd(), f->d.dir));
+    h_assert_ok(&r, "python reader across the load");
+    assert_int_equal(h_stat(&f->d, "entries"), 1); /* loaded while it was open */
+    assert_int_equal(h_stat(&f->d, "fail_changed"), 0);
+    unsigned char *want = h_file_bytes(file);
+    h_assert_bytes(r.out, r.out_len, want, file->size, "bytes read around the daemon's copy");
+    free(want);
+    h_result_free(&r);
+    /* and the copy itself is right */
+    h_assert_where(f, p, true, "the copy made through the program's descriptor");
+    h_shim(f, &r, NULL, H_ARGV(h_probe(), "cat", p));
+    want = h_file_bytes(file);
+    h_assert_bytes(r.out, r.out_len, want, file->size, "the tier's copy");
+    free(want);
+    h_result_free(&r);
+    H_PASS(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +286,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exec_inherits_cached_fd, setup_cached,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_fstat_through_dup_fork_exec, setup_cached,
+                                        h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_miss_copy_keeps_program_offset, h_fix_setup,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_each_open_has_its_own_offset, setup_cached,
                                         h_fix_teardown),
