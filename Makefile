@@ -18,12 +18,11 @@ TIER_SRC    := tier/hash.c tier/path.c tier/config.c tier/index.c tier/stat.c \
 PRELOAD_SRC := preload/init.c preload/config.c preload/attach.c preload/fdtab.c \
                preload/open.c preload/stat.c preload/modify.c preload/log.c
 SHMD_LIB    := shmd/opts.c shmd/store.c shmd/loader.c shmd/revalidate.c shmd/control.c shmd/daemon.c
-SHMD_SRC    := shmd/main.c shmd/cli.c $(SHMD_LIB)
+SHMD_SRC    := shmd/main.c shmd/cli.c shmd/cli_stats.c shmd/cli_warm.c shmd/cli_exec.c $(SHMD_LIB)
 
 SHIM_OBJ := $(patsubst %.c,$(B)/pic/%.o,$(TIER_SRC) $(PRELOAD_SRC))
 TIER_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(TIER_SRC))
 SHMD_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(SHMD_SRC))
-LIB_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(SHMD_LIB)) $(B)/obj/shmd/main.o $(B)/obj/shmd/cli.o
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(B)/tests/%,$(wildcard tests/integration/test_*.c))
@@ -97,7 +96,10 @@ test-core:
 	@tests/run.sh $(UNIT_TESTS) $(INTEG_TESTS)
 
 # ---- demo, benchmark --------------------------------------------------------
+# The demo's web server: gunicorn when Debian has it (else Python's own).
 run: deps all
+	@command -v gunicorn >/dev/null || $(SUDO) apt-get install -y gunicorn curl >/dev/null 2>&1 || \
+	  echo "gunicorn not installable: the demo uses Python's own WSGI server"
 	@bench/run-demo.sh
 
 bench/openread: bench/openread.c

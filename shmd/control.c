@@ -3,7 +3,7 @@
  *
  *   ping                  -> ok
  *   stats                 -> ok, then "key value" lines
- *   ls                    -> ok, then "size age_ms path" lines
+ *   ls                    -> ok, then "size age_ms hits path" lines
  *   warm PATH...          -> ok, then "loaded|cached SIZE PATH" or
  *                            "skipped REASON PATH" per path as they finish
  *   evict PATH...         -> ok, then "evicted N" (a path that is not an
@@ -115,6 +115,7 @@ static void cmd_ls(struct conn *c)
         const struct tier_record *t = &s->records[i];
         bool live = t->object_id != 0;
         uint64_t size = t->st.size, loaded = t->loaded_ns;
+        uint32_t hits = load_relaxed(&s->view.hits[i]);
         if (live) {
             memcpy(path, s->arena + t->path_off, t->path_len);
             path[t->path_len] = '\0';
@@ -122,8 +123,8 @@ static void cmd_ls(struct conn *c)
         pthread_mutex_unlock(&s->lock);
         if (!live)
             continue;
-        reply(c, "%llu %llu ", (unsigned long long)size,
-              (unsigned long long)(now > loaded ? (now - loaded) / 1000000 : 0));
+        reply(c, "%llu %llu %u ", (unsigned long long)size,
+              (unsigned long long)(now > loaded ? (now - loaded) / 1000000 : 0), hits);
         reply_path(c, path);
         reply(c, "\n");
     }

@@ -263,6 +263,34 @@ static void drain_misses(struct shmd *d)
     }
 }
 
+/* Once a minute, one line summing up what changed the tier without anyone
+ * asking: evictions (capacity pressure) and invalidations. */
+struct minute {
+    uint64_t at_ns;            /* CLOCK_MONOTONIC ns of the last summary */
+    uint64_t evictions, invalidations;
+};
+
+static void log_minute(struct shmd *d, struct minute *m)
+{
+    const struct tier_header *h = d->store.hdr;
+    uint64_t now = shmd_mono_ns();
+    char a[32], b[32];
+
+    if (now - m->at_ns < 60000000000ULL)
+        return;
+    uint64_t ev = load_relaxed(&h->evictions), inv = load_relaxed(&h->invalidations);
+    if (ev != m->evictions || inv != m->invalidations)
+        shmd_log(LOG_INFO, "last minute: %llu evictions, %llu invalidations; %llu entries, "
+                 "memory %s of %s", (unsigned long long)(ev - m->evictions),
+                 (unsigned long long)(inv - m->invalidations),
+                 (unsigned long long)load_relaxed(&h->entries),
+                 config_format_size(load_relaxed(&h->memory), a, sizeof a),
+                 config_format_size(h->capacity, b, sizeof b));
+    m->at_ns = now;
+    m->evictions = ev;
+    m->invalidations = inv;
+}
+
 static void heartbeat(struct shmd *d)
 {
     store_release(&d->store.hdr->heartbeat_ns, shmd_mono_ns());
@@ -400,8 +428,10 @@ int shmd_run(struct shmd_opts *o)
         {.fd = d->wakefd, .events = POLLIN},
     };
     const char *why = "stop requested";
+    struct minute m = {.at_ns = shmd_mono_ns()};
     while (!load_relaxed(&d->stopping)) {
         heartbeat(d);
+        log_minute(d, &m);
         int n = poll(pfd, 4, (int)(TIER_HEARTBEAT_NS / 1000000));
         if (n < 0 && errno != EINTR) {
             shmd_log(LOG_ERROR, "poll: %s", strerror(errno));

@@ -176,6 +176,22 @@ static int64_t copy_bytes(int from, int to, uint64_t limit, const int *stop)
     return (int64_t)off;
 }
 
+/* How loud a refused load is: trouble in the tier is a warning; a file the
+ * operator may want to know about (too large, unreadable, changing) is
+ * info; the routine ones (not settled yet, not a regular file) are debug.
+ * The negative cache keeps any of them to one line a second per path. */
+static int fail_level(int fail)
+{
+    switch (fail) {
+    case TIER_FAIL_NOSPACE: case TIER_FAIL_IO: case TIER_FAIL_INDEX_FULL: case TIER_FAIL_NO_ROOM:
+        return LOG_WARN;
+    case TIER_FAIL_UNSETTLED: case TIER_FAIL_NOT_REGULAR:
+        return LOG_DEBUG;
+    default:
+        return LOG_INFO;
+    }
+}
+
 static void fail_count(struct shmd *d, struct load_result *r, int fail)
 {
     r->fail = fail;
@@ -353,9 +369,8 @@ out:
     }
     if (fd >= 0)
         close(fd);
-    if (r->fail >= 0 && r->fail != TIER_FAIL_UNSETTLED)
-        shmd_log(r->fail == TIER_FAIL_NOSPACE || r->fail == TIER_FAIL_IO ? LOG_WARN : LOG_DEBUG,
-                 "not loaded: %s: %s", key, shmd_fail_name(r->fail));
+    if (r->fail >= 0)
+        shmd_log(fail_level(r->fail), "not loaded: %s: %s", key, shmd_fail_name(r->fail));
 }
 
 /* pre: l->mu held */

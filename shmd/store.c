@@ -401,6 +401,7 @@ int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
     t.path_off = off;
     record_write(&s->records[r], &t);
     store_relaxed(&s->view.refs[r], 1);
+    store_relaxed(&s->view.hits[r], 0);
     account(s, &obj->st, +1);
 
     if (old >= 0) {

@@ -25,6 +25,7 @@ struct tier_view {
     struct tier_marks *marks;          /* writable region */
     struct tier_stripe *stripes;
     uint32_t *gens;
+    uint32_t *hits;                    /* per record, approximate */
     uint8_t *refs;
     uint64_t arena_size;               /* bytes */
     uint64_t hash_seed;
@@ -100,8 +101,9 @@ bool tier_record_get(const struct tier_view *v, uint32_t r, uint64_t id, struct 
 enum tier_counter { TIER_COUNT_HIT, TIER_COUNT_MISS, TIER_COUNT_UNSENT };
 void tier_count(const struct tier_view *v, enum tier_counter c);
 
-/* Mark a record as recently used for the CLOCK eviction (read-mostly
- * store: the line is written only when the bit is not set yet). */
+/* A hit on a record: set its CLOCK reference bit (read-mostly: the line is
+ * written only when the bit is not set yet) and count it (a plain
+ * increment: concurrent hits on one file may count once, never block). */
 static inline void tier_touch(const struct tier_view *v, uint32_t record)
 {
     if (record >= v->record_count)
@@ -109,6 +111,8 @@ static inline void tier_touch(const struct tier_view *v, uint32_t record)
     uint8_t *r = &v->refs[record];
     if (!__atomic_load_n(r, __ATOMIC_RELAXED))
         __atomic_store_n(r, 1, __ATOMIC_RELAXED);
+    uint32_t *h = &v->hits[record];
+    __atomic_store_n(h, __atomic_load_n(h, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
 #endif

@@ -14,7 +14,8 @@
  *   arena_offset   path bytes, arena_size bytes     }
  *   marks_offset   struct tier_marks                } the only region shims map
  *                  struct tier_stripe[stripe_count] } writable: a wrong value
- *                  uint32_t gen[bucket_count]       } there can cause a miss,
+ *                  uint32_t gen[bucket_count]       } there can cause a miss
+ *                  uint32_t hits[record_count]      } (or a wrong count),
  *                  uint8_t  ref[record_count]       } never another file's bytes
  *
  * The hash table (slots) is compact, 16 bytes per slot, because every probe
@@ -194,13 +195,20 @@ static inline uint64_t tier_marks_gens_off(uint32_t stripes)
 {
     return tier_marks_stripes_off() + (uint64_t)stripes * sizeof(struct tier_stripe);
 }
-static inline uint64_t tier_marks_refs_off(uint32_t stripes, uint32_t buckets)
+/* Hits per record: approximate (shims add without a locked instruction, so
+ * concurrent hits may count once), zeroed by shmd when a record gets a new
+ * object; for `shmd ls`. */
+static inline uint64_t tier_marks_hits_off(uint32_t stripes, uint32_t buckets)
 {
     return tier_marks_gens_off(stripes) + (uint64_t)buckets * sizeof(uint32_t);
 }
+static inline uint64_t tier_marks_refs_off(uint32_t stripes, uint32_t buckets, uint32_t records)
+{
+    return tier_marks_hits_off(stripes, buckets) + (uint64_t)records * sizeof(uint32_t);
+}
 static inline uint64_t tier_marks_bytes(uint32_t stripes, uint32_t buckets, uint32_t records)
 {
-    return tier_marks_refs_off(stripes, buckets) + records;
+    return tier_marks_refs_off(stripes, buckets, records) + records;
 }
 
 #endif

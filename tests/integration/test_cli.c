@@ -66,7 +66,13 @@ static void test_bad_flags(void **state)
     expect_usage(H_ARGV(s, "frobnicate"), NULL);
     expect_usage(H_ARGV(s, "stats", "--dir", d, "--bogus"), d);
     expect_usage(H_ARGV(s, "stats", "--dir", d, "extra"), d);
-    expect_usage(H_ARGV(s, "ls", "--dir", d, "--json"), d);
+    expect_usage(H_ARGV(s, "ls", "--dir", d, "--sort", "bogus"), d);
+    expect_usage(H_ARGV(s, "ls", "--dir", d, "--prometheus"), d);
+    expect_usage(H_ARGV(s, "stats", "--dir", d, "--sort", "hits"), d);
+    expect_usage(H_ARGV(s, "stats", "--dir", d, "--json", "--prometheus"), d);
+    expect_usage(H_ARGV(s, "stats", "--dir", d, "--count", "0"), d);
+    expect_usage(H_ARGV(s, "warm", "--dir", d, "--watch", "/x"), d);
+    expect_usage(H_ARGV(s, "stop", "--dir", d, "extra"), d);
     expect_usage(H_ARGV(s, "warm", "--dir", d), d);
     expect_usage(H_ARGV(s, "evict", "--dir", d), d);
     expect_usage(H_ARGV(s, "flush", "--dir", d, "extra"), d);

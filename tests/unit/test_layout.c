@@ -213,13 +213,17 @@ static void test_marks_offsets(void **state)
     assert_int_equal(tier_marks_stripes_off(), 128);
     assert_int_equal(tier_marks_gens_off(64), 128 + 64 * 64);
     assert_int_equal(tier_marks_gens_off(1), 128 + 64);
-    assert_int_equal(tier_marks_refs_off(64, 1024), 4224 + 1024 * 4);
-    assert_int_equal(tier_marks_refs_off(1, 64), 192 + 256);
-    assert_int_equal(tier_marks_bytes(64, 1024, 768), 8320 + 768);
-    assert_int_equal(tier_marks_bytes(1, 64, 48), 448 + 48);
+    assert_int_equal(tier_marks_hits_off(64, 1024), 4224 + 1024 * 4);
+    assert_int_equal(tier_marks_hits_off(1, 64), 192 + 256);
+    assert_int_equal(tier_marks_refs_off(64, 1024, 768), 8320 + 768 * 4);
+    assert_int_equal(tier_marks_refs_off(1, 64, 48), 448 + 48 * 4);
+    assert_int_equal(tier_marks_bytes(64, 1024, 768), 11392 + 768);
+    assert_int_equal(tier_marks_bytes(1, 64, 48), 640 + 48);
+    assert_int_equal(tier_marks_hits_off(TIER_STRIPES, 1024) % 4, 0);
     /* the largest legal index: 64-bit arithmetic, no overflow */
     assert_true(tier_marks_bytes(4096, TIER_SLOTS_MAX, TIER_SLOTS_MAX) ==
-                128ULL + 4096ULL * 64 + (uint64_t)TIER_SLOTS_MAX * 4 + TIER_SLOTS_MAX);
+                128ULL + 4096ULL * 64 + (uint64_t)TIER_SLOTS_MAX * 4 +
+                    (uint64_t)TIER_SLOTS_MAX * 4 + TIER_SLOTS_MAX);
     /* stripes and gens stay naturally aligned */
     assert_int_equal(tier_marks_stripes_off() % 64, 0);
     assert_int_equal(tier_marks_gens_off(TIER_STRIPES) % 4, 0);

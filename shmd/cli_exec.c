@@ -1,0 +1,186 @@
+/* cli_exec.c - `shmd exec` (start a daemon for the instance if none
+ * answers, then run a command with the library preloaded and the prefixes
+ * set) and `shmd stop` (ask the daemon to stop, wait until it is gone). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shmd/cli.h"
+#include "shmd/shmd.h"
+#include "tier/path.h"
+
+int cli_stop(int argc, char **argv)
+{
+    struct cli c;
+    int r = cli_opts("stop", argc, argv, &c, 0);
+    if (r)
+        return r == 1 ? 0 : r;
+    if (optind < argc)
+        return cli_usage_error("stop", "takes no operands");
+    FILE *f = cli_request(c.dir, "stop", NULL, 0, false);
+    if (!f)
+        return 1;
+    fclose(f);
+    /* wait until it is gone, so `shmd stop && shmd` works */
+    for (int i = 0; i < 1000; i++) {
+        struct stat st;
+        if (stat(c.dir, &st) < 0)
+            return 0;
+        int s = cli_connect(c.dir, true);
+        if (s < 0)
+            return 0;
+        close(s);
+        usleep(10000);
+    }
+    fprintf(stderr, "shmd stop: the daemon did not stop within 10 s\n");
+    return 1;
+}
+
+/* The preload library next to this shmd: ../preload (build tree) or
+ * ../lib (installed), or $SHMCACHE_LIB. */
+static int find_library(char *out, size_t n)
+{
+    static const char *const rel[] = {"/../preload/libshmcache.so", "/../lib/libshmcache.so",
+                                      "/../lib/shmcache/libshmcache.so"};
+    const char *env = getenv("SHMCACHE_LIB");
+    char exe[PATH_MAX];
+
+    if (env && *env) {
+        if (access(env, R_OK) == 0 && env[0] == '/') {
+            snprintf(out, n, "%s", env);
+            return 0;
+        }
+        fprintf(stderr, "shmd exec: SHMCACHE_LIB=%s: not readable or not absolute\n", env);
+        return -1;
+    }
+    if (!realpath("/proc/self/exe", exe))
+        return -1;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+        char cand[PATH_MAX * 2];
+        snprintf(cand, sizeof cand, "%s%s", exe, rel[i]);
+        char real[PATH_MAX];
+        if (realpath(cand, real) && access(real, R_OK) == 0) {
+            snprintf(out, n, "%s", real);
+            return 0;
+        }
+    }
+    fprintf(stderr, "shmd exec: libshmcache.so not found next to %s (set SHMCACHE_LIB)\n", exe);
+    return -1;
+}
+
+/* Start a daemon for the instance, detached, and wait until it answers. */
+static int start_daemon(char **dargv, const char *dir)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        setsid();
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+        }
+        unsetenv("LD_PRELOAD"); /* the daemon itself is never shimmed */
+        if (fork() == 0) {      /* not our child: exec'd CMD must not reap it */
+            execv("/proc/self/exe", dargv);
+            _exit(127);
+        }
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    for (int i = 0; i < 500; i++) {
+        FILE *f = cli_request(dir, "ping", NULL, 0, true);
+        if (f) {
+            fclose(f);
+            return 0;
+        }
+        usleep(10000);
+    }
+    fprintf(stderr, "shmd exec: the daemon for %s did not come up within 5 s\n", dir);
+    return -1;
+}
+
+int cli_exec(int argc, char **argv)
+{
+    struct shmd_opts o;
+    const char *prefixes[16];
+    int nprefixes = 0, next = 0;
+    char err[512], lib[PATH_MAX];
+
+    int r = shmd_parse_opts(argc, argv, &o, err, sizeof err, prefixes, &nprefixes, &next);
+    if (r == 1) {
+        shmd_usage(stdout);
+        return 0;
+    }
+    if (r < 0)
+        return cli_usage_error("exec", err);
+    if (next < argc && strcmp(argv[next], "--") == 0)
+        next++;
+    if (next >= argc)
+        return cli_usage_error("exec", "expected -- CMD [ARG]...");
+    const char *env_prefix = getenv("SHMCACHE_PREFIX");
+    if (nprefixes == 0 && (!env_prefix || !*env_prefix))
+        return cli_usage_error("exec", "no prefix: give -p PREFIX or set SHMCACHE_PREFIX");
+    if (find_library(lib, sizeof lib) < 0)
+        return 1;
+
+    FILE *f = cli_request(o.dir, "ping", NULL, 0, true);
+    if (f) {
+        fclose(f);
+    } else {
+        /* same options as ours, minus the prefixes and the command */
+        char **dargv = calloc((size_t)argc + 6, sizeof *dargv);
+        int k = 0;
+        dargv[k++] = "shmd";
+        /* it shares the command's stderr: only warnings, unless asked */
+        dargv[k++] = "--log-level";
+        dargv[k++] = "warning";
+        for (int i = 1; i < next; i++) {
+            if (strcmp(argv[i], "--") == 0)
+                break;
+            if (strcmp(argv[i], "-p") == 0 || strcmp(argv[i], "--prefix") == 0) {
+                i++;
+                continue;
+            }
+            if (strncmp(argv[i], "--prefix=", 9) == 0 || (strncmp(argv[i], "-p", 2) == 0 && argv[i][2]))
+                continue;
+            dargv[k++] = argv[i];
+        }
+        dargv[k++] = "--dir";
+        dargv[k++] = o.dir;
+        dargv[k] = NULL;
+        if (start_daemon(dargv, o.dir) < 0)
+            return 1;
+    }
+
+    char prefix[TIER_PATH_MAX * 2] = "";
+    for (int i = 0; i < nprefixes; i++) {
+        size_t len = strlen(prefix);
+        snprintf(prefix + len, sizeof prefix - len, "%s%s", i ? ":" : "", prefixes[i]);
+    }
+    if (nprefixes)
+        setenv("SHMCACHE_PREFIX", prefix, 1);
+    setenv("SHMCACHE_DIR", o.dir, 1);
+    const char *pre = getenv("LD_PRELOAD");
+    char *preload = NULL;
+    if (pre && *pre && !strstr(pre, lib)) {
+        if (asprintf(&preload, "%s:%s", lib, pre) < 0)
+            return 1;
+    }
+    setenv("LD_PRELOAD", preload ? preload : (pre && strstr(pre, lib) ? pre : lib), 1);
+    execvp(argv[next], argv + next);
+    fprintf(stderr, "shmd exec: %s: %s\n", argv[next], strerror(errno));
+    return 127;
+}
+

@@ -1,0 +1,228 @@
+/* cli_warm.c - `shmd warm` (load files and whole trees now, from operands
+ * or a manifest, with a progress line on a terminal) and `shmd evict` /
+ * `shmd flush`.
+ *
+ * Trees are walked here, not in the daemon: the paths sent are the names
+ * the program will open (symlinks to files included, not resolved), so the
+ * warmed keys are the ones the shim looks up. The daemon loads them on its
+ * loader pool and answers one line per file as each finishes. */
+#include <errno.h>
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmd/cli.h"
+#include "tier/config.h"
+#include "tier/path.h"
+
+static struct {
+    char **v;
+    size_t n, cap;
+} g_files;
+
+static int add_file(const char *p)
+{
+    char key[PATH_KEY_SIZE];
+    if (path_normalize(p, NULL, false, key, sizeof key) < 0)
+        return 0;
+    if (g_files.n == g_files.cap) {
+        size_t cap = g_files.cap ? g_files.cap * 2 : 256;
+        char **v = realloc(g_files.v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        g_files.v = v;
+        g_files.cap = cap;
+    }
+    if (!(g_files.v[g_files.n] = strdup(key)))
+        return -1;
+    g_files.n++;
+    return 0;
+}
+
+static int walk_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)ftw;
+    struct stat target;
+    if (type == FTW_F && S_ISREG(st->st_mode))
+        return add_file(p);
+    if (type == FTW_SL && stat(p, &target) == 0 && S_ISREG(target.st_mode))
+        return add_file(p); /* the program opens it by this name */
+    return 0;
+}
+
+/* One operand: a file, or a tree to walk. Returns 0, or 1 (reported). */
+static int add_operand(const char *arg)
+{
+    char key[PATH_KEY_SIZE];
+    struct stat st;
+
+    if (cli_operand_key(arg, key) < 0) {
+        fprintf(stderr, "shmd warm: %s: not a usable path (\"..\" is not resolved)\n", arg);
+        return 1;
+    }
+    if (stat(key, &st) < 0) {
+        fprintf(stderr, "shmd warm: %s: %s\n", arg, strerror(errno));
+        return 1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (nftw(key, walk_one, 64, FTW_PHYS) != 0) {
+            fprintf(stderr, "shmd warm: %s: %s\n", arg, strerror(errno));
+            return 1;
+        }
+        return 0;
+    }
+    return add_file(key) < 0;
+}
+
+/* A manifest: one path per line; empty lines and lines starting with '#'
+ * are skipped; "-" is standard input. */
+static int add_manifest(const char *from)
+{
+    FILE *f = strcmp(from, "-") == 0 ? stdin : fopen(from, "r");
+    char line[TIER_PATH_MAX + 2];
+    int bad = 0;
+
+    if (!f) {
+        fprintf(stderr, "shmd warm: --from %s: %s\n", from, strerror(errno));
+        return 1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] && line[0] != '#')
+            bad |= add_operand(line);
+    }
+    if (f != stdin)
+        fclose(f);
+    return bad;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct progress {
+    bool tty;
+    uint64_t start_ms, last_ms;
+    uint64_t done, total, bytes;
+};
+
+static void progress_draw(struct progress *p, bool force)
+{
+    char a[32], b[32];
+    uint64_t now = now_ms();
+
+    if (!p->tty || (!force && now - p->last_ms < 100))
+        return;
+    p->last_ms = now;
+    double secs = (double)(now - p->start_ms) / 1000.0;
+    uint64_t rate = secs > 0 ? (uint64_t)((double)p->bytes / secs) : 0;
+    unsigned width = 24, filled = p->total ? (unsigned)(p->done * width / p->total) : width;
+    char bar[32];
+    memset(bar, '#', filled);
+    memset(bar + filled, ' ', width - filled);
+    bar[width] = '\0';
+    fprintf(stderr, "\r[%s] %llu/%llu files, %s, %s/s\033[K", bar, (unsigned long long)p->done,
+            (unsigned long long)p->total, config_format_size(p->bytes, a, sizeof a),
+            config_format_size(rate, b, sizeof b));
+}
+
+int cli_warm(int argc, char **argv)
+{
+    struct cli c;
+    char line[TIER_PATH_MAX * 4 + 64], a[32];
+    int bad = 0;
+
+    int r = cli_opts("warm", argc, argv, &c, CLI_FROM);
+    if (r)
+        return r == 1 ? 0 : r;
+    if (optind >= argc && !c.from)
+        return cli_usage_error("warm", "expected PATH... or --from FILE");
+    if (c.from)
+        bad |= add_manifest(c.from);
+    for (int i = optind; i < argc; i++)
+        bad |= add_operand(argv[i]);
+    if (g_files.n == 0) {
+        fprintf(stderr, "shmd warm: no files to load\n");
+        return 1;
+    }
+    FILE *f = cli_request(c.dir, "warm", g_files.v, g_files.n, false);
+    if (!f)
+        return 1;
+    struct progress p = {.tty = isatty(STDERR_FILENO), .start_ms = now_ms(), .total = g_files.n};
+    uint64_t loaded = 0, cached = 0, skipped = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long size;
+        p.done++;
+        if (strncmp(line, "skipped ", 8) == 0) {
+            skipped++;
+            if (p.tty)
+                fprintf(stderr, "\r\033[K");
+            fprintf(stderr, "shmd warm: %s", line);
+        } else if (sscanf(line, "loaded %llu", &size) == 1) {
+            loaded++;
+            p.bytes += size;
+        } else if (sscanf(line, "cached %llu", &size) == 1) {
+            cached++;
+        }
+        progress_draw(&p, false);
+    }
+    fclose(f);
+    if (p.tty)
+        fprintf(stderr, "\r\033[K");
+    printf("warmed %llu files (%s), %llu already cached, %llu skipped\n",
+           (unsigned long long)loaded, config_format_size(p.bytes, a, sizeof a),
+           (unsigned long long)cached, (unsigned long long)skipped);
+    for (size_t i = 0; i < g_files.n; i++)
+        free(g_files.v[i]);
+    free(g_files.v);
+    return bad;
+}
+
+int cli_evict(int argc, char **argv, bool all)
+{
+    const char *cmd = all ? "flush" : "evict";
+    struct cli c;
+    char line[256];
+    char **keys = NULL;
+    size_t n = 0;
+    int rc = 1;
+
+    int r = cli_opts(cmd, argc, argv, &c, 0);
+    if (r)
+        return r == 1 ? 0 : r;
+    if (all && optind < argc)
+        return cli_usage_error(cmd, "takes no operands");
+    if (!all && optind >= argc)
+        return cli_usage_error(cmd, "expected PATH...");
+    if (!all && !(keys = calloc((size_t)(argc - optind), sizeof *keys)))
+        return 1;
+    for (int i = optind; !all && i < argc; i++) {
+        char key[PATH_KEY_SIZE];
+        if (cli_operand_key(argv[i], key) < 0) {
+            fprintf(stderr, "shmd evict: %s: not a usable path\n", argv[i]);
+            goto out;
+        }
+        if (!(keys[n++] = strdup(key)))
+            goto out;
+    }
+    FILE *f = cli_request(c.dir, cmd, keys, n, false);
+    if (!f)
+        goto out;
+    while (fgets(line, sizeof line, f))
+        fputs(line, stdout);
+    fclose(f);
+    rc = 0;
+out:
+    for (size_t i = 0; i < n; i++)
+        free(keys[i]);
+    free(keys);
+    return rc;
+}
