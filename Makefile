@@ -109,13 +109,28 @@ bench: all bench/openread
 	@bench/bench.sh
 
 # ---- install ----------------------------------------------------------------
+MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR  ?= $(PREFIX)/share/doc/shmcache
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 preload/libshmcache.so $(DESTDIR)$(PREFIX)/lib/libshmcache.so
 	install -m 0755 shmd/shmd $(DESTDIR)$(PREFIX)/bin/shmd
+	install -m 0644 man/shmd.8 $(DESTDIR)$(MANDIR)/man8/shmd.8
+	install -m 0644 man/libshmcache.7 $(DESTDIR)$(MANDIR)/man7/libshmcache.7
+	sed 's|/usr/local/bin/shmd|$(PREFIX)/bin/shmd|' packaging/shmd@.service \
+	    > $(DESTDIR)$(UNITDIR)/shmd@.service
+	sed 's|/usr/local/lib/libshmcache.so|$(PREFIX)/lib/libshmcache.so|' \
+	    packaging/gunicorn-shmcache.conf > $(DESTDIR)$(DOCDIR)/gunicorn-shmcache.conf
+	install -m 0644 packaging/README.md $(DESTDIR)$(DOCDIR)/README.packaging.md
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/libshmcache.so $(DESTDIR)$(PREFIX)/bin/shmd
+	rm -f $(DESTDIR)$(PREFIX)/lib/libshmcache.so $(DESTDIR)$(PREFIX)/bin/shmd \
+	    $(DESTDIR)$(MANDIR)/man8/shmd.8 $(DESTDIR)$(MANDIR)/man7/libshmcache.7 \
+	    $(DESTDIR)$(UNITDIR)/shmd@.service $(DESTDIR)$(DOCDIR)/gunicorn-shmcache.conf \
+	    $(DESTDIR)$(DOCDIR)/README.packaging.md
 
 clean:
 	rm -rf $(B) preload/libshmcache.so shmd/shmd bench/openread

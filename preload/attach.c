@@ -157,12 +157,11 @@ static bool attach(struct shim_attach *cur)
         warn_once(msg);
         goto fail;
     }
-    if (!same_namespace(&h)) {
-        snprintf(msg, sizeof msg, "%.300s belongs to a daemon in another root or mount "
-                 "namespace: passing through", shim_cfg.dir);
-        warn_once(msg);
-        goto fail;
-    }
+    /* A daemon in another root or mount namespace may see other files at
+     * the same paths (a private /tmp, a container's root): then every hit
+     * is checked against the source first, so only the very same file is
+     * ever served (and shmd admits a copy only if its own view agrees). */
+    bool validate = !same_namespace(&h);
 
     for (int i = 0; i < POOL && !a; i++) {
         int zero = 0;
@@ -193,6 +192,10 @@ static bool attach(struct shim_attach *cur)
     a->index_ino = (uint64_t)st.st_ino;
     a->dev = dev;
     a->seq = ++g_attach_seq & 63;
+    a->validate = validate;
+    if (validate && shim_cfg.log != SHIM_LOG_OFF)
+        shim_log("NOTE", "shmd runs in another root or mount namespace: every hit is "
+                         "validated against the source");
     store_relaxed(&a->broken, 0);
     shim_fd_mark_ours(dirfd, true);
     if (a->sockfd >= 0)

@@ -114,7 +114,7 @@ int shim_serve(const char *key, int len, int flags, bool *notify)
         return -1; /* no live daemon: plain pass-through */
     uint64_t hash = tier_hash(a->view.hash_seed, key, (size_t)len);
     enum tier_lookup_result r = tier_lookup(&a->view, key, (size_t)len, hash, &e);
-    if (r == TIER_HIT && shim_cfg.validate_open) {
+    if (r == TIER_HIT && (shim_cfg.validate_open || a->validate)) {
         struct stat st;
         struct tier_stat now;
         if (stat(key, &st) < 0)

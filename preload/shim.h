@@ -166,6 +166,8 @@ struct shim_attach {
     int broken;                 /* one of our fds was closed behind our back */
     int in_use;                 /* slot of the attach pool taken */
     uint32_t seq;               /* attach number, to tell indexes apart */
+    bool validate;              /* stat the source on every hit: the daemon
+                                   sees paths through another namespace */
     uint64_t dev;               /* st_dev of the instance directory */
 };
 

@@ -47,6 +47,7 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
     char err[300];
     uint64_t v;
     int ch;
+    bool dir_given = false;
 
     memset(c, 0, sizeof *c);
     c->name = getenv("SHMCACHE_NAME");
@@ -65,9 +66,12 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
             if (!config_name_valid(optarg))
                 return cli_usage_error(cmd, "--name: expected 1-64 of A-Z a-z 0-9 . _ -");
             c->name = optarg;
+            if (!dir_given)
+                c->dir_arg = NULL; /* a name given here beats $SHMCACHE_DIR */
             break;
         case 'd':
             c->dir_arg = optarg;
+            dir_given = true;
             break;
         case 'j':
             c->json = true;
@@ -118,7 +122,9 @@ int cli_connect(const char *dir, bool quiet)
             fprintf(stderr, "shmd: no daemon for %s (%s)\n", dir, strerror(errno));
         return -1;
     }
-    if (fstat(dfd, &st) < 0 || instance_dir_untrusted(&st, geteuid(), why, sizeof why)) {
+    /* root may talk to any user's daemon (which accepts root), given --dir */
+    uid_t owner = geteuid() == 0 && fstat(dfd, &st) == 0 ? st.st_uid : geteuid();
+    if (fstat(dfd, &st) < 0 || instance_dir_untrusted(&st, owner, why, sizeof why)) {
         if (!quiet)
             fprintf(stderr, "shmd: instance directory %s is %s: refusing\n", dir, why);
         close(dfd);

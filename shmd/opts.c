@@ -13,9 +13,11 @@
 void shmd_usage(FILE *f)
 {
     fputs("usage: shmd [options]                 run the daemon in the foreground\n"
-          "       shmd stats [--json]            counters of the running daemon\n"
-          "       shmd ls                        cached files: size, age, path\n"
-          "       shmd warm PATH...              load files and whole trees now\n"
+          "       shmd stats [--json|--prometheus] [--watch [--count N]]\n"
+          "                                      counters of the running daemon\n"
+          "       shmd ls [--sort hits|size|age|path] [--json]\n"
+          "                                      cached files: size, age, hits, path\n"
+          "       shmd warm [--from FILE] PATH...  load files and whole trees now\n"
           "       shmd evict PATH...             drop files or trees from the tier\n"
           "       shmd flush                     drop everything\n"
           "       shmd stop                      stop the daemon\n"
@@ -65,6 +67,8 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
     uint64_t v;
     int c;
 
+    bool dir_given = false;
+
     memset(o, 0, sizeof *o);
     o->name = getenv("SHMCACHE_NAME");
     o->dir_arg = getenv("SHMCACHE_DIR");
@@ -84,12 +88,15 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
             if (!config_name_valid(a))
                 return set_err(err, errsz, "--name", a, "1-64 of A-Z a-z 0-9 . _ -");
             o->name = a;
+            if (!dir_given)
+                o->dir_arg = NULL; /* a name given here beats $SHMCACHE_DIR */
             break;
         case 'd': {
             char norm[PATH_KEY_SIZE];
             if (path_normalize(a, NULL, true, norm, sizeof norm) < 0 || strcmp(norm, "/") == 0)
                 return set_err(err, errsz, "--dir", a, "an absolute directory path without \"..\"");
             o->dir_arg = a;
+            dir_given = true;
             break;
         }
         case 'c':
