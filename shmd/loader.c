@@ -123,6 +123,56 @@ static bool special_fs(long type)
     }
 }
 
+/* special_fs() of the filesystem fd lives on, remembered per device for
+ * FSTYPE_TTL_NS: on a network filesystem statfs is a round trip (sshfs
+ * sends an SFTP request) and a device's type does not change while it is
+ * mounted; the entries age out because the device numbers of anonymous
+ * filesystems (FUSE, NFS, procfs) are reused after an unmount.
+ * Returns -1 when fstatfs fails. */
+#define FSTYPE_CACHE 16
+#define FSTYPE_TTL_NS 10000000000ULL
+static struct {
+    pthread_mutex_t mu;
+    unsigned n, next;
+    struct {
+        dev_t dev;
+        bool special;
+        uint64_t until_ns;     /* CLOCK_MONOTONIC */
+    } e[FSTYPE_CACHE];
+} g_fstype = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int on_special_fs(int fd, dev_t dev)
+{
+    struct statfs sfs;
+    int r = -1;
+
+    uint64_t now = shmd_mono_ns();
+    unsigned slot = FSTYPE_CACHE;
+
+    pthread_mutex_lock(&g_fstype.mu);
+    for (unsigned i = 0; i < g_fstype.n; i++) {
+        if (g_fstype.e[i].dev != dev)
+            continue;
+        slot = i;
+        if (now < g_fstype.e[i].until_ns)
+            r = g_fstype.e[i].special;
+    }
+    pthread_mutex_unlock(&g_fstype.mu);
+    if (r >= 0)
+        return r;
+    if (fstatfs(fd, &sfs) < 0)
+        return -1;
+    r = special_fs(sfs.f_type);
+    pthread_mutex_lock(&g_fstype.mu);
+    if (slot == FSTYPE_CACHE || slot >= g_fstype.n)
+        slot = g_fstype.n < FSTYPE_CACHE ? g_fstype.n++ : g_fstype.next++ % FSTYPE_CACHE;
+    g_fstype.e[slot].dev = dev;
+    g_fstype.e[slot].special = r;
+    g_fstype.e[slot].until_ns = now + FSTYPE_TTL_NS;
+    pthread_mutex_unlock(&g_fstype.mu);
+    return r;
+}
+
 /* Copy exactly what the source has, up to limit + 1 bytes (one more byte
  * than expected proves it grew). Reads only at explicit offsets (sendfile
  * with an offset, pread): the source may be a program's own descriptor,
@@ -238,7 +288,6 @@ void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct lo
     struct store *s = &d->store;
     struct stat st1, st2, st3, ost;
     struct tier_stat t1, t2;
-    struct statfs sfs;
     char name[TIER_OBJECT_NAME_SIZE];
     int fd = -1, ofd = -1, rec = -1;
     uint64_t mem = 0;
@@ -257,13 +306,14 @@ void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct lo
         fail_count(d, r, TIER_FAIL_NOENT);
         goto out;
     }
-    if (fstat(fd, &st1) < 0 || fstatfs(fd, &sfs) < 0) {
+    int special = fstat(fd, &st1) < 0 ? -1 : on_special_fs(fd, st1.st_dev);
+    if (special < 0) {
         fail_count(d, r, TIER_FAIL_IO);
         goto out;
     }
     r->size = (uint64_t)st1.st_size;
     tier_stat_from(&t1, &st1);
-    if (!S_ISREG(st1.st_mode) || special_fs(sfs.f_type) ||
+    if (!S_ISREG(st1.st_mode) || special ||
         ((uint64_t)st1.st_dev == d->tier_dev &&
          path_is_under(key, len, d->opt.dir, strlen(d->opt.dir)))) {
         fail_count(d, r, TIER_FAIL_NOT_REGULAR);
