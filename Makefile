@@ -17,7 +17,7 @@ TIER_SRC    := tier/hash.c tier/path.c tier/config.c tier/index.c tier/stat.c \
                tier/proto.c tier/instance.c
 PRELOAD_SRC := preload/init.c preload/config.c preload/attach.c preload/fdtab.c \
                preload/open.c preload/stat.c preload/modify.c preload/log.c
-SHMD_LIB    := shmd/opts.c shmd/store.c shmd/loader.c shmd/revalidate.c shmd/control.c shmd/daemon.c
+SHMD_LIB    := shmd/opts.c shmd/access.c shmd/store.c shmd/loader.c shmd/revalidate.c shmd/control.c shmd/daemon.c
 SHMD_SRC    := shmd/main.c shmd/cli.c shmd/cli_stats.c shmd/cli_warm.c shmd/cli_exec.c $(SHMD_LIB)
 
 SHIM_OBJ := $(patsubst %.c,$(B)/pic/%.o,$(TIER_SRC) $(PRELOAD_SRC))

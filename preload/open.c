@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "preload/shim.h"
+#include "tier/access.h"
 #include "tier/atomic.h"
 #include "tier/hash.h"
 #include "tier/proto.h"
@@ -125,8 +126,14 @@ int shim_serve(const char *key, int len, int flags, bool *notify)
                 r = TIER_STALE;
         }
     }
+    /* the kernel would check this process's groups and capabilities on the
+     * real open: serve only what the recorded bits decide for it, or what
+     * the kernel allows it now (tier/access.h) */
+    bool denied = r == TIER_HIT && !tier_access_public(&e) &&
+                  !tier_access_owner(&e, (uint32_t)geteuid()) &&
+                  faccessat(AT_FDCWD, key, R_OK, AT_EACCESS) != 0;
     int dirfd = load_relaxed(&a->dirfd);
-    if (r == TIER_HIT && dirfd >= 0) {
+    if (r == TIER_HIT && !denied && dirfd >= 0) {
         tier_object_name(a->view.generation, e.object_id, e.record, name);
         fd = shim_real.openat(dirfd, name, O_RDONLY | O_NOFOLLOW | (flags & (SERVABLE & ~O_ACCMODE)));
         if (fd >= 0 && !tier_entry_unchanged(&a->view, &e)) {
@@ -139,7 +146,7 @@ int shim_serve(const char *key, int len, int flags, bool *notify)
         tier_count(&a->view, TIER_COUNT_HIT);
         shim_obj_remember(a->dev, &e);
     } else {
-        *notify = true;
+        *notify = !denied; /* a current entry: loading it again would not help */
     }
     shim_leave(a);
     if (fd >= 0 && shim_cfg.log == SHIM_LOG_ALL)

@@ -218,7 +218,9 @@ static void cmd_evict(struct conn *c, const char *buf, size_t n, size_t pos, boo
         size_t p = pos;
         while ((w = proto_next_word(buf, n, &p, &bad)))
             if (arg_key(w, key) < 0) {
-                reply(c, "error not an absolute normal path: %s\n", w);
+                reply(c, "error not an absolute normal path: ");
+                reply_path(c, w);
+                reply(c, "\n");
                 return;
             }
     }

@@ -370,6 +370,7 @@ int shmd_run(struct shmd_opts *o)
     sigaddset(&mask, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGIO, SIG_IGN); /* lease breaks (loader.c, open_for_writing) */
     int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     d->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (sigfd < 0 || d->wakefd < 0) {

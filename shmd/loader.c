@@ -94,6 +94,7 @@ static const char *const fail_names[TIER_FAIL_COUNT] = {
     [TIER_FAIL_IO] = "io-error",
     [TIER_FAIL_INDEX_FULL] = "index-full",
     [TIER_FAIL_NO_ROOM] = "no-room",
+    [TIER_FAIL_WRITING] = "writing",
 };
 
 const char *shmd_fail_name(int fail)
@@ -235,7 +236,7 @@ static int fail_level(int fail)
     switch (fail) {
     case TIER_FAIL_NOSPACE: case TIER_FAIL_IO: case TIER_FAIL_INDEX_FULL: case TIER_FAIL_NO_ROOM:
         return LOG_WARN;
-    case TIER_FAIL_UNSETTLED: case TIER_FAIL_NOT_REGULAR:
+    case TIER_FAIL_UNSETTLED: case TIER_FAIL_NOT_REGULAR: case TIER_FAIL_WRITING:
         return LOG_DEBUG;
     default:
         return LOG_INFO;
@@ -281,6 +282,32 @@ static int open_source(const char *key, int given)
     if (fd < 0 && errno == EPERM)
         fd = open(key, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     return fd;
+}
+
+/* Is the file open for writing anywhere on this host? A program that
+ * opened it before this load began (so no generation moved) may write more
+ * at any time, and the copy would be stale at once. Asked with a read
+ * lease, which the kernel refuses (EAGAIN) while any descriptor or shared
+ * mapping can write the file; taken and dropped at once (a writer opening
+ * meanwhile waits microseconds; shmd ignores the SIGIO). Unknown, so false,
+ * where shmd may not take leases: a file it does not own without
+ * CAP_LEASE, NFS. fd may share the program's open file description (the
+ * miss path): a lease sets the description's owner (reset to none after)
+ * and its removal clears O_ASYNC, so a description with either is left
+ * alone. */
+bool shmd_open_for_writing(int fd)
+{
+    struct f_owner_ex own;
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0 || (fl & O_ASYNC) || fcntl(fd, F_GETOWN_EX, &own) < 0 || own.pid != 0)
+        return false;
+    if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+        fcntl(fd, F_SETLEASE, F_UNLCK);
+        fcntl(fd, F_SETOWN, 0);
+        return false;
+    }
+    return errno == EAGAIN;
 }
 
 void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct load_result *r)
@@ -336,13 +363,19 @@ void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct lo
         goto out;
     }
 
+    if (shmd_open_for_writing(fd)) {
+        fail_count(d, r, TIER_FAIL_WRITING);
+        goto out;
+    }
+
     mem = store_object_memory((uint64_t)st1.st_size);
     pthread_mutex_lock(&s->lock);
     rec = store_reserve(s, mem);
     uint64_t id = store_new_id(s);
     pthread_mutex_unlock(&s->lock);
     if (rec < 0) {
-        fail_count(d, r, mem > s->hdr->capacity ? TIER_FAIL_TOO_LARGE : TIER_FAIL_NO_ROOM);
+        fail_count(d, r, rec == -2 ? TIER_FAIL_NOSPACE
+                         : mem > s->hdr->capacity ? TIER_FAIL_TOO_LARGE : TIER_FAIL_NO_ROOM);
         goto out;
     }
 
@@ -382,11 +415,14 @@ void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct lo
     }
     close(ofd);
     ofd = -1;
+    uint32_t access, dirs_uid;
+    shmd_access(key, len, fd, st1.st_mode, epoch, &access, &dirs_uid);
 
     struct store_obj obj = {
         .record = (uint32_t)rec, .id = id, .ino = (uint64_t)ost.st_ino,
         .ctime_sec = ost.st_ctim.tv_sec, .ctime_nsec = ost.st_ctim.tv_nsec,
         .epoch = epoch, .gen = gen, .checked_ns = checked_ns, .st = t1,
+        .access = access, .dirs_uid = dirs_uid,
     };
     pthread_mutex_lock(&s->lock);
     if (load_acquire(&s->view.gens[hash & s->view.bucket_mask]) != gen ||
@@ -403,7 +439,7 @@ void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct lo
     }
     pthread_mutex_unlock(&s->lock);
     if (put < 0)
-        fail_count(d, r, TIER_FAIL_INDEX_FULL);
+        fail_count(d, r, put == -2 ? TIER_FAIL_NOSPACE : TIER_FAIL_INDEX_FULL);
     else
         shmd_log(LOG_DEBUG, "loaded %s (%llu bytes)", key, (unsigned long long)st1.st_size);
 

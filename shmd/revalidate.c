@@ -11,14 +11,18 @@
  * write after the copy has a later ctime even on a filesystem with 1 s
  * timestamps (with a short --settle-ms the entry is dropped instead). gen
  * and epoch are read before the stat, so a change after the stat kills the
- * entry again.
+ * entry again. An entry killed by its own generation is not revived while
+ * the file is open for writing (a program opened it since the copy and may
+ * write yet), nor are permissions carried over: they are classified again.
  *
  * The stat runs without the store lock (a slow filesystem must not stall
  * loads or control requests); the entry is removed only if its slot still
  * holds the same object afterwards. Records never move, so each entry is
  * visited exactly once per pass. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -65,6 +69,18 @@ static void drop(struct store *s, uint32_t i, uint64_t id, const char *path, con
         shmd_log(LOG_INFO, "dropped %s: %s", path, why);
 }
 
+static bool writing(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM)
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return true; /* cannot tell: do not revive */
+    bool w = shmd_open_for_writing(fd);
+    close(fd);
+    return w;
+}
+
 static void check_record(struct shmd *d, uint32_t i, bool revalidate)
 {
     struct store *s = &d->store;
@@ -77,6 +93,7 @@ static void check_record(struct shmd *d, uint32_t i, bool revalidate)
     pthread_mutex_lock(&s->lock);
     const struct tier_record *t = &s->records[i];
     uint64_t id = t->object_id, hash = t->hash, checked = t->loaded_ns;
+    uint32_t was_gen = t->gen;
     bool killed = id && store_entry_killed(s, i);
     if (id) {
         memcpy(path, s->arena + t->path_off, t->path_len);
@@ -102,9 +119,17 @@ static void check_record(struct shmd *d, uint32_t i, bool revalidate)
         drop(s, i, id, path, "changed through the shim");
         return;
     }
+    /* killed by its own generation: a program may hold it open for writing
+     * (opened since the copy, not written yet) */
+    if (killed && gen != was_gen && writing(path)) {
+        drop(s, i, id, path, "open for writing");
+        return;
+    }
     if (killed) {
+        uint32_t access, dirs_uid;
+        shmd_access(path, strlen(path), -1, was.mode, epoch, &access, &dirs_uid);
         pthread_mutex_lock(&s->lock);
-        bool revived = store_revive(s, i, id, gen, epoch);
+        bool revived = store_revive(s, i, id, gen, epoch, access, dirs_uid);
         pthread_mutex_unlock(&s->lock);
         if (revived)
             shmd_log(LOG_DEBUG, "revived %s: unchanged", path);

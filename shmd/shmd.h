@@ -87,6 +87,17 @@ bool loader_stop(struct loader *l, uint64_t deadline_ns);
 int loader_submit(struct loader *l, const char *key, size_t len, int fd, struct warm_batch *b);
 /* Load key now, through fd when it is the file key names (else it opens
  * key itself). Does not close fd. */
+/* access.c: the TIER_ACCESS_* flags and dirs_uid of the file at key (a
+ * normalised absolute path of len bytes) whose mode is mode; fd, when not
+ * -1, is open on it; epoch is the tree's epoch read before the file was
+ * checked. */
+void shmd_access(const char *key, size_t len, int fd, uint32_t mode, uint64_t epoch,
+                 uint32_t *access, uint32_t *dirs_uid);
+
+/* loader.c: true when the file open on fd is open for writing on this host
+ * (as far as a read lease can tell). */
+bool shmd_open_for_writing(int fd);
+
 void shmd_load(struct shmd *d, const char *key, size_t len, int fd, struct load_result *r);
 const char *shmd_fail_name(int fail);
 

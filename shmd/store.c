@@ -49,6 +49,31 @@ uint64_t store_object_memory(uint64_t size)
     return round_up(size, TIER_PAGE);
 }
 
+/* Index pages are allocated (fallocate) before anyone touches them: on a
+ * full tmpfs a fault on a hole is SIGBUS, in shmd or in a host program
+ * (tmpfs allocates even for a read fault of a shared mapping). The header,
+ * the slots and the marks (which readers probe and write anywhere) are
+ * allocated at creation; records and path arena, which readers reach only
+ * through what shmd wrote, grow in chunks ahead of use. */
+#define GROW_BYTES (64u * 1024u)
+
+/* Make [base, base + need) of a region of region_size bytes allocated,
+ * where [base, base + *ready) already is. Returns 0, or -1 (ENOSPC). */
+static int region_grow(struct store *s, uint64_t base, uint64_t region_size, uint64_t *ready,
+                       uint64_t need)
+{
+    if (need <= *ready)
+        return 0;
+    uint64_t want = round_up(need, GROW_BYTES);
+    if (want > region_size)
+        want = region_size;
+    if (fallocate(s->fd, 0, (off_t)(base + *ready), (off_t)(want - *ready)) < 0 &&
+        errno != EOPNOTSUPP)
+        return -1;
+    *ready = want;
+    return 0;
+}
+
 /* Rewrite record dst with the body of src (everything but seq). */
 static void record_write(struct tier_record *dst, const struct tier_record *src)
 {
@@ -90,6 +115,7 @@ int store_create(struct store *s, int dirfd, const struct store_params *p)
 
     memset(s, 0, sizeof *s);
     s->dirfd = dirfd;
+    s->fd = -1;
     pthread_mutex_init(&s->lock, NULL);
     s->free_classes = TIER_PATH_MAX / 8 + 2;
     s->free = calloc(s->free_classes, sizeof *s->free);
@@ -105,6 +131,10 @@ int store_create(struct store *s, int dirfd, const struct store_params *p)
     if (fd < 0)
         goto fail;
     if (ftruncate(fd, (off_t)file_size) < 0)
+        goto fail_fd;
+    /* everything a reader may touch unprompted (see region_grow) */
+    if ((fallocate(fd, 0, 0, (off_t)records_off) < 0 ||
+         fallocate(fd, 0, (off_t)marks_off, (off_t)marks_size) < 0) && errno != EOPNOTSUPP)
         goto fail_fd;
     s->map = mmap(NULL, file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (s->map == MAP_FAILED) {
@@ -153,7 +183,7 @@ int store_create(struct store *s, int dirfd, const struct store_params *p)
 
     if (renameat(dirfd, "index.new", dirfd, "index") < 0)
         goto fail_map;
-    close(fd);
+    s->fd = fd;
 
     s->hdr = h;
     s->slots = (struct tier_slot *)((unsigned char *)s->map + slots_off);
@@ -204,6 +234,8 @@ void store_destroy(struct store *s, bool unmap)
     unlinkat(s->dirfd, "index", 0);
     if (!unmap)
         return;
+    close(s->fd);
+    s->fd = -1;
     munmap(s->map, s->map_len);
     s->map = NULL;
     for (size_t c = 0; c < s->free_classes; c++)
@@ -304,7 +336,11 @@ int store_reserve(struct store *s, uint64_t memory)
     while (s->nfree == 0)
         if (!store_evict_one(s))
             return -1;
-    uint32_t r = s->free_records[--s->nfree];
+    uint32_t r = s->free_records[s->nfree - 1];
+    if (region_grow(s, s->hdr->records_offset, (uint64_t)s->view.record_count * sizeof(struct tier_record),
+                    &s->records_ready, ((uint64_t)r + 1) * sizeof(struct tier_record)) < 0)
+        return -2;
+    s->nfree--;
     if (r >= s->records_hi)
         store_release(&s->records_hi, r + 1);
     s->reserved += memory;
@@ -348,6 +384,8 @@ static void fill_record(struct tier_record *t, uint64_t hash, const struct store
     t->gen = o->gen;
     t->loaded_ns = o->checked_ns;
     t->st = o->st;
+    t->access = o->access;
+    t->dirs_uid = o->dirs_uid;
 }
 
 static void account(struct store *s, const struct tier_stat *st, int sign)
@@ -392,6 +430,12 @@ int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
             }
         }
         off = (uint64_t)o;
+        if (region_grow(s, s->hdr->arena_offset, s->view.arena_size, &s->arena_ready,
+                        off + size) < 0) {
+            arena_push(s, off, size);
+            record_free(s, r);
+            return -2;
+        }
         /* the path first: readers reach it only through the record */
         uint64_t words[PATH_KEY_SIZE / 8];
         memset(words, 0, size);
@@ -478,7 +522,8 @@ bool store_evict_one(struct store *s)
     return false;
 }
 
-bool store_revive(struct store *s, uint32_t r, uint64_t id, uint32_t gen, uint64_t epoch)
+bool store_revive(struct store *s, uint32_t r, uint64_t id, uint32_t gen, uint64_t epoch,
+                  uint32_t access, uint32_t dirs_uid)
 {
     struct tier_record t = s->records[r];
 
@@ -486,6 +531,8 @@ bool store_revive(struct store *s, uint32_t r, uint64_t id, uint32_t gen, uint64
         return false;
     t.gen = gen;
     t.epoch = epoch;
+    t.access = access;
+    t.dirs_uid = dirs_uid;
     record_write(&s->records[r], &t);
     return true;
 }

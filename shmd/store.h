@@ -37,6 +37,8 @@ struct store_obj {
     uint32_t gen;
     uint64_t checked_ns;       /* CLOCK_REALTIME ns of the stat that gave st */
     struct tier_stat st;       /* the source */
+    uint32_t access;           /* TIER_ACCESS_*, and the owner of the */
+    uint32_t dirs_uid;         /* directories not open (shmd_access) */
 };
 
 struct arena_free {            /* free path records of one size class */
@@ -47,6 +49,7 @@ struct arena_free {            /* free path records of one size class */
 struct store {
     pthread_mutex_t lock;
     int dirfd;                 /* the instance directory (not owned) */
+    int fd;                    /* the index file (for fallocate) */
     void *map;                 /* the whole index file, read-write */
     size_t map_len;
     struct tier_header *hdr;
@@ -66,6 +69,8 @@ struct store {
     uint64_t next_id;          /* next object id; ids are never reused */
     uint64_t reserved;         /* bytes promised to loads in flight */
     uint64_t arena_top;        /* bump pointer into the arena */
+    uint64_t records_ready;    /* bytes of the records region allocated */
+    uint64_t arena_ready;      /* bytes of the arena allocated */
     struct arena_free *free;   /* by record size / 8 */
     size_t free_classes;
 };
@@ -97,16 +102,18 @@ uint64_t store_new_id(struct store *s);
 /* Reserve memory bytes of capacity and one record for a load in flight,
  * evicting entries as needed. The record is the object's for its whole
  * life (its index is part of the object's name), so a replacement is
- * published into a new record. Returns the record, or -1 when the load
- * cannot fit even after eviction (then nothing was evicted in vain). */
+ * published into a new record. Returns the record, -1 when the load
+ * cannot fit even after eviction (then nothing was evicted in vain), or -2
+ * when the tmpfs has no page left for the record. */
 int store_reserve(struct store *s, uint64_t memory);
 /* Give back a reservation that will not be published. */
 void store_unreserve(struct store *s, uint64_t memory, uint32_t record);
 
 /* Publish obj (in its reserved record) under path, replacing an entry for
  * the same path. Consumes the reservation, also on failure. Evicts when the
- * path arena is full. Returns the record, or -1 when there is no room; on
- * success, an object this replaced has been unlinked. */
+ * path arena is full. Returns the record, -1 when there is no room, or -2
+ * when the tmpfs has no page left for the path; on success, an object this
+ * replaced has been unlinked. */
 int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
               const struct store_obj *obj);
 
@@ -114,9 +121,11 @@ int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
 void store_remove(struct store *s, uint32_t r);
 
 /* Make a killed entry current again without copying: the caller checked,
- * after reading gen and epoch, that the source is exactly as when copied.
+ * after reading gen and epoch, that the source is exactly as when copied,
+ * and classified its permissions again (a directory above may have changed).
  * Returns false if record r no longer holds object id. */
-bool store_revive(struct store *s, uint32_t r, uint64_t id, uint32_t gen, uint64_t epoch);
+bool store_revive(struct store *s, uint32_t r, uint64_t id, uint32_t gen, uint64_t epoch,
+                  uint32_t access, uint32_t dirs_uid);
 
 /* Choose and remove one entry by CLOCK. Returns false when there is none. */
 bool store_evict_one(struct store *s);

@@ -148,6 +148,8 @@ static void entry_from(struct tier_entry *e, uint32_t r, const struct tier_recor
     e->object_ctime_sec = copy->object_ctime_sec;
     e->object_ctime_nsec = copy->object_ctime_nsec;
     e->st = copy->st;
+    e->access = copy->access;
+    e->dirs_uid = copy->dirs_uid;
 }
 
 enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
@@ -173,6 +175,13 @@ enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
             return TIER_MISS;
         if (m == 0)
             continue;
+        /* The slot may have been a stale view of one that shmd emptied
+         * before reusing the record, now refilled for the same path but not
+         * yet published (its slot is set last): a later lookup would go back
+         * to the entry still published. Having read the record's new seq
+         * (acquire), this load sees the slot as it is after the emptying. */
+        if (load_acquire(&s->record) != rec)
+            return TIER_MISS;
         uint32_t gen = load_acquire(&v->gens[hash & v->bucket_mask]);
         uint64_t epoch = load_acquire(&v->marks->epoch);
         if (gen != copy.gen || epoch != copy.epoch)

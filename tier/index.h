@@ -61,6 +61,8 @@ struct tier_entry {
     int64_t object_ctime_sec;
     int64_t object_ctime_nsec;
     struct tier_stat st;
+    uint32_t access;          /* TIER_ACCESS_* */
+    uint32_t dirs_uid;
 };
 
 enum tier_lookup_result {

@@ -33,7 +33,7 @@
 
 #define TIER_MAGIC        0x3158444948534d53ULL /* "SMSHIDX1" little-endian */
 #define TIER_MARKS_MAGIC  0x314b52414d534d53ULL /* "SMSMARK1" */
-#define TIER_VERSION      1u
+#define TIER_VERSION      2u
 #define TIER_PAGE         4096u
 #define TIER_HEADER_SIZE  4096u
 #define TIER_PATH_MAX     4096u   /* bytes including the NUL, as PATH_MAX */
@@ -64,6 +64,7 @@ enum tier_fail {
     TIER_FAIL_IO,            /* read or write error */
     TIER_FAIL_INDEX_FULL,    /* no slot or path space left after eviction */
     TIER_FAIL_NO_ROOM,       /* capacity taken by other loads in flight */
+    TIER_FAIL_WRITING,       /* open for writing: more writes may follow */
     TIER_FAIL_COUNT
 };
 
@@ -165,7 +166,23 @@ struct tier_record {
     uint64_t loaded_ns;       /* CLOCK_REALTIME ns when the source was first
                                  stat'ed for the copy (st below is from then) */
     struct tier_stat st;
+    uint32_t access;          /* TIER_ACCESS_* flags, from the load */
+    uint32_t dirs_uid;        /* owner of every directory above the file that
+                                 not everyone may search, or TIER_UID_NONE */
+    uint64_t reserved;
 };
+
+/* Who may be served an entry. Every process of the instance's uid can map
+ * it, but they may differ in groups and capabilities, which the kernel
+ * checks on a real open; shmd records what the mode bits of the file and
+ * of each directory above it (and POSIX ACLs) decide, and a shim serves a
+ * hit only when they decide it for the calling process, otherwise it asks
+ * the kernel (tier/access.h). */
+#define TIER_ACCESS_DIRS_OPEN 1u  /* every directory above the file has all
+                                     three x bits and no ACL */
+#define TIER_ACCESS_FILE_ACL  2u  /* the file has an ACL: its group and
+                                     other bits do not decide */
+#define TIER_UID_NONE 0xffffffffu
 
 /* Start of the writable region. Shims bump epoch (tree-wide changes: a
  * directory or symlink renamed or removed) and gen[hash & (bucket_count-1)]

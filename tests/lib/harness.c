@@ -72,8 +72,13 @@ const char *h_root(void)
     return g_root;
 }
 
+/* SHMCACHE_TEST_SHMD and SHMCACHE_TEST_LIB, when set, name another build of
+ * the product (a sanitizer build: mk/hardening.mk); unset, the tree's own. */
 const char *h_shmd(void)
 {
+    const char *env = getenv("SHMCACHE_TEST_SHMD");
+    if (!g_shmd[0] && env && env[0] == '/')
+        snprintf(g_shmd, sizeof g_shmd, "%s", env);
     if (!g_shmd[0])
         snprintf(g_shmd, sizeof g_shmd, "%s/shmd/shmd", h_root());
     return g_shmd;
@@ -81,6 +86,9 @@ const char *h_shmd(void)
 
 const char *h_lib(void)
 {
+    const char *env = getenv("SHMCACHE_TEST_LIB");
+    if (!g_lib[0] && env && env[0] == '/')
+        snprintf(g_lib, sizeof g_lib, "%s", env);
     if (!g_lib[0])
         snprintf(g_lib, sizeof g_lib, "%s/preload/libshmcache.so", h_root());
     return g_lib;
@@ -599,12 +607,17 @@ int h_count_lines(const char *text, const char *needle)
 
 const char *const *h_wrapped(const char *const *wrap, const char *const *argv)
 {
-    static const char *v[128];
+    static const char *v[2048];
     int k = 0;
     for (; wrap && *wrap && k < 64; wrap++)
         v[k++] = *wrap;
-    for (; *argv && k < 127; argv++)
+    for (; *argv; argv++) {
+        if (k == 2047) {
+            fprintf(stderr, "harness: h_wrapped: more than 2047 arguments\n");
+            abort(); /* a test that silently ran a shorter command would lie */
+        }
         v[k++] = *argv;
+    }
     v[k] = NULL;
     return v;
 }
@@ -952,7 +965,13 @@ const char *const *h_shim_env(struct h_fix *f, const char *const *extra)
     static char pre[H_PATH_MAX + 16], prefix[H_PATH_MAX + 32], dir[300];
     static const char *v[40];
     int k = 0;
-    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", h_lib());
+    /* SHMCACHE_TEST_PRELOAD: libraries that must come before the shim (the
+     * sanitizer runtime of a sanitized shim); unset, just the shim */
+    const char *first = getenv("SHMCACHE_TEST_PRELOAD");
+    if (first && first[0])
+        snprintf(pre, sizeof pre, "LD_PRELOAD=%.2000s:%s", first, h_lib());
+    else
+        snprintf(pre, sizeof pre, "LD_PRELOAD=%s", h_lib());
     snprintf(prefix, sizeof prefix, "SHMCACHE_PREFIX=%s", f->src);
     snprintf(dir, sizeof dir, "SHMCACHE_DIR=%s", f->d.dir);
     v[k++] = pre;
@@ -1069,4 +1088,55 @@ void h_probe_std_argv(struct h_fix *f, const char *verb, const char **argv)
         argv[k++] = h_src(f, h_std_files[i].name);
     }
     argv[k] = NULL;
+}
+
+/* ---- added for the hardening tests (test_fault, test_security, test_pressure) ---- */
+const char *h_helper(const char *name)
+{
+    static char paths[8][H_PATH_MAX];
+    static unsigned next;
+    char *p = paths[next++ % 8];
+    const char *probe = h_probe();
+    const char *slash = strrchr(probe, '/');
+    snprintf(p, H_PATH_MAX, "%.*s/%s", slash ? (int)(slash - probe) : 1, slash ? probe : ".", name);
+    return p;
+}
+
+bool h_is_root(void)
+{
+    return geteuid() == 0;
+}
+
+long long h_word_num(const char *text, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *p = text; p && (p = strstr(p, key)); p += n) {
+        bool start = p == text || p[-1] == ' ' || p[-1] == '\n';
+        if (start && p[n] == ' ' && p[n + 1] >= '0' && p[n + 1] <= '9')
+            return strtoll(p + n + 1, NULL, 10);
+    }
+    return -1;
+}
+
+long long h_objects_bytes(const char *dir, int *count)
+{
+    long long sum = 0;
+    int n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (count)
+            *count = -1;
+        return -1;
+    }
+    for (struct dirent *e; (e = readdir(d));) {
+        struct stat st;
+        if (e->d_name[0] != 'o' || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        sum += (long long)st.st_blocks * 512;
+        n++;
+    }
+    closedir(d);
+    if (count)
+        *count = n;
+    return sum;
 }

@@ -201,4 +201,15 @@ void h_assert_ok(const struct h_result *r, const char *what);
 void h_assert_in_tier(const char *where_out, const char *dir, const char *what);
 void h_assert_not_in_tier(const char *where_out, const char *dir, const char *what);
 
+/* ---- added for the hardening tests (test_fault, test_security, test_pressure) ---- */
+/* tests/helpers/NAME built next to this test (as h_probe finds probe). */
+const char *h_helper(const char *name);
+/* True when running as root (mounts, other uids, setuid files). */
+bool h_is_root(void);
+/* The value after "key " in a line of text (a tally line "a 1 b 2"), or -1. */
+long long h_word_num(const char *text, const char *key);
+/* Sum of the allocated bytes (st_blocks) of the objects in an instance
+ * directory, and their number in *count (when not NULL). */
+long long h_objects_bytes(const char *dir, int *count);
+
 #endif

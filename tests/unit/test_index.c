@@ -511,12 +511,15 @@ static void test_stale(void **state)
     /* the daemon checked the source: revive with the current gen */
     pthread_mutex_lock(&f->s.lock);
     assert_true(store_revive(&f->s, (uint32_t)ra, ida, load_acquire(g),
-                             load_acquire(&f->s.view.marks->epoch)));
-    assert_false(store_revive(&f->s, (uint32_t)ra, ida + 1000, load_acquire(g), 0));
+                             load_acquire(&f->s.view.marks->epoch), TIER_ACCESS_DIRS_OPEN, 7));
+    assert_false(store_revive(&f->s, (uint32_t)ra, ida + 1000, load_acquire(g), 0, 0, 0));
     pthread_mutex_unlock(&f->s.lock);
     validate(f);
     assert_int_equal(look(f, "/srv/s/a", &e), TIER_HIT);
     assert_int_equal(e.object_id, ida);
+    /* the revival carries the permissions classified again */
+    assert_int_equal(e.access, TIER_ACCESS_DIRS_OPEN);
+    assert_int_equal(e.dirs_uid, 7);
 
     /* a tree-wide change: the epoch kills every entry */
     fetch_add_seqcst(&f->s.view.marks->epoch, 1);

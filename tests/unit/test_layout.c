@@ -138,7 +138,10 @@ static void test_record_fields(void **state)
     FIELD(struct tier_record, path_off, 64, 8);
     FIELD(struct tier_record, loaded_ns, 72, 8);
     FIELD(struct tier_record, st, 80, 112);
-    assert_int_equal(sizeof(struct tier_record), 192);
+    FIELD(struct tier_record, access, 192, 4);
+    FIELD(struct tier_record, dirs_uid, 196, 4);
+    FIELD(struct tier_record, reserved, 200, 8);
+    assert_int_equal(sizeof(struct tier_record), 208);
     /* the seqlock copies whole 64-bit words */
     assert_int_equal(sizeof(struct tier_record) % 8, 0);
 }
@@ -169,7 +172,7 @@ static void test_stripe_fields(void **state)
 static void test_constants(void **state)
 {
     (void)state;
-    assert_int_equal(TIER_VERSION, 1);
+    assert_int_equal(TIER_VERSION, 2);
     assert_true(TIER_MAGIC == 0x3158444948534d53ULL);
     assert_true(TIER_MARKS_MAGIC == 0x314b52414d534d53ULL);
     assert_true(TIER_MAGIC != TIER_MARKS_MAGIC);
@@ -203,7 +206,8 @@ static void test_constants(void **state)
     assert_int_equal(TIER_FAIL_IO, 6);
     assert_int_equal(TIER_FAIL_INDEX_FULL, 7);
     assert_int_equal(TIER_FAIL_NO_ROOM, 8);
-    assert_int_equal(TIER_FAIL_COUNT, 9);
+    assert_int_equal(TIER_FAIL_WRITING, 9);
+    assert_int_equal(TIER_FAIL_COUNT, 10);
     assert_true(TIER_HEARTBEAT_NS < TIER_STALE_NS);
 }
 
