@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -93,6 +94,32 @@ static bool same_namespace(const struct tier_header *h)
     return true;
 }
 
+/* Move a descriptor the shim keeps out of the low numbers. POSIX gives a
+ * program the lowest free number on every open, and programs count on it
+ * (close(0) then open gives 0; two dups in a row are consecutive: CPython's
+ * test_os relies on that). An attach can happen in the middle of the
+ * program's own calls, so its descriptors go to F_DUPFD's first free number
+ * at or above half the descriptor limit (at most 1024: the kernel's table
+ * grows to the highest number in use). Where that fails, the low number is
+ * kept: a surprise in numbering, never a lost descriptor. */
+static int park_fd(int fd)
+{
+    struct rlimit rl;
+    long base = 512;
+
+    if (fd < 0)
+        return fd;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        base = rl.rlim_cur / 2 < 1024 ? (long)(rl.rlim_cur / 2) : 1024;
+    if (fd >= base)
+        return fd;
+    long hi = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
+    if (hi < 0)
+        return fd;
+    real_close(fd);
+    return (int)hi;
+}
+
 static int connect_miss_socket(int dirfd)
 {
     struct sockaddr_un sa;
@@ -120,7 +147,7 @@ static bool attach(struct shim_attach *cur)
     void *hmap;
     uid_t uid = geteuid();
 
-    int dirfd = shim_real.open(shim_cfg.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int dirfd = park_fd(shim_real.open(shim_cfg.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (dirfd < 0)
         return false; /* no daemon (yet): quietly pass through */
     if (shim_real.fstat(dirfd, &st) < 0)
@@ -187,7 +214,7 @@ static bool attach(struct shim_attach *cur)
     }
     tier_view_init(&a->view, &h, a->ro, a->rw);
     a->dirfd = dirfd;
-    a->sockfd = connect_miss_socket(dirfd);
+    a->sockfd = park_fd(connect_miss_socket(dirfd));
     a->index_dev = (uint64_t)st.st_dev;
     a->index_ino = (uint64_t)st.st_ino;
     a->dev = dev;

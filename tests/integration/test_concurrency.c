@@ -129,7 +129,10 @@ static void test_cold_start_loads_once(void **state)
     assert_int_equal(s.entries, nfiles);
     /* counted opens: each one a hit or a miss */
     assert_int_equal(s.hits + s.misses, expect);
-    assert_true(s.hits > 0);
+    /* hits during the burst: not from a daemon slowed 20-50 times (make
+     * valgrind), which may load nothing before the burst ends */
+    if (!getenv("SHMCACHE_TEST_SLOW_DAEMON"))
+        assert_true(s.hits > 0);
     assert_int_equal(s.load_failures, 0);
     /* DESIGN: "Concurrent misses of one path load it once." */
     if (s.loads != nfiles)

@@ -231,6 +231,38 @@ static void test_each_open_has_its_own_offset(void **state)
     H_PASS(f);
 }
 
+/* open() returns the lowest free number, and programs count on it. The
+ * shim attaches (opening descriptors of its own) inside the program's first
+ * call on a cached path: its descriptors must not take the numbers the
+ * program gets next (found by CPython's test_os.test_closerange). */
+static void test_own_descriptors_stay_out_of_the_way(void **state)
+{
+    struct h_fix *f = *state;
+    const char *p = h_src(f, "created.txt");
+    const char *hit = h_src(f, "k100.bin");
+    static const char script[] =
+        "import os, sys\n"
+        "a = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR, 0o644)\n"   /* attaches: a write */
+        "b = os.dup(a)\n"
+        "c = os.open(sys.argv[2], os.O_RDONLY)\n"                    /* a hit */
+        "d = os.dup(c)\n"
+        "print(b - a, c - b, d - c)\n";
+    struct h_result r, plain;
+
+    h_cache_std(f);
+    h_plain(f, &plain, H_ARGV(h_python(), "-c", script, h_src(f, "plain.txt"), hit));
+    h_assert_ok(&plain, "python opening, dup'ing, without the shim");
+    h_shim(f, &r, H_ENV("SHMCACHE_LOG=all"), H_ARGV(h_python(), "-c", script, p, hit));
+    h_assert_ok(&r, "python opening, dup'ing");
+    if (strcmp(r.out, plain.out) != 0)
+        fail_msg("descriptor numbers differ under the shim: gaps \"%.40s\", without it \"%.40s\"",
+                 r.out, plain.out);
+    assert_true(strstr(r.err, "HIT ") != NULL);
+    h_result_free(&r);
+    h_result_free(&plain);
+    H_PASS(f);
+}
+
 /* A miss hands the program's own descriptor to shmd, which copies through
  * it: the program's file offset must not move. The reader reads part of
  * the file, waits until shmd has loaded it (through that descriptor, while
@@ -288,6 +320,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fstat_through_dup_fork_exec, setup_cached,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_miss_copy_keeps_program_offset, h_fix_setup,
+                                        h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_own_descriptors_stay_out_of_the_way, h_fix_setup,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_each_open_has_its_own_offset, setup_cached,
                                         h_fix_teardown),
