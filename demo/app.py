@@ -1,11 +1,12 @@
 """A small static-file WSGI app, the kind shmcache is for: every request
 opens a file under DEMO_ROOT and hands it to the server with
 wsgi.file_wrapper (gunicorn sends it with sendfile). It knows nothing of
-shmcache; under the shim, its opens are served from the shared tier."""
+shmcache; under the shim, its opens are served from the shared tier.
+`make run` (bench/run-demo.sh) and `make bench` (bench/web.sh) serve it."""
 import mimetypes
 import os
 
-ROOT = os.environ.get("DEMO_ROOT", "/srv/static")
+ROOT = os.path.realpath(os.environ.get("DEMO_ROOT", "/srv/static"))
 
 
 def app(environ, start_response):

@@ -220,6 +220,7 @@ static bool attach(struct shim_attach *cur)
     a->dev = dev;
     a->seq = ++g_attach_seq & 63;
     a->validate = validate;
+    a->euid = (uint32_t)uid;
     if (validate && shim_cfg.log != SHIM_LOG_OFF)
         shim_log("NOTE", "shmd runs in another root or mount namespace: every hit is "
                          "validated against the source");

@@ -130,7 +130,7 @@ int shim_serve(const char *key, int len, int flags, bool *notify)
      * real open: serve only what the recorded bits decide for it, or what
      * the kernel allows it now (tier/access.h) */
     bool denied = r == TIER_HIT && !tier_access_public(&e) &&
-                  !tier_access_owner(&e, (uint32_t)geteuid()) &&
+                  !tier_access_owner(&e, a->euid) &&
                   faccessat(AT_FDCWD, key, R_OK, AT_EACCESS) != 0;
     int dirfd = load_relaxed(&a->dirfd);
     if (r == TIER_HIT && !denied && dirfd >= 0) {

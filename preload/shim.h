@@ -169,6 +169,12 @@ struct shim_attach {
     bool validate;              /* stat the source on every hit: the daemon
                                    sees paths through another namespace */
     uint64_t dev;               /* st_dev of the instance directory */
+    uint32_t euid;              /* geteuid() at attach (the instance's owner):
+                                   for the owner case of tier/access.h. If the
+                                   process changes uid later, the kernel still
+                                   checks the 0700 instance directory on every
+                                   openat of an object, so a stale value can
+                                   only make a hit fail, not grant one. */
 };
 
 
