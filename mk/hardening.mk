@@ -188,7 +188,21 @@ conformance-ci: all conformance-deps
 # run beside them at the lowest priority (the suites wait on processes most
 # of the time; the fuzzers take what is left of the two cores); then the
 # conformance suite on a quiet machine.
-hardening-ci:
+# What the stages need beyond `make deps` on a fresh Debian 12: clang with
+# its libFuzzer runtime (gcc's sanitizer runtimes come with gcc).
+HARDENING_DEPS_MISSING = $(shell command -v $(FUZZ_CC) >/dev/null || echo clang; \
+    test -f "$$($(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null)" || \
+    echo libclang-rt-14-dev)
+hardening-deps:
+	@if [ -n "$(strip $(HARDENING_DEPS_MISSING))" ]; then \
+	  echo "installing $(strip $(HARDENING_DEPS_MISSING))"; \
+	  $(SUDO) apt-get install -y $(HARDENING_DEPS_MISSING) >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update >/dev/null && $(SUDO) apt-get install -y $(HARDENING_DEPS_MISSING) >/dev/null; }; \
+	fi
+
+fuzz-build: hardening-deps
+
+hardening-ci: hardening-deps
 	@$(MAKE) --no-print-directory -j3 asan-build tsan-build fuzz-build
 	@nice -n 19 fuzz/run $(FUZZ_B) $(FUZZ_CI_TIME) $(FUZZ_JOBS) $(FUZZERS) \
 	    > $(FUZZ_B)/ci.log 2>&1 & fuzzing=$$!; \
@@ -200,4 +214,5 @@ hardening-ci:
 TEST_STAGES += hardening-ci
 
 .PHONY: san-all san-unit asan-build asan-run test-asan tsan-build tsan-run test-tsan \
-        fuzz-build fuzz-ci fuzz valgrind conformance conformance-ci conformance-deps hardening-ci
+        fuzz-build fuzz-ci fuzz valgrind conformance conformance-ci conformance-deps hardening-ci \
+        hardening-deps
