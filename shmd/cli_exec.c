@@ -81,6 +81,14 @@ static int find_library(char *out, size_t n)
 /* Start a daemon for the instance, detached, and wait until it answers. */
 static int start_daemon(char **dargv, const char *dir)
 {
+    /* the daemon is this binary, run by its own name: through
+     * /proc/self/exe its command name would be "exe" (ps, pkill, systemd
+     * see that); /proc/self/exe only if the binary is gone */
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = '\0';
+    if (n <= 0 || access(self, X_OK) < 0)
+        snprintf(self, sizeof self, "/proc/self/exe");
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -93,7 +101,7 @@ static int start_daemon(char **dargv, const char *dir)
         }
         unsetenv("LD_PRELOAD"); /* the daemon itself is never shimmed */
         if (fork() == 0) {      /* not our child: exec'd CMD must not reap it */
-            execv("/proc/self/exe", dargv);
+            execv(self, dargv);
             _exit(127);
         }
         _exit(0);

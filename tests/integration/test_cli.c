@@ -295,7 +295,16 @@ static void test_exec_starts_daemon(void **state)
     h_assert_bytes(r.out, r.out_len, want, file->size, "cat under shmd exec");
     h_result_free(&r);
 
-    /* a daemon now runs for the instance, with the options given */
+    /* a daemon now runs for the instance, with the options given, under
+     * its own name (ps, pkill and the harness's cleanup look for "shmd") */
+    long long dpid = h_stat(&f->d, "pid");
+    assert_true(dpid > 1);
+    size_t n = 0;
+    unsigned char *comm = h_read_file(h_fmt("/proc/%lld/comm", dpid), &n);
+    assert_non_null(comm);
+    if (n < 5 || memcmp(comm, "shmd\n", 5) != 0)
+        fail_msg("the daemon shmd exec started runs as \"%.*s\", not \"shmd\"", (int)n, comm);
+    free(comm);
     assert_int_equal(h_stat(&f->d, "settle_ms"), 0);
     assert_int_equal(h_stat(&f->d, "revalidate_ms"), 200);
     assert_true(h_wait_stat_ge(&f->d, "entries", 1, 5000) >= 1);
