@@ -269,15 +269,15 @@ static bool entry_fresh(struct store *s, const char *key, size_t len, uint64_t h
  * the page cache), else our own open of key. Whatever descriptor it is,
  * the copy is published only if key still names that very file (dev and
  * ino checked after the copy), so a stale or foreign descriptor can never
- * put another file's bytes under this path. Returns a descriptor to close,
- * or -1 with errno. */
+ * put another file's bytes under this path. Returns given itself, or a
+ * descriptor of our own to close, or -1 with errno. */
 static int open_source(const char *key, int given)
 {
-    if (given >= 0) {
-        int fd = fcntl(given, F_DUPFD_CLOEXEC, 0);
-        if (fd >= 0)
-            return fd;
-    }
+    /* the program's descriptor itself, not a dup: every close of a
+     * descriptor on a FUSE file is a FLUSH request to the filesystem's
+     * process, which the program's own requests then queue behind */
+    if (given >= 0)
+        return given;
     int fd = open(key, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOATIME);
     if (fd < 0 && errno == EPERM)
         fd = open(key, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -453,8 +453,8 @@ out:
         store_unreserve(s, mem, (uint32_t)rec);
         pthread_mutex_unlock(&s->lock);
     }
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0 && fd != given)
+        close(fd); /* given is the caller's to close */
     if (r->fail >= 0)
         shmd_log(fail_level(r->fail), "not loaded: %s: %s", key, shmd_fail_name(r->fail));
 }
