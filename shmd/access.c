@@ -127,12 +127,39 @@ static void dirs_verdict(const char *key, size_t len, uint64_t epoch, uint32_t *
     t_last.uid = *uid;
 }
 
-void shmd_access(const char *key, size_t len, int fd, uint32_t mode, uint64_t epoch,
-                 uint32_t *access, uint32_t *dirs_uid)
+/* The filesystem (st_dev) on which this thread last found no extended
+ * attributes at all (sshfs, most FUSE filesystems, ext4 mounted noacl),
+ * remembered for a second so a burst of loads from it asks once. A remount
+ * that turns ACLs on is seen a second later, like a directory change. */
+static __thread struct {
+    uint64_t dev, at_ns;
+    bool set;
+} t_noxattr;
+
+/* An ACL on the source file (by descriptor when fd >= 0, else by path). */
+static bool file_has_acl(int fd, const char *key, uint64_t dev)
+{
+    uint64_t now = shmd_mono_ns();
+
+    if (fd >= 0 && t_noxattr.set && t_noxattr.dev == dev && now - t_noxattr.at_ns < REMEMBER_NS)
+        return false;
+    ssize_t n = fd >= 0 ? fgetxattr(fd, ACL_XATTR, NULL, 0) : lgetxattr(key, ACL_XATTR, NULL, 0);
+    if (n >= 0)
+        return n > 0;
+    if (fd >= 0 && (errno == ENOTSUP || errno == ENOSYS)) {
+        t_noxattr.dev = dev;
+        t_noxattr.at_ns = now;
+        t_noxattr.set = true;
+    }
+    return errno != ENODATA && errno != ENOTSUP && errno != ENOSYS;
+}
+
+void shmd_access(const char *key, size_t len, int fd, uint64_t dev, uint32_t mode,
+                 uint64_t epoch, uint32_t *access, uint32_t *dirs_uid)
 {
     dirs_verdict(key, len, epoch, access, dirs_uid);
     /* the ACL only matters to the "everyone" case (tier/access.h) */
     if ((mode & (S_IRUSR | S_IRGRP | S_IROTH)) == (S_IRUSR | S_IRGRP | S_IROTH) &&
-        has_acl(fd, key))
+        file_has_acl(fd, key, dev))
         *access |= TIER_ACCESS_FILE_ACL;
 }

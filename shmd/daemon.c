@@ -108,6 +108,9 @@ static int open_instance_dir(struct shmd *d)
         return -1;
     }
     d->tier_dev = (uint64_t)st.st_dev;
+    d->uid = geteuid();
+    d->umask = umask(0); /* single-threaded here: read it, put it back */
+    umask(d->umask);
     return 0;
 }
 
@@ -237,7 +240,7 @@ static void drain_misses(struct shmd *d)
         struct cmsghdr h;
         char space[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(4 * sizeof(int))];
     } ctl;
-    uid_t me = geteuid();
+    uid_t me = d->uid;
 
     for (int i = 0; i < 1024; i++) {
         struct iovec iov = {buf, sizeof buf};

@@ -333,7 +333,7 @@ void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct lo
         fail_count(d, r, TIER_FAIL_NOENT);
         goto out;
     }
-    int special = fstat(fd, &st1) < 0 ? -1 : on_special_fs(fd, st1.st_dev);
+    int special = tier_stat_noatime(fd, "", AT_EMPTY_PATH, &st1) < 0 ? -1 : on_special_fs(fd, st1.st_dev);
     if (special < 0) {
         fail_count(d, r, TIER_FAIL_IO);
         goto out;
@@ -379,8 +379,13 @@ void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct lo
         goto out;
     }
 
+    /* the copy carries the source's mode without write bits (set at
+     * creation: the instance directory is 0700 and the object unpublished,
+     * so no one can open it early) and times, so even metadata readers
+     * that bypass the shim see the right ones */
+    mode_t mode = st1.st_mode & 0555;
     tier_object_name(s->view.generation, id, (uint32_t)rec, name);
-    ofd = openat(d->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    ofd = openat(d->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (ofd < 0) {
         fail_count(d, r, errno == ENOSPC ? TIER_FAIL_NOSPACE : TIER_FAIL_IO);
         goto out;
@@ -395,7 +400,8 @@ void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct lo
         fail_count(d, r, errno == ENOSPC ? TIER_FAIL_NOSPACE : TIER_FAIL_IO);
         goto out;
     }
-    bool stable = fstat(fd, &st2) == 0 && stat(key, &st3) == 0 &&
+    bool stable = tier_stat_noatime(fd, "", AT_EMPTY_PATH, &st2) == 0 &&
+                  tier_stat_noatime(AT_FDCWD, key, 0, &st3) == 0 &&
                   (uint64_t)copied == (uint64_t)st1.st_size &&
                   st3.st_dev == st1.st_dev && st3.st_ino == st1.st_ino;
     if (stable) {
@@ -406,17 +412,16 @@ void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct lo
         fail_count(d, r, TIER_FAIL_CHANGED);
         goto out;
     }
-    /* the copy carries the source's mode (without write bits) and times, so
-     * even metadata readers that bypass the shim see the right ones */
     struct timespec times[2] = {st1.st_atim, st1.st_mtim};
-    if (fchmod(ofd, st1.st_mode & 0555) < 0 || futimens(ofd, times) < 0 || fstat(ofd, &ost) < 0) {
+    if (((mode & d->umask) && fchmod(ofd, mode) < 0) || futimens(ofd, times) < 0 ||
+        fstat(ofd, &ost) < 0) {
         fail_count(d, r, TIER_FAIL_IO);
         goto out;
     }
     close(ofd);
     ofd = -1;
     uint32_t access, dirs_uid;
-    shmd_access(key, len, fd, st1.st_mode, epoch, &access, &dirs_uid);
+    shmd_access(key, len, fd, (uint64_t)st1.st_dev, st1.st_mode, epoch, &access, &dirs_uid);
 
     struct store_obj obj = {
         .record = (uint32_t)rec, .id = id, .ino = (uint64_t)ost.st_ino,

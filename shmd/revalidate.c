@@ -105,7 +105,7 @@ static void check_record(struct shmd *d, uint32_t i, bool revalidate)
         return;
     uint32_t gen = load_acquire(&s->view.gens[hash & s->view.bucket_mask]);
     uint64_t epoch = load_acquire(&s->view.marks->epoch);
-    if (stat(path, &st) < 0) {
+    if (tier_stat_noatime(AT_FDCWD, path, 0, &st) < 0) {
         drop(s, i, id, path, "source gone");
         return;
     }
@@ -127,7 +127,7 @@ static void check_record(struct shmd *d, uint32_t i, bool revalidate)
     }
     if (killed) {
         uint32_t access, dirs_uid;
-        shmd_access(path, strlen(path), -1, was.mode, epoch, &access, &dirs_uid);
+        shmd_access(path, strlen(path), -1, was.dev, was.mode, epoch, &access, &dirs_uid);
         pthread_mutex_lock(&s->lock);
         bool revived = store_revive(s, i, id, gen, epoch, access, dirs_uid);
         pthread_mutex_unlock(&s->lock);

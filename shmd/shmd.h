@@ -48,6 +48,8 @@ struct shmd {
     int ctlfd;
     int wakefd;                /* eventfd: wakes the main loop to stop */
     uint64_t tier_dev;         /* st_dev of the instance directory */
+    uid_t uid;                 /* the daemon's euid, fixed at start */
+    mode_t umask;              /* the process umask, read once at start */
     struct store store;
     struct loader *loader;
     int stopping;              /* atomic: set once, read by every thread */
@@ -89,10 +91,10 @@ int loader_submit(struct loader *l, const char *key, size_t len, int fd, struct 
  * key itself). Does not close fd. */
 /* access.c: the TIER_ACCESS_* flags and dirs_uid of the file at key (a
  * normalised absolute path of len bytes) whose mode is mode; fd, when not
- * -1, is open on it; epoch is the tree's epoch read before the file was
- * checked. */
-void shmd_access(const char *key, size_t len, int fd, uint32_t mode, uint64_t epoch,
-                 uint32_t *access, uint32_t *dirs_uid);
+ * -1, is open on it and dev is its st_dev; epoch is the tree's epoch read
+ * before the file was checked. */
+void shmd_access(const char *key, size_t len, int fd, uint64_t dev, uint32_t mode,
+                 uint64_t epoch, uint32_t *access, uint32_t *dirs_uid);
 
 /* loader.c: true when the file open on fd is open for writing on this host
  * (as far as a read lease can tell). */

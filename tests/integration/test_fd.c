@@ -151,6 +151,37 @@ static void test_fstat_is_source_stat(void **state)
     H_PASS(f);
 }
 
+/* Objects are created with their final mode, and a daemon whose umask
+ * removes some of those bits still sets them: the object of a 0755 file is
+ * 0555 and of a 0604 file 0404 under umask 077 as under 022. */
+static void test_object_mode_whatever_the_umask(void **state)
+{
+    struct h_fix *f = *state;
+    assert_int_equal(h_daemon_stop(&f->d), 0);
+    mode_t old = umask(077);
+    int started = h_daemon_start(&f->d);
+    umask(old);
+    assert_int_equal(started, 0);
+    h_cache_std(f);
+    for (size_t i = 0; i < h_std_nfiles; i++) {
+        const char *path = h_src(f, h_std_files[i].name);
+        struct h_result r;
+        struct stat st, obj;
+        h_shim(f, &r, NULL, H_ARGV(h_probe(), "where", path));
+        h_assert_ok(&r, "probe where");
+        r.out[strcspn(r.out, "\n")] = '\0';
+        h_assert_in_tier(r.out, f->d.dir, h_std_files[i].name);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(stat(r.out, &obj), 0);
+        if ((obj.st_mode & 07777) != (st.st_mode & 0555))
+            fail_msg("%s: object mode %o, source %o (want the source's without write bits)",
+                     h_std_files[i].name, (unsigned)(obj.st_mode & 07777),
+                     (unsigned)(st.st_mode & 07777));
+        h_result_free(&r);
+    }
+    H_PASS(f);
+}
+
 static void test_exec_inherits_cached_fd(void **state)
 {
     struct h_fix *f = *state;
@@ -312,6 +343,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fstat_is_source_stat, setup_cached, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_object_mode_whatever_the_umask, setup_cached,
+                                        h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_mmap, setup_cached, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_sendfile, setup_cached, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_pread_read_fopen, setup_cached, h_fix_teardown),

@@ -81,7 +81,7 @@ static struct verdict classify(const char *rel)
     assert_int_equal(stat(p, &st), 0);
     int fd = open(p, O_RDONLY | O_CLOEXEC);
     assert_true(fd >= 0);
-    shmd_access(p, strlen(p), fd, st.st_mode, g_epoch++, &v.access, &v.dirs_uid);
+    shmd_access(p, strlen(p), fd, (uint64_t)st.st_dev, st.st_mode, g_epoch++, &v.access, &v.dirs_uid);
     close(fd);
     memset(&v.e, 0, sizeof v.e);
     v.e.st.mode = st.st_mode;
@@ -169,14 +169,14 @@ static void test_remembered_per_epoch(void **state)
     const char *p = at("a/b/f");
     uint32_t access, uid;
 
-    shmd_access(p, strlen(p), -1, 0644, 7, &access, &uid);
+    shmd_access(p, strlen(p), -1, 0, 0644, 7, &access, &uid);
     assert_int_equal(access, TIER_ACCESS_DIRS_OPEN);
     assert_int_equal(chmod(at("a"), 0700), 0);
     /* same epoch, within the second: the remembered verdict */
-    shmd_access(p, strlen(p), -1, 0644, 7, &access, &uid);
+    shmd_access(p, strlen(p), -1, 0, 0644, 7, &access, &uid);
     assert_int_equal(access, TIER_ACCESS_DIRS_OPEN);
     /* the epoch moved (a directory changed through a shim): walked again */
-    shmd_access(p, strlen(p), -1, 0644, 8, &access, &uid);
+    shmd_access(p, strlen(p), -1, 0, 0644, 8, &access, &uid);
     assert_int_equal(access, 0);
     assert_int_equal(chmod(at("a"), 0755), 0);
 }
