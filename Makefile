@@ -108,6 +108,10 @@ bench/openread: bench/openread.c
 bench: all bench/openread
 	@bench/bench.sh
 
+# the first pass against raw sshfs by round-trip time, with CPU per process
+bench-firstpass: all bench/openread
+	@bench/firstpass.sh
+
 # ---- install ----------------------------------------------------------------
 MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
@@ -135,7 +139,7 @@ uninstall:
 clean:
 	rm -rf $(B) preload/libshmcache.so shmd/shmd bench/openread
 
-.PHONY: all test test-core deps run bench install uninstall clean
+.PHONY: all test test-core deps run bench bench-firstpass install uninstall clean
 
 # Fragments: each adds its own targets (and TEST_STAGES entries).
 -include $(wildcard mk/*.mk)

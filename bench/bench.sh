@@ -32,12 +32,8 @@
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$BENCH/.." && pwd)
-SHMD=$ROOT/shmd/shmd
-LIB=$ROOT/preload/libshmcache.so
-OPENREAD=$BENCH/openread
+. "$BENCH/lib.sh"   # ROOT, SHMD, LIB, OPENREAD, OUT and the plumbing
 RAW=$BENCH/results-raw
-OUT=${BENCH_OUT:-$BENCH}
 ROUNDS=${ROUNDS:-7}
 WEB_ROUNDS=${WEB_ROUNDS:-5}
 WEB_SECONDS=${WEB_SECONDS:-6}
@@ -49,8 +45,6 @@ DELAY_METHOD=${DELAY_METHOD:-auto}
 SKIP=" ${SKIP:-} "
 export BENCH_SCALE=${BENCH_SCALE:-1}
 
-. "$BENCH/lib.sh"
-
 trap run_cleanup EXIT
 trap 'say "interrupted: cleaning up"; exit 130' INT TERM HUP
 
@@ -59,7 +53,8 @@ T0=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - T0 ))s"; }
 
 [ -x "$SHMD" ] && [ -f "$LIB" ] && [ -x "$OPENREAD" ] || die "run 'make bench' (needs shmd/shmd, preload/libshmcache.so, bench/openread)"
-rm -rf "$RAW"
+# results-raw/firstpass/ is bench/firstpass.sh's
+find "$RAW" -mindepth 1 -maxdepth 1 ! -name firstpass -exec rm -rf {} + 2>/dev/null || true
 mkdir -p "$RAW/lists" "$OUT"
 
 # ---- 0. what this machine can do --------------------------------------------------------
@@ -262,8 +257,33 @@ warm_tier() { # INSTNAME BASE
     n=$(( $(nfiles 4k) + $(nfiles asset) + $(nfiles img) + 1 ))
     [ $((h1 - h0)) -ge "$n" ] || die "tier $1: $((h1 - h0)) hits for $n opens: not served from the tier"
 }
+# object_lists: for each class, the tier's object file behind every path
+# (the shim's descriptor, as /proc/self/fd shows it), for row (a'): the same
+# pages as the hits, read without the shim. Two tmpfs copies of a file can
+# read at quite different speeds on this kind of VM (a 64 MiB file copied
+# twice: the first copy read 1.2-1.7x slower than the second in 3 of 3
+# trials, whichever name it had), so only the same pages isolate what the
+# shim costs.
+object_lists() {
+    local c
+    for c in $CLASSES; do
+        # shellcheck disable=SC2046
+        $(shim_env lan) "$PY" -c '
+import os, sys
+inst = sys.argv[1]
+for p in sys.stdin.read().split():
+    fd = os.open(p, os.O_RDONLY)
+    o = os.readlink("/proc/self/fd/%d" % fd)
+    os.close(fd)
+    if not o.startswith(inst + "/"):
+        sys.exit("not in the tier: " + p)
+    print(o)' "${INSTS[lan]}" < "$(list "$c" "$SRC")" > "$RAW/lists/$c.objects" ||
+            die "cannot list the tier objects of class $c"
+    done
+}
 if ! skipping micro || ! skipping py; then
     warm_tier lan "$SRC"
+    object_lists
     [ -n "$M_SSHFS2" ] && warm_tier 2ms "$M_SSHFS2"
     say "tiers warm ($(elapsed))"
 fi
@@ -305,6 +325,7 @@ addrow() { ROW_BASE[$1]=$2 ROW_INST[$1]=$3 ROW_KIND[$1]=$4; MICRO_ROWS+=" $1"; }
 MICRO_ROWS=
 [ $CAN_DROP = yes ] && addrow ext4cold "$ORIGIN" "" cold
 addrow tmpfs "$FLOOR" "" fast
+addrow tmpobj objects "" fast
 addrow hit "$SRC" lan fast
 addrow ext4 "$ORIGIN" "" fast
 addrow pass "$ORIGIN" lan fast
@@ -343,7 +364,11 @@ micro_run() { # ROUND ROW CLASS [REP]
     p=$(pick "${KIND_P[$kind]}" "$i")
     w=$(pick "${KIND_W[$kind]}" "$i")
     [ "$n" = 0 ] && n=$(nfiles "$c")
-    lst=$(list "$c" "${ROW_BASE[$row]}")
+    if [ "$row" = tmpobj ]; then
+        lst=$RAW/lists/$c.objects
+    else
+        lst=$(list "$c" "${ROW_BASE[$row]}")
+    fi
     local -a envv=()
     if [ -n "$inst" ]; then
         if [ "$row" = pass ]; then
@@ -393,25 +418,27 @@ micro_run() { # ROUND ROW CLASS [REP]
         "$(sed 's/.*max_pass_ns_per_file=\([0-9]*\).*/\1/' <<< "$out")" >> "$RAW/micro.tsv"
 }
 
-# The two sides of the closest pairs swap places every other round, so a
-# drift within a round favours neither.
-# The closest pairs, (a) tmpfs / (h) hit and (b) ext4 / (i) pass-through,
-# run FAST_REPS times per round, alternating which side goes first (ABBA),
-# so a drift within a round favours neither; the report pairs them rep by
-# rep. Prints ROW:REP tokens.
+# The closest comparisons, (h) hit between its floors (a) tmpfs and (a')
+# its own objects, and (b) ext4 / (i) pass-through, run FAST_REPS times
+# per round, the outer sides swapping every rep (ABBA), so a drift within a
+# round favours neither; the report pairs them rep by rep. Prints ROW:REP
+# tokens.
 FAST_REPS=${FAST_REPS:-3}
 round_rows() {
     local r=$1 row k a b out=
     for row in $MICRO_ROWS; do
         case $row in
-        tmpfs|ext4)
-            a=$row
-            b=hit
-            [ "$row" = ext4 ] && b=pass
+        tmpfs)
+            # the hit between its two floors, which swap ends every rep
             for k in $(seq 1 "$FAST_REPS"); do
-                if [ $(((r + k) % 2)) = 0 ]; then out+=" $a:$k $b:$k"; else out+=" $b:$k $a:$k"; fi
+                if [ $(((r + k) % 2)) = 0 ]; then out+=" tmpfs:$k hit:$k tmpobj:$k"
+                else out+=" tmpobj:$k hit:$k tmpfs:$k"; fi
             done ;;
-        hit|pass) ;;
+        ext4)
+            for k in $(seq 1 "$FAST_REPS"); do
+                if [ $(((r + k) % 2)) = 0 ]; then out+=" ext4:$k pass:$k"; else out+=" pass:$k ext4:$k"; fi
+            done ;;
+        hit|pass|tmpobj) ;;
         *) out+=" $row:1" ;;
         esac
     done

@@ -6,6 +6,12 @@
 # a failure or Ctrl-C.
 
 PY=/usr/bin/python3   # Debian's interpreter (gunicorn's, Django's); not a pyenv shim
+# what the sourcing script (which sets BENCH, this directory) measures with
+ROOT=$(cd "$BENCH/.." && pwd)
+SHMD=$ROOT/shmd/shmd
+LIB=$ROOT/preload/libshmcache.so
+OPENREAD=$BENCH/openread
+OUT=${BENCH_OUT:-$BENCH}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
