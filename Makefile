@@ -17,7 +17,7 @@ TIER_SRC    := tier/hash.c tier/path.c tier/config.c tier/index.c tier/stat.c \
                tier/proto.c tier/instance.c
 PRELOAD_SRC := preload/init.c preload/config.c preload/attach.c preload/fdtab.c \
                preload/open.c preload/stat.c preload/modify.c preload/log.c
-SHMD_LIB    := shmd/opts.c shmd/access.c shmd/store.c shmd/loader.c shmd/revalidate.c shmd/control.c shmd/daemon.c
+SHMD_LIB    := shmd/debug.c shmd/opts.c shmd/access.c shmd/store.c shmd/loader.c shmd/revalidate.c shmd/control.c shmd/daemon.c
 SHMD_SRC    := shmd/main.c shmd/cli.c shmd/cli_stats.c shmd/cli_warm.c shmd/cli_exec.c $(SHMD_LIB)
 
 SHIM_OBJ := $(patsubst %.c,$(B)/pic/%.o,$(TIER_SRC) $(PRELOAD_SRC))
@@ -112,6 +112,13 @@ bench: all bench/openread
 bench-firstpass: all bench/openread
 	@bench/firstpass.sh
 
+bench/hookcost: bench/hookcost.c
+	$(CC) $(BASE) $(CFLAGS) -o $@ $<
+
+# instructions per hooked call (callgrind): the hit and pass-through costs
+bench-instr: all bench/hookcost
+	@bench/instr.sh
+
 # ---- install ----------------------------------------------------------------
 MANDIR  ?= $(PREFIX)/share/man
 UNITDIR ?= $(PREFIX)/lib/systemd/system
@@ -137,9 +144,9 @@ uninstall:
 	    $(DESTDIR)$(DOCDIR)/README.packaging.md
 
 clean:
-	rm -rf $(B) preload/libshmcache.so shmd/shmd bench/openread
+	rm -rf $(B) preload/libshmcache.so shmd/shmd bench/openread bench/hookcost
 
-.PHONY: all test test-core deps run bench bench-firstpass install uninstall clean
+.PHONY: all test test-core deps run bench bench-firstpass bench-instr install uninstall clean
 
 # Fragments: each adds its own targets (and TEST_STAGES entries).
 -include $(wildcard mk/*.mk)

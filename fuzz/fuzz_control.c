@@ -30,13 +30,14 @@
 #include <sys/stat.h>
 
 #include "fuzz/fuzz_common.h"
+#include "tier/clock.h"
 
 static struct shmd g_d;
 static char g_dir[64];
 
 static void teardown(void)
 {
-    loader_stop(g_d.loader, shmd_mono_ns() + 5000000000ULL);
+    loader_stop(g_d.loader, mono_ns() + 5 * NS_PER_SEC);
     store_destroy(&g_d.store, true);
     fz_remove_dir(g_dir);
 }
@@ -63,7 +64,7 @@ static void setup(void)
         store_create(&d->store, d->dirfd, &p) < 0)
         fz_fail("setup: instance in %s", g_dir);
     d->tier_dev = (uint64_t)st.st_dev;
-    d->started_mono_ns = shmd_mono_ns();
+    d->started_mono_ns = mono_ns();
     d->loader = loader_start(d, 2);
     if (!d->loader)
         fz_fail("setup: loader_start");
@@ -124,9 +125,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (malformed && load_relaxed(&d->bad_messages) != bad0 + 1)
         fz_fail("a malformed request was not counted in bad_messages");
 
-    pthread_mutex_lock(&d->store.lock);
+    store_lock(&d->store);
     const char *why = store_validate(&d->store);
-    pthread_mutex_unlock(&d->store.lock);
+    store_unlock(&d->store);
     if (why)
         fz_fail("store_validate after the request: %s", why);
 

@@ -250,9 +250,9 @@ static enum tier_lookup_result ref_lookup(const struct tier_header *h, const uns
         if (r.path_off % 8 || r.path_off > h->arena_size || words * 8 > h->arena_size - r.path_off ||
             memcmp(ro + h->arena_offset + r.path_off, key, words * 8) != 0)
             continue;
-        uint32_t gen;
+        uint64_t gen;
         uint64_t epoch;
-        memcpy(&gen, rw + tier_marks_gens_off(h->stripe_count) + (hash & (h->bucket_count - 1)) * 4, 4);
+        memcpy(&gen, rw + tier_marks_gens_off(h->stripe_count) + (hash & (h->bucket_count - 1)) * 8, 8);
         memcpy(&epoch, rw + offsetof(struct tier_marks, epoch), 8);
         *rec_out = (uint32_t)(s.record - 1);
         return gen == r.gen && epoch == r.epoch ? TIER_HIT : TIER_STALE;

@@ -35,6 +35,7 @@
 #include "shmd/loader.c"
 
 #include "fuzz/fuzz_common.h"
+#include "tier/clock.h"
 
 #define MAX_DGRAMS 16
 
@@ -46,7 +47,7 @@ static uint64_t g_checked_loads;
 
 static void teardown(void)
 {
-    loader_stop(g_d.loader, shmd_mono_ns() + 5000000000ULL);
+    loader_stop(g_d.loader, mono_ns() + 5 * NS_PER_SEC);
     cleanup(&g_d, true);
     static const char *const names[] = {"a", "b", "empty", "sub/c", "sub"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
@@ -109,7 +110,7 @@ static void setup(void)
     d->opt.capacity = 4u << 20;
     d->opt.max_file = 64u << 10;
     d->opt.slots = 64;
-    d->started_mono_ns = shmd_mono_ns();
+    d->started_mono_ns = mono_ns();
     if (open_instance_dir(d) < 0 || take_lock(d) < 0)
         fz_fail("setup: instance %s", inst);
     reclaim(d);
@@ -153,14 +154,14 @@ static void check_entries(void)
 
     for (uint32_t r = 0; r < store_records_hi(s); r++) {
         char path[PATH_KEY_SIZE], name[TIER_OBJECT_NAME_SIZE];
-        pthread_mutex_lock(&s->lock);
+        store_lock(s);
         const struct tier_record *t = &s->records[r];
         uint64_t id = t->object_id;
         if (id) {
             memcpy(path, s->arena + t->path_off, t->path_len);
             path[t->path_len] = '\0';
         }
-        pthread_mutex_unlock(&s->lock);
+        store_unlock(s);
         if (!id)
             continue;
         tier_object_name(s->view.generation, id, r, name);

@@ -24,10 +24,11 @@
 
 #include "shmd/shmd.h"
 #include "tier/path.h"
+#include "tier/clock.h"
 
 #define ACL_XATTR "system.posix_acl_access"
 #define ALL_X (S_IXUSR | S_IXGRP | S_IXOTH)
-#define REMEMBER_NS 1000000000ULL
+#define REMEMBER_NS NS_PER_SEC
 
 /* An ACL present (or unknowable) on a file, by descriptor or path. */
 static bool has_acl(int fd, const char *path)
@@ -91,7 +92,7 @@ static void dirs_verdict(const char *key, size_t len, uint64_t epoch, uint32_t *
         n--;
     if (n > 1)
         n--; /* the parent, without its trailing '/' (but "/" stays) */
-    uint64_t now = shmd_mono_ns();
+    uint64_t now = mono_ns();
     if (t_last.len == n && t_last.epoch == epoch && now - t_last.at_ns < REMEMBER_NS &&
         memcmp(t_last.dir, key, n) == 0) {
         *access = t_last.access;
@@ -139,7 +140,7 @@ static __thread struct {
 /* An ACL on the source file (by descriptor when fd >= 0, else by path). */
 static bool file_has_acl(int fd, const char *key, uint64_t dev)
 {
-    uint64_t now = shmd_mono_ns();
+    uint64_t now = mono_ns();
 
     if (fd >= 0 && t_noxattr.set && t_noxattr.dev == dev && now - t_noxattr.at_ns < REMEMBER_NS)
         return false;

@@ -28,6 +28,7 @@
 #include "tier/hash.h"
 #include "tier/path.h"
 #include "tier/proto.h"
+#include "tier/clock.h"
 
 #define MAX_CTL_THREADS 32
 
@@ -72,7 +73,7 @@ static void cmd_stats(struct conn *c)
     reply(c, "ok\n");
     reply(c, "pid %d\n", (int)getpid());
     reply(c, "dir %s\n", d->opt.dir);
-    reply(c, "uptime_ms %llu\n", (unsigned long long)((shmd_mono_ns() - d->started_mono_ns) / 1000000));
+    reply(c, "uptime_ms %llu\n", (unsigned long long)((mono_ns() - d->started_mono_ns) / 1000000));
     reply(c, "hits %llu\n", (unsigned long long)n.hits);
     reply(c, "misses %llu\n", (unsigned long long)n.misses);
     reply(c, "entries %llu\n", (unsigned long long)load_relaxed(&h->entries));
@@ -104,14 +105,14 @@ static void cmd_stats(struct conn *c)
 static void cmd_ls(struct conn *c)
 {
     struct store *s = &c->d->store;
-    uint64_t now = shmd_real_ns();
+    uint64_t now = real_ns();
     char path[PATH_KEY_SIZE];
 
     reply(c, "ok\n");
     for (uint32_t i = 0; i < store_records_hi(s); i++) {
         if (load_relaxed(&s->records[i].object_id) == 0)
             continue;
-        pthread_mutex_lock(&s->lock);
+        store_lock(s);
         const struct tier_record *t = &s->records[i];
         bool live = t->object_id != 0;
         uint64_t size = t->st.size, loaded = t->loaded_ns;
@@ -120,7 +121,7 @@ static void cmd_ls(struct conn *c)
             memcpy(path, s->arena + t->path_off, t->path_len);
             path[t->path_len] = '\0';
         }
-        pthread_mutex_unlock(&s->lock);
+        store_unlock(s);
         if (!live)
             continue;
         reply(c, "%llu %llu %u ", (unsigned long long)size,
@@ -224,7 +225,7 @@ static void cmd_evict(struct conn *c, const char *buf, size_t n, size_t pos, boo
                 return;
             }
     }
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     if (all) {
         for (uint32_t r = 0; r < store_records_hi(s); r++)
             if (s->records[r].object_id) {
@@ -237,7 +238,7 @@ static void cmd_evict(struct conn *c, const char *buf, size_t n, size_t pos, boo
             count += evict_path(s, key, (size_t)len);
         }
     }
-    pthread_mutex_unlock(&s->lock);
+    store_unlock(s);
     reply(c, "ok\nevicted %llu\n", (unsigned long long)count);
 }
 
@@ -365,7 +366,7 @@ void control_accept(struct shmd *d)
 
 void control_wait_idle(struct shmd *d, uint64_t timeout_ns)
 {
-    uint64_t end = shmd_mono_ns() + timeout_ns;
-    while (load_relaxed(&d->ctl_threads) > 0 && shmd_mono_ns() < end)
+    uint64_t end = mono_ns() + timeout_ns;
+    while (load_relaxed(&d->ctl_threads) > 0 && mono_ns() < end)
         usleep(1000);
 }

@@ -33,6 +33,7 @@
 #include "tier/instance.h"
 #include "tier/path.h"
 #include "tier/proto.h"
+#include "tier/clock.h"
 
 int shmd_log_level = LOG_INFO;
 
@@ -50,28 +51,11 @@ void shmd_log(int level, const char *fmt, ...)
     fprintf(stderr, "shmd[%d]: %s: %s\n", (int)getpid(), names[level], msg);
 }
 
-uint64_t shmd_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t shmd_real_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 bool shmd_join_until(pthread_t t, uint64_t deadline_ns)
 {
-    struct timespec now, end;
-    clock_gettime(CLOCK_REALTIME, &now); /* pthread_timedjoin_np's clock */
-    uint64_t left = deadline_ns > shmd_mono_ns() ? deadline_ns - shmd_mono_ns() : 0;
-    uint64_t ns = (uint64_t)now.tv_nsec + left % 1000000000ULL;
-    end.tv_sec = now.tv_sec + (time_t)(left / 1000000000ULL) + (time_t)(ns / 1000000000ULL);
-    end.tv_nsec = (long)(ns % 1000000000ULL);
+    uint64_t now = mono_ns();
+    uint64_t left = deadline_ns > now ? deadline_ns - now : 0;
+    struct timespec end = ns_timespec(real_ns() + left); /* pthread_timedjoin_np's clock */
     return pthread_timedjoin_np(t, NULL, &end) == 0;
 }
 
@@ -276,10 +260,10 @@ struct minute {
 static void log_minute(struct shmd *d, struct minute *m)
 {
     const struct tier_header *h = d->store.hdr;
-    uint64_t now = shmd_mono_ns();
+    uint64_t now = mono_ns();
     char a[32], b[32];
 
-    if (now - m->at_ns < 60000000000ULL)
+    if (now - m->at_ns < 60 * NS_PER_SEC)
         return;
     uint64_t ev = load_relaxed(&h->evictions), inv = load_relaxed(&h->invalidations);
     if (ev != m->evictions || inv != m->invalidations)
@@ -296,7 +280,7 @@ static void log_minute(struct shmd *d, struct minute *m)
 
 static void heartbeat(struct shmd *d)
 {
-    store_release(&d->store.hdr->heartbeat_ns, shmd_mono_ns());
+    store_release(&d->store.hdr->heartbeat_ns, mono_ns());
 }
 
 /* Defaults that depend on the tmpfs: capacity at most half of it. */
@@ -357,7 +341,7 @@ int shmd_run(struct shmd_opts *o)
     d->opt = *o;
     d->dirfd = d->lockfd = d->missfd = d->ctlfd = d->wakefd = -1;
     shmd_log_level = o->log_level;
-    d->started_mono_ns = shmd_mono_ns();
+    d->started_mono_ns = mono_ns();
 
     /* descriptors handed over with misses wait in the load queue */
     struct rlimit nofile;
@@ -415,7 +399,7 @@ int shmd_run(struct shmd_opts *o)
     if (!d->loader || revalidate_start(d) < 0) {
         shmd_log(LOG_ERROR, "cannot start threads");
         if (d->loader)
-            loader_stop(d->loader, shmd_mono_ns() + 5000000000ULL);
+            loader_stop(d->loader, mono_ns() + 5 * NS_PER_SEC);
         cleanup(d, true);
         return 1;
     }
@@ -432,7 +416,7 @@ int shmd_run(struct shmd_opts *o)
         {.fd = d->wakefd, .events = POLLIN},
     };
     const char *why = "stop requested";
-    struct minute m = {.at_ns = shmd_mono_ns()};
+    struct minute m = {.at_ns = mono_ns()};
     while (!load_relaxed(&d->stopping)) {
         heartbeat(d);
         log_minute(d, &m);
@@ -460,13 +444,13 @@ int shmd_run(struct shmd_opts *o)
     store_release(&d->store.hdr->state, TIER_STATE_STOPPED);
     /* threads stuck in a hung filesystem must not keep the daemon from
      * stopping: wait a bounded time, then leave the memory mapped */
-    uint64_t deadline = shmd_mono_ns() + 5000000000ULL;
+    uint64_t deadline = mono_ns() + 5 * NS_PER_SEC;
     bool idle = loader_stop(d->loader, deadline);
     idle &= revalidate_stop(d, deadline);
-    control_wait_idle(d, 3000000000ULL);
+    control_wait_idle(d, 3 * NS_PER_SEC);
     if (!idle)
         shmd_log(LOG_WARN, "a thread is stuck in the filesystem; exiting without it");
-    pthread_mutex_lock(&d->store.lock);
+    store_lock(&d->store);
     idle &= load_relaxed(&d->ctl_threads) == 0;
     cleanup(d, idle);
     close(sigfd);

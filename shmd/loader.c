@@ -36,10 +36,11 @@
 #include "tier/hash.h"
 #include "tier/path.h"
 #include "tier/stat.h"
+#include "tier/clock.h"
 
 #define QUEUE_MAX 4096
 #define NEG_SLOTS 4096
-#define NEG_RETRY_NS 1000000000ULL   /* failed loads: retry after 1 s */
+#define NEG_RETRY_NS NS_PER_SEC   /* failed loads: retry after 1 s */
 #define COPY_CHUNK (1u << 20)
 
 struct job {
@@ -131,7 +132,7 @@ static bool special_fs(long type)
  * filesystems (FUSE, NFS, procfs) are reused after an unmount.
  * Returns -1 when fstatfs fails. */
 #define FSTYPE_CACHE 16
-#define FSTYPE_TTL_NS 10000000000ULL
+#define FSTYPE_TTL_NS 10 * NS_PER_SEC
 static struct {
     pthread_mutex_t mu;
     unsigned n, next;
@@ -147,7 +148,7 @@ static int on_special_fs(int fd, dev_t dev)
     struct statfs sfs;
     int r = -1;
 
-    uint64_t now = shmd_mono_ns();
+    uint64_t now = mono_ns();
     unsigned slot = FSTYPE_CACHE;
 
     pthread_mutex_lock(&g_fstype.mu);
@@ -256,11 +257,11 @@ static void fail_count(struct shmd *d, struct load_result *r, int fail)
 static bool entry_fresh(struct store *s, const char *key, size_t len, uint64_t hash,
                         const struct tier_stat *t)
 {
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     int i = store_find(s, key, len, hash);
     bool fresh = i >= 0 && !store_entry_killed(s, (uint32_t)i) &&
                  tier_stat_same(&s->records[i].st, t);
-    pthread_mutex_unlock(&s->lock);
+    store_unlock(s);
     return fresh;
 }
 
@@ -325,8 +326,14 @@ void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct lo
     uint64_t hash = tier_hash(s->view.hash_seed, key, len);
     /* generation and epoch before the first look at the source: a change
      * through a shim after this point kills what we publish */
-    uint32_t gen = load_acquire(&s->view.gens[hash & s->view.bucket_mask]);
+    uint64_t gen = load_acquire(&s->view.gens[hash & s->view.bucket_mask]);
     uint64_t epoch = load_acquire(&s->view.marks->epoch);
+    if (!tier_change_quiet(gen) || !tier_change_quiet(epoch)) {
+        /* a shim is inside a modifying call on this path or tree: what we
+         * would read may be the state it is replacing (layout.h) */
+        fail_count(d, r, TIER_FAIL_CHANGED);
+        goto out;
+    }
 
     fd = open_source(key, given);
     if (fd < 0) {
@@ -354,9 +361,9 @@ void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct lo
         fail_count(d, r, TIER_FAIL_TOO_LARGE);
         goto out;
     }
-    uint64_t changed_ns = (uint64_t)st1.st_ctim.tv_sec * 1000000000ULL + (uint64_t)st1.st_ctim.tv_nsec;
-    uint64_t settle_ns = s->hdr->settle_ms * 1000000ULL;
-    uint64_t checked_ns = shmd_real_ns();
+    uint64_t changed_ns = timespec_ns(&st1.st_ctim);
+    uint64_t settle_ns = s->hdr->settle_ms * NS_PER_MS;
+    uint64_t checked_ns = real_ns();
     if ((int64_t)(checked_ns - changed_ns) < (int64_t)settle_ns) {
         r->retry_ns = changed_ns + settle_ns;
         fail_count(d, r, TIER_FAIL_UNSETTLED);
@@ -369,10 +376,10 @@ void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct lo
     }
 
     mem = store_object_memory((uint64_t)st1.st_size);
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     rec = store_reserve(s, mem);
     uint64_t id = store_new_id(s);
-    pthread_mutex_unlock(&s->lock);
+    store_unlock(s);
     if (rec < 0) {
         fail_count(d, r, rec == -2 ? TIER_FAIL_NOSPACE
                          : mem > s->hdr->capacity ? TIER_FAIL_TOO_LARGE : TIER_FAIL_NO_ROOM);
@@ -429,10 +436,10 @@ void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct lo
         .epoch = epoch, .gen = gen, .checked_ns = checked_ns, .st = t1,
         .access = access, .dirs_uid = dirs_uid,
     };
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     if (load_acquire(&s->view.gens[hash & s->view.bucket_mask]) != gen ||
         load_acquire(&s->view.marks->epoch) != epoch) {
-        pthread_mutex_unlock(&s->lock);
+        store_unlock(s);
         fail_count(d, r, TIER_FAIL_CHANGED); /* a shim changed it meanwhile */
         goto out;
     }
@@ -442,7 +449,7 @@ void shmd_load(struct shmd *d, const char *key, size_t len, int given, struct lo
         fetch_add_relaxed(&s->hdr->loads, 1);
         created = false;
     }
-    pthread_mutex_unlock(&s->lock);
+    store_unlock(s);
     if (put < 0)
         fail_count(d, r, put == -2 ? TIER_FAIL_NOSPACE : TIER_FAIL_INDEX_FULL);
     else
@@ -454,9 +461,9 @@ out:
     if (created)
         unlinkat(d->dirfd, name, 0);
     if (rec >= 0) {
-        pthread_mutex_lock(&s->lock);
+        store_lock(s);
         store_unreserve(s, mem, (uint32_t)rec);
-        pthread_mutex_unlock(&s->lock);
+        store_unlock(s);
     }
     if (fd >= 0 && fd != given)
         close(fd); /* given is the caller's to close */
@@ -489,7 +496,7 @@ int loader_submit(struct loader *l, const char *key, size_t len, int fd, struct 
 
     pthread_mutex_lock(&l->mu);
     struct neg *n = &l->neg[h % NEG_SLOTS];
-    if (!b && (inflight_has(l, h) || (n->hash == h && shmd_real_ns() < n->until_ns))) {
+    if (!b && (inflight_has(l, h) || (n->hash == h && real_ns() < n->until_ns))) {
         ret = 1;
     } else if (l->queued >= QUEUE_MAX || l->ninflight >= QUEUE_MAX + 64 || l->stop) {
         ret = -1;
@@ -572,7 +579,7 @@ static void *loader_thread(void *arg)
         if (r.fail >= 0 && r.fail != TIER_FAIL_CHANGED) {
             struct neg *n = &l->neg[j->hash % NEG_SLOTS];
             n->hash = j->hash;
-            n->until_ns = r.fail == TIER_FAIL_UNSETTLED ? r.retry_ns : shmd_real_ns() + NEG_RETRY_NS;
+            n->until_ns = r.fail == TIER_FAIL_UNSETTLED ? r.retry_ns : real_ns() + NEG_RETRY_NS;
         }
         pthread_mutex_unlock(&l->mu);
         if (j->batch)

@@ -31,10 +31,11 @@
 #include "tier/atomic.h"
 #include "tier/path.h"
 #include "tier/stat.h"
+#include "tier/clock.h"
 
 #define CHUNK 64
-#define IDLE_PASS_NS 1000000000ULL /* sweep for killed entries when not revalidating */
-#define REVIVE_AGE_NS 1000000000ULL
+#define IDLE_PASS_NS NS_PER_SEC /* sweep for killed entries when not revalidating */
+#define REVIVE_AGE_NS NS_PER_SEC
 
 static pthread_t g_thread;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -44,10 +45,9 @@ static bool g_stop;
 /* Sleep until CLOCK_MONOTONIC deadline or stop. Returns false on stop. */
 static bool sleep_until(uint64_t deadline_ns)
 {
-    struct timespec ts = {.tv_sec = (time_t)(deadline_ns / 1000000000ULL),
-                          .tv_nsec = (long)(deadline_ns % 1000000000ULL)};
+    struct timespec ts = ns_timespec(deadline_ns);
     pthread_mutex_lock(&g_mu);
-    while (!g_stop && shmd_mono_ns() < deadline_ns)
+    while (!g_stop && mono_ns() < deadline_ns)
         if (pthread_cond_timedwait(&g_cv, &g_mu, &ts) == ETIMEDOUT)
             break;
     bool go = !g_stop;
@@ -58,13 +58,13 @@ static bool sleep_until(uint64_t deadline_ns)
 /* Drop the entry in record i if it still holds object id. */
 static void drop(struct store *s, uint32_t i, uint64_t id, const char *path, const char *why)
 {
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     bool same = s->records[i].object_id == id;
     if (same) {
         store_remove(s, i);
         fetch_add_relaxed(&s->hdr->invalidations, 1);
     }
-    pthread_mutex_unlock(&s->lock);
+    store_unlock(s);
     if (same)
         shmd_log(LOG_INFO, "dropped %s: %s", path, why);
 }
@@ -90,21 +90,25 @@ static void check_record(struct shmd *d, uint32_t i, bool revalidate)
 
     if (load_relaxed(&s->records[i].object_id) == 0)
         return;
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     const struct tier_record *t = &s->records[i];
     uint64_t id = t->object_id, hash = t->hash, checked = t->loaded_ns;
-    uint32_t was_gen = t->gen;
+    uint64_t was_gen = t->gen;
     bool killed = id && store_entry_killed(s, i);
     if (id) {
         memcpy(path, s->arena + t->path_off, t->path_len);
         path[t->path_len] = '\0';
         was = t->st;
     }
-    pthread_mutex_unlock(&s->lock);
+    store_unlock(s);
     if (!id || (!killed && !revalidate))
         return;
-    uint32_t gen = load_acquire(&s->view.gens[hash & s->view.bucket_mask]);
+    uint64_t gen = load_acquire(&s->view.gens[hash & s->view.bucket_mask]);
     uint64_t epoch = load_acquire(&s->view.marks->epoch);
+    if (killed && (!tier_change_quiet(gen) || !tier_change_quiet(epoch))) {
+        drop(s, i, id, path, "being changed through the shim");
+        return;
+    }
     if (tier_stat_noatime(AT_FDCWD, path, 0, &st) < 0) {
         drop(s, i, id, path, "source gone");
         return;
@@ -114,7 +118,7 @@ static void check_record(struct shmd *d, uint32_t i, bool revalidate)
         drop(s, i, id, path, killed ? "changed through the shim" : "source changed");
         return;
     }
-    uint64_t ctime_ns = (uint64_t)was.ctime_sec * 1000000000ULL + (uint64_t)was.ctime_nsec;
+    uint64_t ctime_ns = (uint64_t)was.ctime_sec * NS_PER_SEC + (uint64_t)was.ctime_nsec;
     if (killed && (int64_t)(checked - ctime_ns) < (int64_t)REVIVE_AGE_NS) {
         drop(s, i, id, path, "changed through the shim");
         return;
@@ -128,9 +132,9 @@ static void check_record(struct shmd *d, uint32_t i, bool revalidate)
     if (killed) {
         uint32_t access, dirs_uid;
         shmd_access(path, strlen(path), -1, was.dev, was.mode, epoch, &access, &dirs_uid);
-        pthread_mutex_lock(&s->lock);
+        store_lock(s);
         bool revived = store_revive(s, i, id, gen, epoch, access, dirs_uid);
-        pthread_mutex_unlock(&s->lock);
+        store_unlock(s);
         if (revived)
             shmd_log(LOG_DEBUG, "revived %s: unchanged", path);
     }
@@ -142,9 +146,9 @@ static void *revalidate_main(void *arg)
     struct store *s = &d->store;
     for (;;) {
         uint32_t n = store_records_hi(s);
-        uint64_t period_ns = s->hdr->revalidate_ms * 1000000ULL;
+        uint64_t period_ns = s->hdr->revalidate_ms * NS_PER_MS;
         bool revalidate = period_ns > 0;
-        uint64_t start = shmd_mono_ns();
+        uint64_t start = mono_ns();
         if (n == 0 && !sleep_until(start + (revalidate ? period_ns : IDLE_PASS_NS) / 10 + 1000000))
             return NULL;
         for (uint32_t base = 0; base < n; base += CHUNK) {

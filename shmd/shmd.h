@@ -62,8 +62,6 @@ struct shmd {
 void shmd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 extern int shmd_log_level;
 
-uint64_t shmd_mono_ns(void);
-uint64_t shmd_real_ns(void);
 
 /* daemon.c */
 int shmd_run(struct shmd_opts *o);

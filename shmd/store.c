@@ -1,9 +1,9 @@
 /* store.c - the writer side of the index and the objects (see store.h).
  *
- * Record writes follow the seqlock protocol read by tier/index.c: make seq
- * odd, release fence, store the fields with relaxed stores, store seq+2 with
- * release order. Deletion shifts later slots of the probe run back into the
- * hole (no tombstones), so a reader racing a deletion can only miss.
+ * Records are written under their seqlock (tier/seqlock.h), the writer
+ * side of what tier/index.c reads. Deletion shifts later slots of the probe
+ * run back into the hole (no tombstones), so a reader racing a deletion can
+ * only miss.
  *
  * Order of effects that readers rely on:
  *  - a path is written to the arena, then its record, then the slot that
@@ -21,9 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shmd/debug.h"
 #include "shmd/store.h"
 #include "tier/atomic.h"
+#include "tier/clock.h"
 #include "tier/path.h"
+#include "tier/seqlock.h"
 
 #define RECORD_WORDS (sizeof(struct tier_record) / 8)
 
@@ -32,11 +35,36 @@ static uint64_t round_up(uint64_t x, uint64_t to)
     return (x + to - 1) / to * to;
 }
 
-static uint64_t realtime_ns(void)
+void store_lock(struct store *s)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    pthread_mutex_lock(&s->lock);
+#if SHMCACHE_DEBUG >= 1
+    s->owner = pthread_self();
+    s->locked = true;
+#endif
+}
+
+void store_unlock(struct store *s)
+{
+#if SHMCACHE_DEBUG >= 2
+    const char *why = store_validate(s);
+    if (why)
+        shmd_check_failed(why, __FILE__, __LINE__);
+#endif
+#if SHMCACHE_DEBUG >= 1
+    s->locked = false;
+#endif
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* pre: the caller holds s->lock (checked in debug builds). */
+static void assert_locked(const struct store *s)
+{
+#if SHMCACHE_DEBUG >= 1
+    shmd_assert(s->locked && pthread_equal(s->owner, pthread_self()));
+#else
+    (void)s;
+#endif
 }
 
 static void counter_add(uint64_t *c, int64_t delta)
@@ -74,15 +102,17 @@ static int region_grow(struct store *s, uint64_t base, uint64_t region_size, uin
     return 0;
 }
 
-/* Rewrite record dst with the body of src (everything but seq). */
-static void record_write(struct tier_record *dst, const struct tier_record *src)
+/* Rewrite record r with the body of src (everything but seq). */
+static void record_write(struct store *s, uint32_t r, const struct tier_record *src)
 {
-    uint64_t q = load_relaxed(&dst->seq);
+    struct tier_record *dst = &s->records[r];
 
-    store_relaxed(&dst->seq, q + 1);
-    fence_release();
+    assert_locked(s);
+    shmd_assert(r < s->view.record_count && r < s->records_hi);
+    write_seqcount_begin(&dst->seq);
     words_store_relaxed((uint64_t *)dst + 1, (const uint64_t *)src + 1, RECORD_WORDS - 1);
-    store_release(&dst->seq, q + 2);
+    write_seqcount_end(&dst->seq);
+    shmd_assert(!(load_relaxed(&dst->seq) & 1));
 }
 
 /* Point slot dst at (hash, record); record 0 empties it. Readers may see
@@ -97,7 +127,7 @@ static uint64_t random64(void)
 {
     uint64_t v = 0;
     if (getrandom(&v, sizeof v, 0) != sizeof v)
-        v = realtime_ns() ^ ((uint64_t)getpid() << 32);
+        v = real_ns() ^ ((uint64_t)getpid() << 32);
     return v;
 }
 
@@ -168,14 +198,12 @@ int store_create(struct store *s, int dirfd, const struct store_params *p)
     h->root_dev = p->root_dev;
     h->root_ino = p->root_ino;
     h->mntns_ino = p->mntns_ino;
-    h->started_ns = realtime_ns();
+    h->started_ns = real_ns();
     h->capacity = p->capacity;
     h->max_file = p->max_file;
     h->revalidate_ms = p->revalidate_ms;
     h->settle_ms = p->settle_ms;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    h->heartbeat_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    h->heartbeat_ns = mono_ns();
     h->state = TIER_STATE_LIVE;
     struct tier_marks *m = (struct tier_marks *)((unsigned char *)s->map + marks_off);
     m->magic = TIER_MARKS_MAGIC;
@@ -271,6 +299,7 @@ int store_find(const struct store *s, const char *key, size_t len, uint64_t hash
 
 uint64_t store_new_id(struct store *s)
 {
+    assert_locked(s);
     return s->next_id++;
 }
 
@@ -327,6 +356,7 @@ static void arena_reset(struct store *s)
 
 int store_reserve(struct store *s, uint64_t memory)
 {
+    assert_locked(s);
     /* what loads in flight hold cannot be evicted: give up before evicting */
     if (memory > s->hdr->capacity || memory > s->hdr->capacity - s->reserved)
         return -1;
@@ -357,7 +387,7 @@ static void record_free(struct store *s, uint32_t r)
 static void record_clear(struct store *s, uint32_t r)
 {
     static const struct tier_record empty;
-    record_write(&s->records[r], &empty);
+    record_write(s, r, &empty);
     store_relaxed(&s->view.refs[r], 0);
     record_free(s, r);
 }
@@ -369,6 +399,7 @@ static void unreserve_memory(struct store *s, uint64_t memory)
 
 void store_unreserve(struct store *s, uint64_t memory, uint32_t record)
 {
+    assert_locked(s);
     unreserve_memory(s, memory);
     record_free(s, record);
 }
@@ -409,6 +440,9 @@ static uint32_t slot_of(const struct store *s, uint32_t r)
 int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
               const struct store_obj *obj)
 {
+    assert_locked(s);
+    shmd_assert(obj->record < s->view.record_count && tier_change_quiet(obj->gen) &&
+                tier_change_quiet(obj->epoch));
     uint32_t r = obj->record;
     int old = store_find(s, key, len, hash);
     struct tier_record t;
@@ -443,7 +477,7 @@ int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
         words_store_relaxed((uint64_t *)(s->arena + off), words, size / 8);
     }
     t.path_off = off;
-    record_write(&s->records[r], &t);
+    record_write(s, r, &t);
     store_relaxed(&s->view.refs[r], 1);
     store_relaxed(&s->view.hits[r], 0);
     account(s, &obj->st, +1);
@@ -473,6 +507,8 @@ static bool cyclic_between(uint32_t h, uint32_t a, uint32_t b)
 
 void store_remove(struct store *s, uint32_t r)
 {
+    assert_locked(s);
+    shmd_assert(r < s->records_hi);
     uint32_t mask = s->view.slot_mask;
     struct tier_record old = s->records[r];
 
@@ -500,6 +536,7 @@ void store_remove(struct store *s, uint32_t r)
 
 bool store_evict_one(struct store *s)
 {
+    assert_locked(s);
     uint32_t count = s->records_hi;
 
     if (load_relaxed(&s->hdr->entries) == 0 || count == 0)
@@ -522,9 +559,11 @@ bool store_evict_one(struct store *s)
     return false;
 }
 
-bool store_revive(struct store *s, uint32_t r, uint64_t id, uint32_t gen, uint64_t epoch,
+bool store_revive(struct store *s, uint32_t r, uint64_t id, uint64_t gen, uint64_t epoch,
                   uint32_t access, uint32_t dirs_uid)
 {
+    assert_locked(s);
+    shmd_assert(r < s->records_hi && tier_change_quiet(gen) && tier_change_quiet(epoch));
     struct tier_record t = s->records[r];
 
     if (t.object_id != id)
@@ -533,7 +572,7 @@ bool store_revive(struct store *s, uint32_t r, uint64_t id, uint32_t gen, uint64
     t.epoch = epoch;
     t.access = access;
     t.dirs_uid = dirs_uid;
-    record_write(&s->records[r], &t);
+    record_write(s, r, &t);
     return true;
 }
 

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shmd/debug.h"
+#include "tier/atomic.h"
 #include "tier/index.h"
 #include "tier/layout.h"
 
@@ -34,7 +36,7 @@ struct store_obj {
     int64_t ctime_sec;         /* and futimens: final)                       */
     int64_t ctime_nsec;
     uint64_t epoch;            /* marks epoch and gen when the load began */
-    uint32_t gen;
+    uint64_t gen;
     uint64_t checked_ns;       /* CLOCK_REALTIME ns of the stat that gave st */
     struct tier_stat st;       /* the source */
     uint32_t access;           /* TIER_ACCESS_*, and the owner of the */
@@ -47,7 +49,11 @@ struct arena_free {            /* free path records of one size class */
 };
 
 struct store {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;      /* through store_lock/store_unlock only */
+#if SHMCACHE_DEBUG >= 1
+    pthread_t owner;           /* who holds lock, while locked */
+    bool locked;
+#endif
     int dirfd;                 /* the instance directory (not owned) */
     int fd;                    /* the index file (for fallocate) */
     void *map;                 /* the whole index file, read-write */
@@ -75,6 +81,12 @@ struct store {
     size_t free_classes;
 };
 
+/* Take and release s->lock. With SHMCACHE_DEBUG (shmd/debug.h) the owner
+ * is recorded for the lock-held checks, and at level 2 store_unlock runs
+ * store_validate first and aborts on a broken invariant. */
+void store_lock(struct store *s);
+void store_unlock(struct store *s);
+
 /* Create (replacing any) the index file "index" in dirfd and map it.
  * Returns 0, or -1 with errno set. */
 int store_create(struct store *s, int dirfd, const struct store_params *p);
@@ -93,7 +105,7 @@ int store_find(const struct store *s, const char *key, size_t len, uint64_t hash
 /* Bound for walks over records: every live record is below it. */
 static inline uint32_t store_records_hi(const struct store *s)
 {
-    return __atomic_load_n(&s->records_hi, __ATOMIC_ACQUIRE);
+    return load_acquire(&s->records_hi);
 }
 
 /* A new, never used object id. */
@@ -124,7 +136,7 @@ void store_remove(struct store *s, uint32_t r);
  * after reading gen and epoch, that the source is exactly as when copied,
  * and classified its permissions again (a directory above may have changed).
  * Returns false if record r no longer holds object id. */
-bool store_revive(struct store *s, uint32_t r, uint64_t id, uint32_t gen, uint64_t epoch,
+bool store_revive(struct store *s, uint32_t r, uint64_t id, uint64_t gen, uint64_t epoch,
                   uint32_t access, uint32_t dirs_uid);
 
 /* Choose and remove one entry by CLOCK. Returns false when there is none. */

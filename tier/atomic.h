@@ -1,31 +1,47 @@
 /* atomic.h - named-order atomics for memory shared between processes.
  *
- * Every cross-process ordering decision in shmcache goes through one of these
- * helpers, so `grep load_acquire` finds them all (the mimalloc convention).
- * They are the GCC/Clang __atomic builtins, lock-free for the widths used
- * here (1, 4 and 8 bytes), so they work on MAP_SHARED memory between
- * unrelated processes as well as between threads.
+ * Every cross-process or cross-thread ordering decision in shmcache goes
+ * through one of these helpers, so `grep load_acquire` finds them all (the
+ * mimalloc convention); no other file uses the __atomic builtins. They are
+ * lock-free for the widths used here (1, 4 and 8 bytes, and pointers), so
+ * they work on MAP_SHARED memory between unrelated processes as well as
+ * between threads.
  *
- * Fields guarded by a seqlock are read and written with the relaxed helpers:
- * the seqlock, not the access, provides the ordering, and relaxed accesses
- * keep ThreadSanitizer honest about what is intentionally racy. */
+ * Fields guarded by a seqlock (tier/seqlock.h) are read and written with the
+ * relaxed helpers: the seqlock, not the access, provides the ordering, and
+ * relaxed accesses keep ThreadSanitizer honest about what is intentionally
+ * racy. The seq_cst helpers are for the two Dekker-style handshakes (a shim
+ * entering an attachment against its reclaim; a change mark against a
+ * lookup), where each side stores and then loads the other's word. */
 #ifndef SHMCACHE_ATOMIC_H
 #define SHMCACHE_ATOMIC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define load_relaxed(p)       __atomic_load_n((p), __ATOMIC_RELAXED)
-#define load_acquire(p)       __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define store_relaxed(p, v)   __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define store_release(p, v)   __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define fetch_add_relaxed(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
-#define fetch_add_seqcst(p, v)  __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
+#define load_relaxed(p)          __atomic_load_n((p), __ATOMIC_RELAXED)
+#define load_acquire(p)          __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define load_seqcst(p)           __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define store_relaxed(p, v)      __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define store_release(p, v)      __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define store_seqcst(p, v)       __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define exchange_relaxed(p, v)   __atomic_exchange_n((p), (v), __ATOMIC_RELAXED)
+#define fetch_add_relaxed(p, v)  __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define fetch_add_seqcst(p, v)   __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
+#define fetch_sub_release(p, v)  __atomic_fetch_sub((p), (v), __ATOMIC_RELEASE)
+#define fetch_or_relaxed(p, v)   __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
+#define fetch_and_relaxed(p, v)  __atomic_fetch_and((p), (v), __ATOMIC_RELAXED)
+/* Compare-and-swap, strong. On failure *expp receives the current value
+ * (relaxed). cas_relaxed for counters nobody orders against. */
+#define cas_relaxed(p, expp, v) \
+    __atomic_compare_exchange_n((p), (expp), (v), 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)
 #define cas_acquire(p, expp, v) \
     __atomic_compare_exchange_n((p), (expp), (v), 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
-#define fence_acquire()       __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#define fence_release()       __atomic_thread_fence(__ATOMIC_RELEASE)
-#define fence_seqcst()        __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define cas_acq_rel(p, expp, v) \
+    __atomic_compare_exchange_n((p), (expp), (v), 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+#define fence_acquire()          __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define fence_release()          __atomic_thread_fence(__ATOMIC_RELEASE)
 
 /* Spin-wait hint inside a retry loop. */
 #if defined(__x86_64__) || defined(__i386__)

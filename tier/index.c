@@ -5,22 +5,17 @@
  * record's seqlock and compare hash and path there: a slot read torn, moved
  * by a deletion or pointing to a reused record simply fails that check.
  *
- * Seqlock read protocol, per record:
- *   s1 = load_acquire(seq); if odd, the writer is inside: retry
- *   copy the record and compare the path with relaxed loads
- *   fence_acquire(); s2 = load_relaxed(seq); s1 != s2: torn, retry
- * The writer (shmd/store.c) makes seq odd, issues a release fence, writes,
- * then stores the next even value with release order. */
+ * Each record is read under its seqlock (tier/seqlock.h; the writer is
+ * shmd/store.c): the record is copied and its path compared inside one read
+ * section, and nothing is decided before the section checks clean. */
 #include <sched.h>
 #include <string.h>
 
 #include "tier/atomic.h"
 #include "tier/index.h"
+#include "tier/seqlock.h"
 
 #define RECORD_WORDS (sizeof(struct tier_record) / 8)
-#define SEQ_RETRIES 4
-
-_Static_assert(sizeof(struct tier_record) % 8 == 0, "record is whole words");
 
 static bool pow2(uint64_t x)
 {
@@ -79,7 +74,7 @@ void tier_view_init(struct tier_view *v, const struct tier_header *h,
     v->stripe_mask = h->stripe_count - 1;
     v->marks = (struct tier_marks *)m;
     v->stripes = (struct tier_stripe *)(m + tier_marks_stripes_off());
-    v->gens = (uint32_t *)(m + tier_marks_gens_off(h->stripe_count));
+    v->gens = (uint64_t *)(m + tier_marks_gens_off(h->stripe_count));
     v->hits = (uint32_t *)(m + tier_marks_hits_off(h->stripe_count, h->bucket_count));
     v->refs = m + tier_marks_refs_off(h->stripe_count, h->bucket_count, h->record_count);
 }
@@ -120,18 +115,15 @@ static int read_record(const struct tier_view *v, uint32_t r, const char *key,
 {
     const struct tier_record *rec = &v->records[r];
 
-    for (int tries = 0; tries < SEQ_RETRIES; tries++) {
-        uint64_t s1 = load_acquire(&rec->seq);
-        if (s1 & 1) {
-            cpu_relax();
+    for (int tries = 0; tries < SEQ_READ_TRIES; tries++) {
+        uint64_t s1;
+        if (!read_seqcount_begin(&rec->seq, &s1))
             continue;
-        }
         words_load_relaxed((uint64_t *)out, (const uint64_t *)rec, RECORD_WORDS);
         bool same = out->object_id != 0 &&
                     (!key || (out->hash == hash && out->path_len == len &&
                               path_equal(v, out->path_off, key, len)));
-        fence_acquire();
-        if (load_relaxed(&rec->seq) != s1)
+        if (read_seqcount_retry(&rec->seq, s1))
             continue;
         out->seq = s1;
         return same;
@@ -182,7 +174,12 @@ enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
          * (acquire), this load sees the slot as it is after the emptying. */
         if (load_acquire(&s->record) != rec)
             return TIER_MISS;
-        uint32_t gen = load_acquire(&v->gens[hash & v->bucket_mask]);
+        /* served only while both change words are exactly as when the
+         * load began (layout.h): a modifying call in flight, or any change
+         * since, makes this stale. A shim adds its begin mark before its
+         * real call; whoever observes that call's effect through the kernel
+         * (whose locks order the two) then sees the mark here */
+        uint64_t gen = load_acquire(&v->gens[hash & v->bucket_mask]);
         uint64_t epoch = load_acquire(&v->marks->epoch);
         if (gen != copy.gen || epoch != copy.epoch)
             return TIER_STALE;
@@ -194,7 +191,7 @@ enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
 
 bool tier_entry_unchanged(const struct tier_view *v, const struct tier_entry *e)
 {
-    return load_acquire(&v->records[e->record].seq) == e->seq;
+    return read_seqcount_unchanged(&v->records[e->record].seq, e->seq);
 }
 
 void tier_object_name(uint64_t generation, uint64_t id, uint32_t record, char *buf)

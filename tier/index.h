@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tier/atomic.h"
 #include "tier/layout.h"
 
 /* A process-local view of one mapped index. All pointers point into the
@@ -24,7 +25,7 @@ struct tier_view {
     const unsigned char *arena;
     struct tier_marks *marks;          /* writable region */
     struct tier_stripe *stripes;
-    uint32_t *gens;
+    uint64_t *gens;                    /* change words, by bucket */
     uint32_t *hits;                    /* per record, approximate */
     uint8_t *refs;
     uint64_t arena_size;               /* bytes */
@@ -111,10 +112,10 @@ static inline void tier_touch(const struct tier_view *v, uint32_t record)
     if (record >= v->record_count)
         return;
     uint8_t *r = &v->refs[record];
-    if (!__atomic_load_n(r, __ATOMIC_RELAXED))
-        __atomic_store_n(r, 1, __ATOMIC_RELAXED);
+    if (!load_relaxed(r))
+        store_relaxed(r, 1);
     uint32_t *h = &v->hits[record];
-    __atomic_store_n(h, __atomic_load_n(h, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+    store_relaxed(h, load_relaxed(h) + 1);
 }
 
 #endif

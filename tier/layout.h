@@ -14,7 +14,7 @@
  *   arena_offset   path bytes, arena_size bytes     }
  *   marks_offset   struct tier_marks                } the only region shims map
  *                  struct tier_stripe[stripe_count] } writable: a wrong value
- *                  uint32_t gen[bucket_count]       } there can cause a miss
+ *                  uint64_t gen[bucket_count]       } there can cause a miss
  *                  uint32_t hits[record_count]      } (or a wrong count),
  *                  uint8_t  ref[record_count]       } never another file's bytes
  *
@@ -33,7 +33,7 @@
 
 #define TIER_MAGIC        0x3158444948534d53ULL /* "SMSHIDX1" little-endian */
 #define TIER_MARKS_MAGIC  0x314b52414d534d53ULL /* "SMSMARK1" */
-#define TIER_VERSION      2u
+#define TIER_VERSION      3u
 #define TIER_PAGE         4096u
 #define TIER_HEADER_SIZE  4096u
 #define TIER_PATH_MAX     4096u   /* bytes including the NUL, as PATH_MAX */
@@ -120,6 +120,8 @@ struct tier_header {
     uint64_t misses_received; /* miss datagrams accepted */
     uint64_t fail[16];        /* by enum tier_fail */
 };
+_Static_assert(sizeof(struct tier_header) == 448 && sizeof(struct tier_header) <= TIER_HEADER_SIZE,
+               "tier_header moved: bump TIER_VERSION, update test_layout.c");
 
 /* The source's struct stat as seen when the copy was made. */
 struct tier_stat {
@@ -140,6 +142,7 @@ struct tier_stat {
     int64_t ctime_sec;
     int64_t ctime_nsec;
 };
+_Static_assert(sizeof(struct tier_stat) == 112, "tier_stat moved: bump TIER_VERSION");
 
 /* One slot of the open-addressing table: linear probing, backward-shift
  * deletion (no tombstones: a probe ends at an empty slot). The two words
@@ -149,6 +152,7 @@ struct tier_slot {
     uint64_t hash;            /* tier_hash(seed, path) */
     uint64_t record;          /* 1 + index into the records; 0: empty */
 };
+_Static_assert(sizeof(struct tier_slot) == 16, "tier_slot moved: bump TIER_VERSION");
 
 /* One cached file. Invariant: while seq is even, every other field
  * describes one complete entry, or object_id == 0 (free record). */
@@ -160,17 +164,20 @@ struct tier_record {
     int64_t object_ctime_sec; /* recognises its own descriptors in fstat   */
     int64_t object_ctime_nsec;
     uint64_t epoch;           /* tier_marks.epoch when the load began */
-    uint32_t gen;             /* gen[bucket] when the load began */
-    uint32_t path_len;        /* bytes, without the NUL */
+    uint64_t gen;             /* gen[bucket] when the load began; both are
+                                 change words with no call in flight */
     uint64_t path_off;        /* bytes from the arena start, 8-aligned */
     uint64_t loaded_ns;       /* CLOCK_REALTIME ns when the source was first
                                  stat'ed for the copy (st below is from then) */
     struct tier_stat st;
+    uint32_t path_len;        /* bytes, without the NUL */
     uint32_t access;          /* TIER_ACCESS_* flags, from the load */
     uint32_t dirs_uid;        /* owner of every directory above the file that
                                  not everyone may search, or TIER_UID_NONE */
-    uint64_t reserved;
+    uint32_t reserved;
 };
+_Static_assert(sizeof(struct tier_record) == 208 && sizeof(struct tier_record) % 8 == 0,
+               "tier_record moved (the seqlock copies whole words): bump TIER_VERSION");
 
 /* Who may be served an entry. Every process of the instance's uid can map
  * it, but they may differ in groups and capabilities, which the kernel
@@ -184,16 +191,44 @@ struct tier_record {
                                      other bits do not decide */
 #define TIER_UID_NONE 0xffffffffu
 
-/* Start of the writable region. Shims bump epoch (tree-wide changes: a
- * directory or symlink renamed or removed) and gen[hash & (bucket_count-1)]
- * (one path changed) after every modifying call; an entry whose recorded
- * epoch or gen differs is not served. */
+/* Change words: tier_marks.epoch (tree-wide changes: a directory or
+ * symlink renamed or removed, an ancestor of a prefix changed) and
+ * gen[hash & (bucket_count - 1)] (a path of that bucket changed). Only
+ * shims write them, only by adding:
+ *   bits 0-47   changes: how many times the word moved;
+ *   bits 48-63  modifying calls in flight on it.
+ * A modifying call adds TIER_CHANGE_BEGIN before the real call and
+ * TIER_CHANGE_END after it (on the same index); the close of a descriptor
+ * written through the shim adds TIER_CHANGE_ONE. A load records both words
+ * when it begins, and only when no call is in flight on them; an entry is
+ * served only while both are still exactly what it recorded. So from the
+ * moment a modifying call begins until long after it ended, its paths are
+ * not served: no process that can observe its effect (the rename done, the
+ * lock file gone) is served what was there before, and a load that read
+ * the old state in the meantime is never published. A process killed
+ * inside a modifying call leaves its bucket in flight: the paths of that
+ * bucket pass through until the daemon restarts (a miss, never stale). */
+#define TIER_CHANGE_COUNT_MASK ((1ULL << 48) - 1)
+#define TIER_CHANGE_INFLIGHT   (1ULL << 48)
+#define TIER_CHANGE_ONE        1ULL
+#define TIER_CHANGE_BEGIN      (TIER_CHANGE_INFLIGHT + TIER_CHANGE_ONE)
+#define TIER_CHANGE_END        (TIER_CHANGE_ONE - TIER_CHANGE_INFLIGHT) /* mod 2^64 */
+
+/* True when no modifying call is in flight on change word w. */
+static inline int tier_change_quiet(uint64_t w)
+{
+    return (w & ~TIER_CHANGE_COUNT_MASK) == 0;
+}
+
+/* Start of the writable region: the epoch, then (see the map above) the
+ * counter stripes, the gen[] change words, hits and reference bits. */
 struct tier_marks {
     uint64_t magic;           /* TIER_MARKS_MAGIC */
     uint64_t reserved0[7];
     uint64_t epoch;           /* own cache line */
     uint64_t reserved1[7];
 };
+_Static_assert(sizeof(struct tier_marks) == 128, "tier_marks moved: bump TIER_VERSION");
 
 /* Hit and miss counters, striped by CPU so workers do not share a line. */
 struct tier_stripe {
@@ -202,6 +237,7 @@ struct tier_stripe {
     uint64_t unsent;          /* miss notices the socket refused (queue full) */
     uint64_t reserved[5];
 };
+_Static_assert(sizeof(struct tier_stripe) == 64, "tier_stripe moved: bump TIER_VERSION");
 
 /* Offsets inside the marks region, derived from the counts. */
 static inline uint64_t tier_marks_stripes_off(void)
@@ -217,7 +253,7 @@ static inline uint64_t tier_marks_gens_off(uint32_t stripes)
  * object; for `shmd ls`. */
 static inline uint64_t tier_marks_hits_off(uint32_t stripes, uint32_t buckets)
 {
-    return tier_marks_gens_off(stripes) + (uint64_t)buckets * sizeof(uint32_t);
+    return tier_marks_gens_off(stripes) + (uint64_t)buckets * sizeof(uint64_t);
 }
 static inline uint64_t tier_marks_refs_off(uint32_t stripes, uint32_t buckets, uint32_t records)
 {

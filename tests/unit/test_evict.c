@@ -61,14 +61,14 @@ static int load(struct fx *f, const char *path, uint64_t size, uint64_t *idp)
     char name[TIER_OBJECT_NAME_SIZE];
 
     key_make(f, path, &k);
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     int rec = store_reserve(s, mem);
     if (rec < 0) {
-        pthread_mutex_unlock(&s->lock);
+        store_unlock(s);
         return -1;
     }
     uint64_t id = store_new_id(s);
-    pthread_mutex_unlock(&s->lock);
+    store_unlock(s);
 
     tier_object_name(s->view.generation, id, (uint32_t)rec, name);
     int fd = openat(f->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
@@ -80,9 +80,9 @@ static int load(struct fx *f, const char *path, uint64_t size, uint64_t *idp)
         .gen = load_acquire(&s->view.gens[k.hash & s->view.bucket_mask]),
         .st = {.dev = 1, .ino = id, .size = size, .mode = 0100644},
     };
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     int r = store_put(s, k.k, k.len, k.hash, &o);
-    pthread_mutex_unlock(&s->lock);
+    store_unlock(s);
     if (idp)
         *idp = id;
     return r < 0 ? -2 : r;
@@ -125,9 +125,9 @@ static void validate(const struct fx *f)
 
 static bool evict_one(struct fx *f)
 {
-    pthread_mutex_lock(&f->s.lock);
+    store_lock(&f->s);
     bool ok = store_evict_one(&f->s);
-    pthread_mutex_unlock(&f->s.lock);
+    store_unlock(&f->s);
     return ok;
 }
 
@@ -192,11 +192,11 @@ static void test_accounting_page_rounded(void **state)
     /* explicit removal is not an eviction */
     struct key k;
     key_make(f, "/srv/m/two", &k);
-    pthread_mutex_lock(&f->s.lock);
+    store_lock(&f->s);
     int r = store_find(&f->s, k.k, k.len, k.hash);
     assert_true(r >= 0);
     store_remove(&f->s, (uint32_t)r);
-    pthread_mutex_unlock(&f->s.lock);
+    store_unlock(&f->s);
     assert_int_equal(h->entries, 2);
     assert_int_equal(h->bytes, 2 * PAGE);
     assert_int_equal(h->memory, 2 * PAGE);
@@ -215,7 +215,7 @@ static void test_reserve_bounds(void **state)
         snprintf(p, sizeof p, "/srv/b/%d", i);
         assert_true(load(f, p, PAGE, NULL) >= 0);
     }
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     /* larger than the whole tier: refused at once, nothing evicted */
     assert_int_equal(store_reserve(s, cap + 1), -1);
     assert_int_equal(store_reserve(s, cap + PAGE), -1);
@@ -241,7 +241,7 @@ static void test_reserve_bounds(void **state)
     /* unreserving more than reserved clamps at zero */
     store_unreserve(s, 10 * PAGE, (uint32_t)page);
     assert_int_equal(s->reserved, 0);
-    pthread_mutex_unlock(&s->lock);
+    store_unlock(s);
     validate(f);
 }
 
@@ -258,7 +258,7 @@ static void test_reserve_refused_keeps_entries(void **state)
         snprintf(p, sizeof p, "/srv/k/%d", i);
         assert_true(load(f, p, PAGE, NULL) >= 0);
     }
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     int big = store_reserve(s, 10 * PAGE); /* a big load in flight */
     assert_true(big >= 0);
     assert_int_equal(s->hdr->entries, 6);  /* 6 + 10 <= 16: no eviction */
@@ -266,7 +266,7 @@ static void test_reserve_refused_keeps_entries(void **state)
     assert_int_equal(store_reserve(s, 8 * PAGE), -1);
     uint64_t entries = s->hdr->entries, evictions = s->hdr->evictions;
     store_unreserve(s, 10 * PAGE, (uint32_t)big);
-    pthread_mutex_unlock(&s->lock);
+    store_unlock(s);
     if (entries != 6)
         fail_msg("a refused store_reserve evicted %llu entries (%llu left of 6)",
                  (unsigned long long)evictions, (unsigned long long)entries);
@@ -442,9 +442,9 @@ static void test_ref_bit_not_inherited(void **state)
     int r = load(f, "/srv/i/old", 1, NULL);
     assert_true(r >= 0);
     assert_true(hit(f, "/srv/i/old"));
-    pthread_mutex_lock(&f->s.lock);
+    store_lock(&f->s);
     store_remove(&f->s, (uint32_t)r);
-    pthread_mutex_unlock(&f->s.lock);
+    store_unlock(&f->s);
     assert_int_equal(f->s.view.refs[r], 0);
     validate(f);
 }

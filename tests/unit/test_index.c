@@ -84,10 +84,10 @@ static int put_key(struct fx *f, const struct key *k, uint64_t size, uint64_t v,
     struct store *s = &f->s;
     uint64_t mem = store_object_memory(size);
 
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     int rr = store_reserve(s, mem);
     uint64_t nid = store_new_id(s);
-    pthread_mutex_unlock(&s->lock);
+    store_unlock(s);
     assert_true(rr >= 0);
     if (with_file)
         object_create(f, nid, (uint32_t)rr);
@@ -98,9 +98,9 @@ static int put_key(struct fx *f, const struct key *k, uint64_t size, uint64_t v,
         .gen = load_acquire(&s->view.gens[k->hash & s->view.bucket_mask]),
         .checked_ns = 1, .st = stat_of(v, size),
     };
-    pthread_mutex_lock(&s->lock);
+    store_lock(s);
     int r = store_put(s, k->k, k->len, k->hash, &o);
-    pthread_mutex_unlock(&s->lock);
+    store_unlock(s);
     if (id)
         *id = nid;
     return r;
@@ -124,11 +124,11 @@ static enum tier_lookup_result look(const struct fx *f, const char *path, struct
 
 static void remove_key(struct fx *f, const struct key *k)
 {
-    pthread_mutex_lock(&f->s.lock);
+    store_lock(&f->s);
     int r = store_find(&f->s, k->k, k->len, k->hash);
     if (r >= 0)
         store_remove(&f->s, (uint32_t)r);
-    pthread_mutex_unlock(&f->s.lock);
+    store_unlock(&f->s);
     assert_true(r >= 0);
 }
 
@@ -299,9 +299,9 @@ static void test_remove(void **state)
     assert_true(object_exists(f, id_keep));
 
     /* removing a free record is a no-op */
-    pthread_mutex_lock(&f->s.lock);
+    store_lock(&f->s);
     store_remove(&f->s, e.record);
-    pthread_mutex_unlock(&f->s.lock);
+    store_unlock(&f->s);
     validate(f);
     assert_int_equal(f->s.hdr->entries, 1);
     assert_int_equal(look(f, "/srv/x/kept", NULL), TIER_HIT);
@@ -393,11 +393,11 @@ static void churn(struct fx *f, bool forced_hash, uint64_t seed)
         uint64_t size = rng_next(&x) % 20000;
         if (m.live[i] && rng_next(&x) % 2) {
             uint64_t old = m.id[i];
-            pthread_mutex_lock(&f->s.lock);
+            store_lock(&f->s);
             int r = store_find(&f->s, m.key[i].k, m.key[i].len, m.key[i].hash);
             assert_true(r >= 0);
             store_remove(&f->s, (uint32_t)r);
-            pthread_mutex_unlock(&f->s.lock);
+            store_unlock(&f->s);
             m.live[i] = false;
             live--;
             removes++;
@@ -501,19 +501,19 @@ static void test_stale(void **state)
     assert_false(store_entry_killed(&f->s, (uint32_t)ra));
 
     /* a shim changed /srv/s/a: its bucket's gen moves */
-    uint32_t *g = &f->s.view.gens[ka.hash & f->s.view.bucket_mask];
-    fetch_add_seqcst(g, 1);
+    uint64_t *g = &f->s.view.gens[ka.hash & f->s.view.bucket_mask];
+    fetch_add_seqcst(g, TIER_CHANGE_ONE);
     assert_int_equal(look(f, "/srv/s/a", &e), TIER_STALE);
     assert_int_equal(look(f, pb, &e), TIER_HIT);
     assert_true(store_entry_killed(&f->s, (uint32_t)ra));
     assert_false(store_entry_killed(&f->s, (uint32_t)rb));
 
     /* the daemon checked the source: revive with the current gen */
-    pthread_mutex_lock(&f->s.lock);
+    store_lock(&f->s);
     assert_true(store_revive(&f->s, (uint32_t)ra, ida, load_acquire(g),
                              load_acquire(&f->s.view.marks->epoch), TIER_ACCESS_DIRS_OPEN, 7));
     assert_false(store_revive(&f->s, (uint32_t)ra, ida + 1000, load_acquire(g), 0, 0, 0));
-    pthread_mutex_unlock(&f->s.lock);
+    store_unlock(&f->s);
     validate(f);
     assert_int_equal(look(f, "/srv/s/a", &e), TIER_HIT);
     assert_int_equal(e.object_id, ida);
@@ -534,6 +534,48 @@ static void test_stale(void **state)
     assert_int_equal(look(f, "/srv/s/a", &e), TIER_STALE);
     /* a stale entry is still there for the daemon, only not served */
     assert_int_equal(store_find(&f->s, ka.k, ka.len, ka.hash), ra);
+}
+
+/* A modifying call in flight (layout.h): from its begin mark on, the
+ * entries of its bucket are not served, neither while it runs nor after
+ * it ended; a load recorded while it ran could not be published as
+ * current (the daemon refuses to load then, store_put asserts). */
+static void test_change_in_flight(void **state)
+{
+    struct fx *f = *state;
+    struct tier_entry e;
+    struct key ka;
+
+    key_make(f, "/srv/c/a", &ka);
+    assert_true(put_key(f, &ka, 10, 1, false, NULL) >= 0);
+    assert_int_equal(look(f, "/srv/c/a", &e), TIER_HIT);
+    uint64_t *g = &f->s.view.gens[ka.hash & f->s.view.bucket_mask];
+    uint64_t before = load_acquire(g);
+    assert_true(tier_change_quiet(before));
+
+    fetch_add_seqcst(g, TIER_CHANGE_BEGIN);
+    assert_false(tier_change_quiet(load_acquire(g)));
+    assert_int_equal(look(f, "/srv/c/a", &e), TIER_STALE);
+    fetch_add_seqcst(g, TIER_CHANGE_END);
+    assert_true(tier_change_quiet(load_acquire(g)));
+    assert_true(load_acquire(g) == before + 2);
+    assert_int_equal(look(f, "/srv/c/a", &e), TIER_STALE);
+
+    /* two calls overlapping on one bucket: in flight until both end */
+    fetch_add_seqcst(g, TIER_CHANGE_BEGIN);
+    fetch_add_seqcst(g, TIER_CHANGE_BEGIN);
+    fetch_add_seqcst(g, TIER_CHANGE_END);
+    assert_false(tier_change_quiet(load_acquire(g)));
+    fetch_add_seqcst(g, TIER_CHANGE_END);
+    assert_true(tier_change_quiet(load_acquire(g)));
+
+    /* the same for the epoch, over every bucket */
+    assert_true(put_key(f, &ka, 11, 2, false, NULL) >= 0);
+    assert_int_equal(look(f, "/srv/c/a", &e), TIER_HIT);
+    fetch_add_seqcst(&f->s.view.marks->epoch, TIER_CHANGE_BEGIN);
+    assert_int_equal(look(f, "/srv/c/a", &e), TIER_STALE);
+    fetch_add_seqcst(&f->s.view.marks->epoch, TIER_CHANGE_END);
+    assert_int_equal(look(f, "/srv/c/a", &e), TIER_STALE);
 }
 
 static void test_entry_unchanged(void **state)
@@ -962,7 +1004,7 @@ static void *writer(void *arg)
         unsigned k = (unsigned)(rng_next(&x) % CONC_PATHS);
         unsigned op = (unsigned)(rng_next(&x) % 8);
         const struct key *key = &c->key[k];
-        pthread_mutex_lock(&s->lock);
+        store_lock(s);
         int r = store_find(s, key->k, key->len, key->hash);
         if (op == 0 && r >= 0) {
             store_remove(s, (uint32_t)r);
@@ -973,13 +1015,13 @@ static void *writer(void *arg)
             int rec = store_reserve(s, store_object_memory(o.st.size));
             o.record = (uint32_t)rec;
             if (rec < 0) {
-                pthread_mutex_unlock(&s->lock);
+                store_unlock(s);
                 conc_fail(c, "store_reserve failed");
                 break;
             }
             store_release(&c->latest[k], id);
             if (store_put(s, key->k, key->len, key->hash, &o) < 0) {
-                pthread_mutex_unlock(&s->lock);
+                store_unlock(s);
                 conc_fail(c, "store_put failed");
                 break;
             }
@@ -988,12 +1030,12 @@ static void *writer(void *arg)
         if ((n & 1023) == 0) {
             const char *why = store_validate(s);
             if (why) {
-                pthread_mutex_unlock(&s->lock);
+                store_unlock(s);
                 conc_fail(c, "store_validate: %s", why);
                 break;
             }
         }
-        pthread_mutex_unlock(&s->lock);
+        store_unlock(s);
     }
     store_release(&c->stop, 1);
     return NULL;
@@ -1017,7 +1059,7 @@ static void test_concurrent_readers(void **state)
     /* start populated, so readers hit from the first loop */
     for (unsigned k = 0; k < CONC_PATHS; k++) {
         struct store *s = &c.f->s;
-        pthread_mutex_lock(&s->lock);
+        store_lock(s);
         uint64_t id = store_new_id(s);
         struct store_obj o = conc_obj(id, k);
         int rec = store_reserve(s, store_object_memory(o.st.size));
@@ -1025,7 +1067,7 @@ static void test_concurrent_readers(void **state)
         o.record = (uint32_t)rec;
         c.latest[k] = id;
         assert_true(store_put(s, c.key[k].k, c.key[k].len, c.key[k].hash, &o) >= 0);
-        pthread_mutex_unlock(&s->lock);
+        store_unlock(s);
     }
     for (unsigned i = 0; i < CONC_READERS; i++) {
         ra[i].c = &c;
@@ -1066,6 +1108,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_collisions_forced_hash, setup_small, fx_teardown),
         cmocka_unit_test_setup_teardown(test_backward_shift_positions, setup_small, fx_teardown),
         cmocka_unit_test_setup_teardown(test_stale, setup_small, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_change_in_flight, setup_small, fx_teardown),
         cmocka_unit_test_setup_teardown(test_entry_unchanged, setup_small, fx_teardown),
         cmocka_unit_test_setup_teardown(test_records_full_evicts, setup_small, fx_teardown),
         cmocka_unit_test_setup_teardown(test_arena_exhaustion, setup_small, fx_teardown),
