@@ -6,7 +6,8 @@
  * still current (Dekker-style, both sides sequentially consistent). A
  * replaced attachment is unmapped only once no hook is inside it. Attaching
  * is done by whichever hook gets the `attaching` flag; the others pass
- * through meanwhile. Attempts are rate-limited to one a second. */
+ * through meanwhile. Attempts are rate-limited to one a second. Like every
+ * helper of the hooks, these may change errno (hook.h restores it). */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -18,12 +19,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "preload/shim.h"
+#include "preload/attach.h"
+#include "preload/config.h"
+#include "preload/fdtab.h"
+#include "preload/fdtag.h"
+#include "preload/log.h"
+#include "preload/real.h"
+#include "preload/sys.h"
 #include "tier/atomic.h"
+#include "tier/clock.h"
 #include "tier/instance.h"
 
-#define POOL 8
-#define RETRY_NS 1000000000ULL
+#define POOL 8                 /* attachments: the current one and those
+                                  replaced while hooks were still inside */
+#define RETRY_NS NS_PER_SEC    /* between attach attempts */
+#define FD_PARK_MAX 1024       /* the shim's descriptors go at most this high */
 
 static struct shim_attach g_pool[POOL];
 static struct shim_attach *g_cur;
@@ -32,37 +42,32 @@ static uint64_t g_next_try_ns;
 static uint32_t g_attach_seq;
 static int g_warned;
 
+pid_t shim_pid;
+
 static uint64_t now_coarse_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    return clock_ns(CLOCK_MONOTONIC_COARSE);
 }
 
 static void warn_once(const char *msg)
 {
-    if (!__atomic_exchange_n(&g_warned, 1, __ATOMIC_RELAXED))
+    if (!exchange_relaxed(&g_warned, 1))
         shim_warn(msg);
-}
-
-static int real_close(int fd)
-{
-    return shim_real.close ? shim_real.close(fd) : (int)syscall(SYS_close, fd);
 }
 
 static void release(struct shim_attach *a)
 {
     if (a->ro)
-        munmap(a->ro, a->ro_len);
+        REAL(munmap)(a->ro, a->ro_len);
     if (a->rw)
-        munmap(a->rw, a->rw_len);
+        REAL(munmap)(a->rw, a->rw_len);
     if (a->dirfd >= 0) {
         shim_fd_mark_ours(a->dirfd, false);
-        real_close(a->dirfd);
+        shim_close(a->dirfd);
     }
     if (a->sockfd >= 0) {
         shim_fd_mark_ours(a->sockfd, false);
-        real_close(a->sockfd);
+        shim_close(a->sockfd);
     }
     a->ro = a->rw = NULL;
     a->dirfd = a->sockfd = -1;
@@ -72,11 +77,10 @@ static void release(struct shim_attach *a)
 /* Free every replaced attachment no hook is inside of. pre: g_attaching. */
 static void reclaim(void)
 {
-    struct shim_attach *cur = __atomic_load_n(&g_cur, __ATOMIC_SEQ_CST);
+    struct shim_attach *cur = load_seqcst(&g_cur);
     for (int i = 0; i < POOL; i++) {
         struct shim_attach *a = &g_pool[i];
-        if (a != cur && load_acquire(&a->in_use) &&
-            __atomic_load_n(&a->active, __ATOMIC_SEQ_CST) == 0)
+        if (a != cur && load_acquire(&a->in_use) && load_seqcst(&a->active) == 0)
             release(a);
     }
 }
@@ -85,10 +89,10 @@ static void reclaim(void)
 static bool same_namespace(const struct tier_header *h)
 {
     struct stat st;
-    if (stat("/", &st) < 0 || (uint64_t)st.st_dev != h->root_dev ||
+    if (REAL(stat)("/", &st) < 0 || (uint64_t)st.st_dev != h->root_dev ||
         (uint64_t)st.st_ino != h->root_ino)
         return false;
-    if (h->mntns_ino && stat("/proc/self/ns/mnt", &st) == 0 &&
+    if (h->mntns_ino && REAL(stat)("/proc/self/ns/mnt", &st) == 0 &&
         (uint64_t)st.st_ino != h->mntns_ino)
         return false;
     return true;
@@ -105,18 +109,18 @@ static bool same_namespace(const struct tier_header *h)
 static int park_fd(int fd)
 {
     struct rlimit rl;
-    long base = 512;
+    long base = FD_PARK_MAX / 2;
 
     if (fd < 0)
         return fd;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        base = rl.rlim_cur / 2 < 1024 ? (long)(rl.rlim_cur / 2) : 1024;
+        base = rl.rlim_cur / 2 < FD_PARK_MAX ? (long)(rl.rlim_cur / 2) : FD_PARK_MAX;
     if (fd >= base)
         return fd;
-    long hi = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
+    long hi = shim_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
     if (hi < 0)
         return fd;
-    real_close(fd);
+    shim_close(fd);
     return (int)hi;
 }
 
@@ -129,7 +133,7 @@ static int connect_miss_socket(int dirfd)
         return -1;
     if (instance_sockaddr(&sa, shim_cfg.dir, dirfd, INSTANCE_MISS_SOCK) < 0 ||
         connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        real_close(s);
+        shim_close(s);
         return -1;
     }
     return s;
@@ -147,10 +151,10 @@ static bool attach(struct shim_attach *cur)
     void *hmap;
     uid_t uid = geteuid();
 
-    int dirfd = park_fd(shim_real.open(shim_cfg.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    int dirfd = park_fd(REAL(open)(shim_cfg.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (dirfd < 0)
         return false; /* no daemon (yet): quietly pass through */
-    if (shim_real.fstat(dirfd, &st) < 0)
+    if (REAL(fstat)(dirfd, &st) < 0)
         goto fail;
     char why_dir[64];
     if (instance_dir_untrusted(&st, uid, why_dir, sizeof why_dir)) {
@@ -160,8 +164,8 @@ static bool attach(struct shim_attach *cur)
         goto fail;
     }
     uint64_t dev = (uint64_t)st.st_dev;
-    ifd = shim_real.openat(dirfd, "index", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    if (ifd < 0 || shim_real.fstat(ifd, &st) < 0)
+    ifd = REAL(openat)(dirfd, "index", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (ifd < 0 || REAL(fstat)(ifd, &st) < 0)
         goto fail;
     if (cur && !cur->broken && cur->index_ino == (uint64_t)st.st_ino &&
         cur->index_dev == (uint64_t)st.st_dev)
@@ -172,12 +176,12 @@ static bool attach(struct shim_attach *cur)
         warn_once(msg);
         goto fail;
     }
-    hmap = mmap(NULL, TIER_HEADER_SIZE, PROT_READ, MAP_SHARED, ifd, 0);
+    hmap = REAL(mmap)(NULL, TIER_HEADER_SIZE, PROT_READ, MAP_SHARED, ifd, 0);
     if (hmap == MAP_FAILED)
         goto fail;
     memcpy(&h, hmap, sizeof h);
     h.magic = load_acquire(&((const struct tier_header *)hmap)->magic);
-    munmap(hmap, TIER_HEADER_SIZE);
+    REAL(munmap)(hmap, TIER_HEADER_SIZE);
     const char *why = tier_header_check(&h, (uint64_t)st.st_size, uid);
     if (why) {
         snprintf(msg, sizeof msg, "%.300s/index: %s: passing through", shim_cfg.dir, why);
@@ -192,16 +196,15 @@ static bool attach(struct shim_attach *cur)
 
     for (int i = 0; i < POOL && !a; i++) {
         int zero = 0;
-        if (__atomic_compare_exchange_n(&g_pool[i].in_use, &zero, 1, 0,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        if (cas_acq_rel(&g_pool[i].in_use, &zero, 1))
             a = &g_pool[i];
     }
     if (!a)
         goto fail; /* replaced indexes still in use by hooks */
     a->ro_len = h.marks_offset;
     a->rw_len = h.marks_size;
-    a->ro = mmap(NULL, a->ro_len, PROT_READ, MAP_SHARED, ifd, 0);
-    a->rw = mmap(NULL, a->rw_len, PROT_READ | PROT_WRITE, MAP_SHARED, ifd, (off_t)h.marks_offset);
+    a->ro = REAL(mmap)(NULL, a->ro_len, PROT_READ, MAP_SHARED, ifd, 0);
+    a->rw = REAL(mmap)(NULL, a->rw_len, PROT_READ | PROT_WRITE, MAP_SHARED, ifd, (off_t)h.marks_offset);
     if (a->ro == MAP_FAILED || a->rw == MAP_FAILED ||
         load_relaxed(&((struct tier_marks *)a->rw)->magic) != TIER_MARKS_MAGIC) {
         if (a->ro == MAP_FAILED)
@@ -218,7 +221,7 @@ static bool attach(struct shim_attach *cur)
     a->index_dev = (uint64_t)st.st_dev;
     a->index_ino = (uint64_t)st.st_ino;
     a->dev = dev;
-    a->seq = ++g_attach_seq & 63;
+    a->seq = ++g_attach_seq & FDTAG_ATTACH_MASK;
     a->validate = validate;
     a->euid = (uint32_t)uid;
     if (validate && shim_cfg.log != SHIM_LOG_OFF)
@@ -228,15 +231,15 @@ static bool attach(struct shim_attach *cur)
     shim_fd_mark_ours(dirfd, true);
     if (a->sockfd >= 0)
         shim_fd_mark_ours(a->sockfd, true);
-    real_close(ifd);
-    __atomic_store_n(&g_cur, a, __ATOMIC_SEQ_CST);
+    shim_close(ifd);
+    store_seqcst(&g_cur, a);
     reclaim();
     return true;
 
 fail:
     if (ifd >= 0)
-        real_close(ifd);
-    real_close(dirfd);
+        shim_close(ifd);
+    shim_close(dirfd);
     return false;
 }
 
@@ -248,17 +251,13 @@ static bool try_attach(bool force, struct shim_attach *cur)
 
     if (!force && now < load_relaxed(&g_next_try_ns))
         return false;
-    if (!__atomic_compare_exchange_n(&g_attaching, &zero, 1, 0, __ATOMIC_ACQUIRE,
-                                     __ATOMIC_RELAXED))
+    if (!cas_acquire(&g_attaching, &zero, 1))
         return false;
     store_relaxed(&g_next_try_ns, now + RETRY_NS);
     /* In a vfork child, or a child made by a raw clone, memory is shared
      * with the parent but descriptors are not: never create any there. */
-    if ((pid_t)syscall(SYS_getpid) == shim_pid) {
-        int saved = errno;
+    if ((pid_t)shim_sys3(SYS_getpid, 0, 0, 0) == shim_pid)
         ok = attach(cur);
-        errno = saved;
-    }
     store_release(&g_attaching, 0);
     return ok;
 }
@@ -266,13 +265,13 @@ static bool try_attach(bool force, struct shim_attach *cur)
 struct shim_attach *shim_enter(bool force)
 {
     for (int round = 0; round < 2; round++) {
-        struct shim_attach *a = __atomic_load_n(&g_cur, __ATOMIC_SEQ_CST);
+        struct shim_attach *a = load_seqcst(&g_cur);
         if (a) {
-            __atomic_fetch_add(&a->active, 1, __ATOMIC_SEQ_CST);
-            if (__atomic_load_n(&g_cur, __ATOMIC_SEQ_CST) == a &&
-                !load_relaxed(&a->broken) && tier_view_live(&a->view, now_coarse_ns()))
+            fetch_add_seqcst(&a->active, 1);
+            if (load_seqcst(&g_cur) == a && !load_relaxed(&a->broken) &&
+                tier_view_live(&a->view, now_coarse_ns()))
                 return a;
-            __atomic_fetch_sub(&a->active, 1, __ATOMIC_RELEASE);
+            fetch_sub_release(&a->active, 1);
         }
         if (round > 0 || !try_attach(force, a))
             break;
@@ -282,7 +281,7 @@ struct shim_attach *shim_enter(bool force)
 
 void shim_leave(struct shim_attach *a)
 {
-    __atomic_fetch_sub(&a->active, 1, __ATOMIC_RELEASE);
+    fetch_sub_release(&a->active, 1);
 }
 
 void shim_attach_fd_lost(int fd)
@@ -306,4 +305,9 @@ void shim_attach_fd_lost(int fd)
 void shim_attach_after_fork(void)
 {
     store_relaxed(&g_attaching, 0);
+}
+
+void shim_disable(void)
+{
+    store_relaxed(&shim_cfg.enabled, false);
 }

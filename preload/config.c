@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "preload/shim.h"
+#include "preload/config.h"
 #include "tier/config.h"
 
 static bool word_in(const char *v, const char *const *words)

@@ -4,52 +4,57 @@
  * Init may be reached from the constructor or, earlier, from a hook called
  * by another library's constructor. The state is set to "initialising"
  * before anything else, so a hook re-entered from inside (dlsym calling
- * malloc calling open) sees it and uses the raw system call instead. */
+ * malloc calling open) sees it and makes the real call (or the raw system
+ * call, sys.h) instead. The shim is inert in secure-execution mode
+ * (setuid, setgid, capabilities), inside shmd itself, and when the
+ * environment says so (config.c). */
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "preload/shim.h"
+#include "preload/attach.h"
+#include "preload/config.h"
+#include "preload/hook.h"
+#include "preload/key.h"
+#include "preload/log.h"
+#include "preload/real.h"
+#include "preload/sys.h"
 #include "tier/atomic.h"
 
 struct shim_real shim_real;
 struct shim_config shim_cfg;
-
-enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
-int shim_init_state; /* enum above; read inline by shim_ready() */
+int shim_init_state; /* enum shim_init; read inline by shim_ready() */
 static SHIM_TLS int t_in_init;
 
-pid_t shim_pid SHIM_HIDDEN; /* getpid() of this process, kept across fork */
-
-static void resolve_real(void)
+void shim_real_resolve(void)
 {
-#define X(ret, name, args) shim_real.name = (ret(*) args)dlsym(RTLD_NEXT, #name);
-    SHIM_REAL_LIST(X)
+#define X(ret, name, args) store_relaxed(&shim_real.name, (ret(*) args)dlsym(RTLD_NEXT, #name));
+    SHIM_HOOKS(X)
+    SHIM_CALLS(X)
 #undef X
 }
 
 static void after_fork_child(void)
 {
-    shim_pid = (pid_t)syscall(SYS_getpid);
+    shim_pid = (pid_t)shim_sys3(SYS_getpid, 0, 0, 0);
     shim_attach_after_fork();
 }
 
 static void shim_init(void)
 {
-    int expected = INIT_NONE;
-    int saved = errno;
+    int expected = SHIM_INIT_NONE;
+    int saved = errno; /* the boundary here is the constructor, or the hook
+                          that started init: leave it as found */
 
-    if (!__atomic_compare_exchange_n(&shim_init_state, &expected, INIT_RUNNING, 0,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    if (!cas_acq_rel(&shim_init_state, &expected, SHIM_INIT_RUNNING))
         return;
     t_in_init = 1;
-    resolve_real();
-    shim_pid = (pid_t)syscall(SYS_getpid);
+    shim_real_resolve();
+    shim_pid = (pid_t)shim_sys3(SYS_getpid, 0, 0, 0);
     if (getauxval(AT_SECURE)) {
         shim_cfg.enabled = false; /* setuid/setgid/capabilities: inert, silent */
     } else if (dlsym(RTLD_DEFAULT, "shmd_daemon_marker")) {
@@ -65,7 +70,7 @@ static void shim_init(void)
         pthread_atfork(NULL, NULL, after_fork_child);
     }
     t_in_init = 0;
-    store_release(&shim_init_state, INIT_DONE);
+    store_release(&shim_init_state, SHIM_INIT_DONE);
     errno = saved;
 }
 
@@ -76,26 +81,15 @@ __attribute__((constructor)) static void shim_constructor(void)
 
 bool shim_ready_slow(void)
 {
-    if (load_acquire(&shim_init_state) == INIT_DONE)
+    if (load_acquire(&shim_init_state) == SHIM_INIT_DONE)
         return load_relaxed(&shim_cfg.enabled);
     if (t_in_init)
         return false;
     shim_init();
-    return load_acquire(&shim_init_state) == INIT_DONE && load_relaxed(&shim_cfg.enabled);
-}
-
-void shim_disable(void)
-{
-    store_relaxed(&shim_cfg.enabled, false);
+    return load_acquire(&shim_init_state) == SHIM_INIT_DONE && load_relaxed(&shim_cfg.enabled);
 }
 
 void *shim_dlsym_next(const char *name)
 {
     return dlsym(RTLD_NEXT, name);
-}
-
-int shim_sys_openat(int dirfd, const char *path, int flags, mode_t mode)
-{
-    long r = syscall(SYS_openat, dirfd, path, flags, mode);
-    return (int)r;
 }

@@ -1,13 +1,14 @@
 /* log.c - SHMCACHE_LOG lines and one-time warnings, written to stderr with
  * a single writev, and the number formatting hooks need: async-signal-safe,
- * no stdio, no allocation. */
-#include <errno.h>
+ * no stdio, no allocation. They may change errno, as every helper of the
+ * hooks (the hook, or init, restores it). */
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "preload/shim.h"
+#include "preload/log.h"
+#include "preload/sys.h"
 
 size_t shim_utoa(unsigned long v, char *buf)
 {
@@ -33,9 +34,8 @@ static void emit(const char *what, const char *text)
 {
     char head[64] = "shmcache[";
     size_t n = 9;
-    int saved = errno;
 
-    n += shim_utoa((unsigned long)syscall(SYS_getpid), head + n);
+    n += shim_utoa((unsigned long)shim_sys3(SYS_getpid, 0, 0, 0), head + n);
     memcpy(head + n, "]: ", 3);
     n += 3;
     struct iovec iov[4] = {
@@ -46,7 +46,6 @@ static void emit(const char *what, const char *text)
     };
     ssize_t r = writev(2, iov, 4);
     (void)r;
-    errno = saved;
 }
 
 void shim_log(const char *what, const char *path)

@@ -194,26 +194,32 @@ bool tier_entry_unchanged(const struct tier_view *v, const struct tier_entry *e)
     return read_seqcount_unchanged(&v->records[e->record].seq, e->seq);
 }
 
+/* The 8 hex digits of x (lower case, most significant first) into buf:
+ * each nibble spread to its own byte, then '0'..'9' or 'a'..'f' added a
+ * word at a time (this runs on every hit). */
+static void hex8(uint32_t x, char *buf)
+{
+    uint64_t v = x;
+
+    v = (v | v << 16) & 0x0000ffff0000ffffULL;
+    v = (v | v << 8) & 0x00ff00ff00ff00ffULL;
+    v = (v | v << 4) & 0x0f0f0f0f0f0f0f0fULL;
+    uint64_t letters = ((v + 0x0606060606060606ULL) >> 4) & 0x0101010101010101ULL;
+    v += 0x3030303030303030ULL + letters * ('a' - '0' - 10);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v); /* the most significant digit first in memory */
+#endif
+    memcpy(buf, &v, 8);
+}
+
 void tier_object_name(uint64_t generation, uint64_t id, uint32_t record, char *buf)
 {
-    /* two hex digits per byte from a table: this runs on every hit */
-    static const char hex2[513] =
-        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
-        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
-        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
-        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
-        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
-        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
-        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
-
     buf[0] = 'o';
-    for (int i = 0; i < 8; i++) {
-        memcpy(buf + 1 + 2 * i, hex2 + 2 * ((generation >> (56 - 8 * i)) & 0xff), 2);
-        memcpy(buf + 17 + 2 * i, hex2 + 2 * ((id >> (56 - 8 * i)) & 0xff), 2);
-    }
-    for (int i = 0; i < 4; i++)
-        memcpy(buf + 33 + 2 * i, hex2 + 2 * ((record >> (24 - 8 * i)) & 0xff), 2);
+    hex8((uint32_t)(generation >> 32), buf + 1);
+    hex8((uint32_t)generation, buf + 9);
+    hex8((uint32_t)(id >> 32), buf + 17);
+    hex8((uint32_t)id, buf + 25);
+    hex8(record, buf + 33);
     buf[41] = '\0';
 }
 

@@ -30,11 +30,14 @@ int path_normalize(const char *a, const char *b, bool allow_trailing,
 /* True when p is already in normal form (the cheap check before matching). */
 bool path_is_normal(const char *p);
 
+/* Prefixes are stored NUL-terminated and zero-padded to a multiple of 8
+ * bytes at 8-aligned offsets, so they can be compared a word at a time. */
 struct path_prefixes {
     unsigned count;
+    unsigned max_len;           /* bytes of the longest prefix */
     uint16_t off[PATH_PREFIX_MAX];
     uint16_t len[PATH_PREFIX_MAX];
-    char buf[2 * TIER_PATH_MAX];
+    _Alignas(8) char buf[2 * TIER_PATH_MAX];
 };
 
 /* Parse a colon-separated list of absolute directories. Empty entries are
@@ -46,7 +49,9 @@ int path_prefixes_parse(const char *list, struct path_prefixes *out,
 /* Cheap test of a raw absolute path, before any normalisation: 1 when it
  * lies under a prefix as written, 0 when it cannot lie under one even once
  * normalised, -1 when only normalising it can tell ("//", "/./" at the
- * point where it departs from a prefix). */
+ * point where it departs from a prefix). Reads p in words, up to its NUL
+ * or max_len + 1 bytes, whichever comes first, and never beyond the 4 KiB
+ * chunk of the last byte it needs (as glibc's strlen reads). */
 int path_prefixes_match_raw(const struct path_prefixes *pp, const char *p);
 
 /* True when the normalised path p (length n) is a prefix or lies below one. */

@@ -146,7 +146,7 @@ static void test_exports_only_hooks(void **state)
     h_assert_ok(&nm, "nm -D");
     h_run(&hooks, NULL,
           H_ARGV("sh", "-c", h_fmt("sed -n 's/^ *X([^,]*, *\\([A-Za-z_0-9]*\\),.*/\\1/p' "
-                                   "%s/preload/shim.h | sort", h_root())), 10000);
+                                   "%s/preload/real.h | sort", h_root())), 10000);
     h_assert_ok(&hooks, "hook list");
     assert_true(h_count_lines(hooks.out, "") > 50);
     assert_string_equal(nm.out, hooks.out);

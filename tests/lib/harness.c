@@ -1090,7 +1090,7 @@ void h_probe_std_argv(struct h_fix *f, const char *verb, const char **argv)
     argv[k] = NULL;
 }
 
-/* ---- added for the hardening tests (test_fault, test_security, test_pressure) ---- */
+/* ---- helpers, root, tallies, object bytes ------------------------------------ */
 const char *h_helper(const char *name)
 {
     static char paths[8][H_PATH_MAX];

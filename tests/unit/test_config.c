@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "preload/shim.h"
+#include "preload/config.h"
 #include "shmd/shmd.h"
 #include "tier/config.h"
 

@@ -1,0 +1,57 @@
+/* attach.h - the shim's view of the instance: the mapped index, the
+ * instance directory and the miss socket, entered lock-free by hooks. */
+#ifndef SHMCACHE_ATTACH_H
+#define SHMCACHE_ATTACH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tier/index.h"
+
+/* One attached index: the mapping and the descriptors that go with it. */
+struct shim_attach {
+    struct tier_view view;
+    void *ro;                   /* read-only mapping: header, slots, arena */
+    size_t ro_len;
+    void *rw;                   /* read-write mapping: marks */
+    size_t rw_len;
+    int dirfd;                  /* the instance directory, O_CLOEXEC */
+    int sockfd;                 /* datagram socket connected to miss.sock */
+    uint64_t index_dev, index_ino; /* which index file this is */
+    int active;                 /* hooks inside this attachment (seq_cst) */
+    int broken;                 /* one of our fds was closed behind our back */
+    int in_use;                 /* slot of the attach pool taken */
+    uint32_t seq;               /* attach number (fdtag.h), to tell indexes apart */
+    bool validate;              /* stat the source on every hit: the daemon
+                                   sees paths through another namespace */
+    uint64_t dev;               /* st_dev of the instance directory */
+    uint32_t euid;              /* geteuid() at attach (the instance's owner):
+                                   for the owner case of tier/access.h. If the
+                                   process changes uid later, the kernel still
+                                   checks the 0700 instance directory on every
+                                   openat of an object, so a stale value can
+                                   only make a hit fail, not grant one. */
+};
+
+extern pid_t shim_pid __attribute__((visibility("hidden"))); /* updated at fork */
+
+/* Enter the current attached index (attaching or re-attaching, rate
+ * limited to once a second, when there is none or it went stale). Returns
+ * NULL when nothing is usable; otherwise the caller must shim_leave() it.
+ * force skips the rate limit (modifying calls must be able to invalidate).
+ * May change errno. */
+struct shim_attach *shim_enter(bool force) __attribute__((visibility("hidden")));
+void shim_leave(struct shim_attach *a) __attribute__((visibility("hidden")));
+
+/* fd, one of an attachment's descriptors, is being closed by the host:
+ * never use or close that number again. */
+void shim_attach_fd_lost(int fd) __attribute__((visibility("hidden")));
+/* In the child after fork. */
+void shim_attach_after_fork(void) __attribute__((visibility("hidden")));
+
+/* Turn the shim off for the rest of the process (chroot, new mount
+ * namespace: paths no longer mean what they mean to shmd). */
+void shim_disable(void) __attribute__((visibility("hidden")));
+
+#endif

@@ -1,0 +1,170 @@
+/* change.c - marking changes through the shim (see change.h and the change
+ * words in tier/layout.h).
+ *
+ * begin adds TIER_CHANGE_BEGIN to the path's gen (and to the epoch for a
+ * tree change) before the real call; end adds TIER_CHANGE_END after it.
+ * From the begin on, no entry of the bucket (or, for the epoch, no entry at
+ * all) is served, and the daemon loads nothing there; after the end, every
+ * entry recorded before is stale for good. Without a live index at the
+ * begin there is nothing to mark in flight, and the end adds a plain
+ * TIER_CHANGE_ONE to whatever index is live by then (one may have come up
+ * meanwhile and loaded the old state).
+ *
+ * A change to a directory or a symlink, or to an ancestor of a prefix, can
+ * move whole trees: it marks the epoch, which no entry published before it
+ * survives. Changes made through another name for the same file (a
+ * symlink, a hard link, a bind mount) are not recognised here;
+ * revalidation catches them. */
+#include <string.h>
+#include <sys/stat.h>
+
+#include "preload/change.h"
+#include "preload/config.h"
+#include "preload/fdtag.h"
+#include "preload/key.h"
+#include "preload/log.h"
+#include "preload/real.h"
+#include "tier/atomic.h"
+#include "tier/hash.h"
+
+static uint32_t bucket1_of(const struct shim_attach *a, const char *key, int len)
+{
+    return ((uint32_t)tier_hash(a->view.hash_seed, key, (size_t)len) & a->view.bucket_mask) + 1;
+}
+
+static void mark_add(const struct shim_attach *a, uint32_t bucket1, bool epoch, uint64_t delta)
+{
+    if (bucket1)
+        fetch_add_seqcst(&a->view.gens[bucket1 - 1], delta);
+    if (epoch)
+        fetch_add_seqcst(&a->view.marks->epoch, delta);
+}
+
+static void mark_begin(struct shim_mark *m, const char *key, int len, bool tree)
+{
+    struct shim_attach *a = shim_enter(true);
+
+    m->a = a;
+    m->bucket1 = 0;
+    m->epoch = tree;
+    if (!a)
+        return;
+    if (len >= 0)
+        m->bucket1 = bucket1_of(a, key, len);
+    mark_add(a, m->bucket1, m->epoch, TIER_CHANGE_BEGIN);
+}
+
+/* Close marks opened on m->a; or, with none opened, mark once on whatever
+ * is live now (key/len name the path again, to find its bucket there). */
+static void mark_end(struct shim_mark *m, const char *key, int len)
+{
+    if (m->a) {
+        mark_add(m->a, m->bucket1, m->epoch, TIER_CHANGE_END);
+        shim_leave(m->a);
+        m->a = NULL;
+        return;
+    }
+    struct shim_attach *a = shim_enter(true);
+    if (!a)
+        return;
+    mark_add(a, key && len >= 0 ? bucket1_of(a, key, len) : 0, m->epoch, TIER_CHANGE_ONE);
+    shim_leave(a);
+}
+
+/* Decide what a change to the normalised path key (n bytes) affects. */
+static void classify(struct shim_change *c, int n, bool check_type)
+{
+    bool under = path_prefixes_match(&shim_cfg.prefixes, c->key, (size_t)n);
+    bool above = !under && path_prefixes_below(&shim_cfg.prefixes, c->key, (size_t)n);
+    struct stat st;
+
+    if (!under && !above)
+        return;
+    c->relevant = true;
+    c->len = under ? n : -1;
+    c->tree = above || (check_type && REAL(lstat)(c->key, &st) == 0 &&
+                        (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)));
+}
+
+static void change_init(struct shim_change *c)
+{
+    c->relevant = c->tree = false;
+    c->len = -1;
+    c->mark.a = NULL;
+    c->mark.bucket1 = 0;
+    c->mark.epoch = false;
+}
+
+static void change_mark(struct shim_change *c)
+{
+    if (c->relevant)
+        mark_begin(&c->mark, c->key, c->len, c->tree);
+}
+
+void shim_change_begin(struct shim_change *c, int dirfd, const char *path, bool check_type)
+{
+    change_init(c);
+    int plen = shim_path_len(path);
+    if (plen <= 0)
+        return; /* unreadable, too long or empty: the real call fails */
+    if (path[0] != '/' && dirfd == AT_FDCWD && !load_relaxed(&shim_cwd_is_relevant) &&
+        !shim_has_dotdot(path))
+        return; /* relative to a directory nowhere near a prefix */
+    int n = shim_resolve(dirfd, path, c->key, true);
+    if (n < 0) {
+        /* relative or through "..", and /proc could not say where it is:
+         * it may be anywhere, so assume the worst */
+        c->relevant = c->tree = path[0] != '/' || shim_has_dotdot(path);
+    } else {
+        classify(c, n, check_type);
+    }
+    change_mark(c);
+}
+
+void shim_change_begin_fd(struct shim_change *c, int fd)
+{
+    change_init(c);
+    int n = shim_fd_resolve(fd, c->key);
+    if (n >= 0)
+        classify(c, n, true);
+    change_mark(c);
+}
+
+uint32_t shim_change_end(struct shim_change *c)
+{
+    uint32_t tag = 0;
+
+    if (!c->relevant)
+        return 0;
+    if (c->mark.a && c->mark.bucket1)
+        tag = fdtag_make(c->mark.a->seq, c->mark.bucket1 - 1);
+    mark_end(&c->mark, c->key, c->len);
+    if (shim_cfg.log == SHIM_LOG_ALL)
+        shim_log(c->tree ? "CHANGE-TREE" : "CHANGE", c->len >= 0 ? c->key : "?");
+    return tag;
+}
+
+void shim_tag_begin(struct shim_mark *m, uint32_t tag)
+{
+    struct shim_attach *a = shim_enter(true);
+
+    m->a = a;
+    m->bucket1 = 0;
+    m->epoch = false;
+    if (!a)
+        return;
+    uint32_t b1 = fdtag_bucket1(tag);
+    if (fdtag_attach(tag) == a->seq && b1 && b1 - 1 <= a->view.bucket_mask)
+        m->bucket1 = b1;
+    else
+        m->epoch = true; /* the index was replaced since the open */
+    mark_add(a, m->bucket1, m->epoch, TIER_CHANGE_BEGIN);
+}
+
+void shim_tag_end(struct shim_mark *m)
+{
+    /* with no live index at the begin, the path is not known here: an
+     * index that came up meanwhile loses its epoch (rare and safe) */
+    m->epoch = m->epoch || !m->a;
+    mark_end(m, NULL, -1);
+}

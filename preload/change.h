@@ -1,0 +1,52 @@
+/* change.h - invalidation through the shim: a call that changes a cached
+ * path (or a tree above one) marks the change words of the index
+ * (tier/layout.h) before the real call and again after it, so that no
+ * process that can observe its effect is served what was there before. */
+#ifndef SHMCACHE_CHANGE_H
+#define SHMCACHE_CHANGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "preload/attach.h"
+#include "tier/path.h"
+
+#define SHIM_CHANGE_HIDDEN __attribute__((visibility("hidden")))
+
+/* Change marks in flight: set by a begin, closed by the matching end, on
+ * the same attachment (entered meanwhile, so the index stays mapped). */
+struct shim_mark {
+    struct shim_attach *a;      /* NULL: no live index at the begin */
+    uint32_t bucket1;           /* 1 + bucket whose gen is marked, 0: none */
+    bool epoch;                 /* the epoch is marked */
+};
+
+/* One path a modifying call touches. */
+struct shim_change {
+    bool relevant;              /* under or above a prefix (or could not tell) */
+    bool tree;                  /* the whole tree: mark the epoch too */
+    int len;                    /* key length; -1: no single cached path */
+    char key[PATH_KEY_SIZE];
+    struct shim_mark mark;
+};
+
+/* Before a call that changes path (relative to dirfd): resolve it (a rename
+ * or unlink removes the name, so this is the only moment), decide whether
+ * it is under or above a prefix, and mark it in flight. check_type: a
+ * directory or symlink there changes a whole tree. Never reads path before
+ * it is known readable. */
+void shim_change_begin(struct shim_change *c, int dirfd, const char *path, bool check_type)
+    SHIM_CHANGE_HIDDEN;
+/* The same for the file open as fd (fchmod, fsetxattr, ...): its path from
+ * /proc. */
+void shim_change_begin_fd(struct shim_change *c, int fd) SHIM_CHANGE_HIDDEN;
+/* After the call. Returns the tag of its path for the fd table (fdtag.h),
+ * 0 when none. */
+uint32_t shim_change_end(struct shim_change *c) SHIM_CHANGE_HIDDEN;
+
+/* The same around a call on a descriptor whose tag (fdtag.h) names the
+ * bucket (a close or ftruncate of a write descriptor). */
+void shim_tag_begin(struct shim_mark *m, uint32_t tag) SHIM_CHANGE_HIDDEN;
+void shim_tag_end(struct shim_mark *m) SHIM_CHANGE_HIDDEN;
+
+#endif
