@@ -8,11 +8,7 @@ PREFIX  ?= /usr/local
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE    := -std=gnu11 -I. -D_GNU_SOURCE -fno-strict-aliasing $(WARN)
-# -fno-delete-null-pointer-checks -Wno-nonnull-compare: glibc declares the
-# hooked paths nonnull, but programs pass NULL (the kernel answers EFAULT,
-# or takes NULL as "the descriptor itself"): the hooks must test for it
-SHIM_CFLAGS := $(BASE) $(CFLAGS) -fPIC -fvisibility=hidden -U_FORTIFY_SOURCE -fno-stack-protector \
-               -fno-delete-null-pointer-checks -Wno-nonnull-compare
+SHIM_CFLAGS := $(BASE) $(CFLAGS) -fPIC -fvisibility=hidden -U_FORTIFY_SOURCE -fno-stack-protector
 PROG_CFLAGS := $(BASE) $(CFLAGS) -pthread
 
 B := build

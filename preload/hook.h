@@ -60,6 +60,18 @@ static inline bool shim_active(void)
     return load_acquire(&shim_init_state) == SHIM_INIT_DONE && load_relaxed(&shim_cfg.enabled);
 }
 
+/* glibc declares most of the hooked pointers nonnull, which lets the
+ * compiler drop a hook's test for NULL; programs pass NULL anyway (the
+ * kernel answers EFAULT, or takes a NULL path with AT_EMPTY_PATH, or in
+ * utimensat, as "the descriptor itself"). A pointer passed through this is
+ * opaque to that assumption: test it, not the parameter. */
+#define shim_unknown(p) \
+    ({ \
+        __typeof__(p) q_ = (p); \
+        __asm__("" : "+r"(q_)); \
+        q_; \
+    })
+
 struct hook {
     int err;                    /* the errno to leave on the way out */
 };

@@ -32,7 +32,7 @@ static inline int shim_open_maybe(int dirfd, const char *path)
     unsigned need = shim_cfg.prefixes.max_len + 1;
     uintptr_t a = (uintptr_t)path;
 
-    if (!path)
+    if (!a)
         return 0;
     if (__builtin_expect((a & (SHIM_CHUNK_SIZE - 1)) + need > SHIM_CHUNK_SIZE ||
                          !shim_chunk_readable(a >> SHIM_CHUNK_SHIFT), 0)) {

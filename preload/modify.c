@@ -284,14 +284,14 @@ SHIM_EXPORT int lremovexattr(const char *p, const char *name)
 /* Linux takes a NULL path as "the file dirfd names". */
 SHIM_EXPORT int utimensat(int d, const char *p, const struct timespec t[2], int flags)
 {
-    if (!p)
+    if (!shim_unknown(p))
         ONE_FD(d, REAL(utimensat)(d, p, t, flags));
     ONE_PATH(d, p, false, REAL(utimensat)(d, p, t, flags));
 }
 
 SHIM_EXPORT int futimesat(int d, const char *p, const struct timeval t[2])
 {
-    if (!p)
+    if (!shim_unknown(p))
         ONE_FD(d, REAL(futimesat)(d, p, t));
     ONE_PATH(d, p, false, REAL(futimesat)(d, p, t));
 }

@@ -18,7 +18,8 @@ _Static_assert(sizeof(struct stat) == sizeof(struct stat64),
  * kernel read path already (or accepted NULL), so reading it is safe. */
 static bool empty_path(const char *path, int flags)
 {
-    return (flags & AT_EMPTY_PATH) && (!path || !path[0]);
+    const char *p = shim_unknown(path);
+    return (flags & AT_EMPTY_PATH) && (!p || !p[0]);
 }
 
 static int real_fstatat(int dirfd, const char *path, struct stat *st, int flags)
