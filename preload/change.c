@@ -40,7 +40,9 @@ static void mark_add(const struct shim_attach *a, uint32_t bucket1, bool epoch, 
         fetch_add_seqcst(&a->view.marks->epoch, delta);
 }
 
-static void mark_begin(struct shim_mark *m, const char *key, int len, bool tree)
+/* Open marks for the path key (len bytes, -1: none) or for the bucket of
+ * a descriptor's tag (key NULL), and the epoch when tree. */
+static void mark_begin(struct shim_mark *m, const char *key, int len, uint32_t tag, bool tree)
 {
     struct shim_attach *a = shim_enter(true);
 
@@ -49,8 +51,15 @@ static void mark_begin(struct shim_mark *m, const char *key, int len, bool tree)
     m->epoch = tree;
     if (!a)
         return;
-    if (len >= 0)
+    if (key && len >= 0) {
         m->bucket1 = bucket1_of(a, key, len);
+    } else if (!key) {
+        uint32_t b1 = fdtag_bucket1(tag);
+        if (fdtag_attach(tag) == a->seq && b1 && b1 - 1 <= a->view.bucket_mask)
+            m->bucket1 = b1;
+        else
+            m->epoch = true; /* the index was replaced since the open */
+    }
     mark_add(a, m->bucket1, m->epoch, TIER_CHANGE_BEGIN);
 }
 
@@ -98,7 +107,7 @@ static void change_init(struct shim_change *c)
 static void change_mark(struct shim_change *c)
 {
     if (c->relevant)
-        mark_begin(&c->mark, c->key, c->len, c->tree);
+        mark_begin(&c->mark, c->key, c->len, 0, c->tree);
 }
 
 void shim_change_begin(struct shim_change *c, int dirfd, const char *path, bool check_type)
@@ -146,19 +155,7 @@ uint32_t shim_change_end(struct shim_change *c)
 
 void shim_tag_begin(struct shim_mark *m, uint32_t tag)
 {
-    struct shim_attach *a = shim_enter(true);
-
-    m->a = a;
-    m->bucket1 = 0;
-    m->epoch = false;
-    if (!a)
-        return;
-    uint32_t b1 = fdtag_bucket1(tag);
-    if (fdtag_attach(tag) == a->seq && b1 && b1 - 1 <= a->view.bucket_mask)
-        m->bucket1 = b1;
-    else
-        m->epoch = true; /* the index was replaced since the open */
-    mark_add(a, m->bucket1, m->epoch, TIER_CHANGE_BEGIN);
+    mark_begin(m, NULL, -1, tag, false);
 }
 
 void shim_tag_end(struct shim_mark *m)

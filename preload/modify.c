@@ -26,36 +26,31 @@
 #include "preload/fdtag.h"
 #include "preload/hook.h"
 
-/* One path: mark, call, mark; errno as the real call left it. */
-#define ONE_PATH(dirfd, path, check_type, call) \
+/* The shape of every hook here: marks opened by begin, the real call, the
+ * marks closed by end; errno as the real call left it. */
+#define AROUND(decl, begin, end, call) \
     do { \
         struct hook h_; \
-        struct shim_change c_; \
+        decl; \
         if (!hook_enter(&h_)) \
             return call; \
-        shim_change_begin(&c_, dirfd, path, check_type); \
+        begin; \
         hook_call(&h_); \
         int r_ = call; \
         hook_called(&h_); \
-        shim_change_end(&c_); \
+        end; \
         return hook_leave(&h_, r_); \
     } while (0)
 
+/* One path, or two (rename, link: both names change). */
+#define ONE_PATH(dirfd, path, check_type, call) \
+    AROUND(struct shim_change c_, shim_change_begin(&c_, dirfd, path, check_type), \
+           shim_change_end(&c_), call)
+
 #define TWO_PATHS(d1, p1, d2, p2, call) \
-    do { \
-        struct hook h_; \
-        struct shim_change a_, b_; \
-        if (!hook_enter(&h_)) \
-            return call; \
-        shim_change_begin(&a_, d1, p1, true); \
-        shim_change_begin(&b_, d2, p2, true); \
-        hook_call(&h_); \
-        int r_ = call; \
-        hook_called(&h_); \
-        shim_change_end(&b_); \
-        shim_change_end(&a_); \
-        return hook_leave(&h_, r_); \
-    } while (0)
+    AROUND(struct shim_change a_; struct shim_change b_, \
+           (shim_change_begin(&a_, d1, p1, true), shim_change_begin(&b_, d2, p2, true)), \
+           (shim_change_end(&b_), shim_change_end(&a_)), call)
 
 /* A change through descriptor fd in flight. */
 struct fd_change {
@@ -88,18 +83,7 @@ static void fd_change_end(struct fd_change *c)
 }
 
 #define ONE_FD(fd, call) \
-    do { \
-        struct hook h_; \
-        struct fd_change c_; \
-        if (!hook_enter(&h_)) \
-            return call; \
-        fd_change_begin(&c_, fd); \
-        hook_call(&h_); \
-        int r_ = call; \
-        hook_called(&h_); \
-        fd_change_end(&c_); \
-        return hook_leave(&h_, r_); \
-    } while (0)
+    AROUND(struct fd_change c_, fd_change_begin(&c_, fd), fd_change_end(&c_), call)
 
 SHIM_EXPORT int ftruncate(int fd, off_t len)
 {

@@ -11,30 +11,27 @@
 #include "preload/hook.h"
 #include "preload/key.h"
 
+/* The call, then (when it worked) the cwd's relevance again. */
+#define CWD_CHANGE(call) \
+    do { \
+        struct hook h_; \
+        if (!hook_enter(&h_)) \
+            return call; \
+        int r_ = call; \
+        hook_called(&h_); \
+        if (r_ == 0) \
+            shim_cwd_changed(); \
+        return hook_leave(&h_, r_); \
+    } while (0)
+
 SHIM_EXPORT int chdir(const char *p)
 {
-    struct hook h;
-
-    if (!hook_enter(&h))
-        return REAL(chdir)(p);
-    int r = REAL(chdir)(p);
-    hook_called(&h);
-    if (r == 0)
-        shim_cwd_changed();
-    return hook_leave(&h, r);
+    CWD_CHANGE(REAL(chdir)(p));
 }
 
 SHIM_EXPORT int fchdir(int fd)
 {
-    struct hook h;
-
-    if (!hook_enter(&h))
-        return REAL(fchdir)(fd);
-    int r = REAL(fchdir)(fd);
-    hook_called(&h);
-    if (r == 0)
-        shim_cwd_changed();
-    return hook_leave(&h, r);
+    CWD_CHANGE(REAL(fchdir)(fd));
 }
 
 SHIM_EXPORT int chroot(const char *p)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tier/hash.h"
+#include "tier/word.h"
 
 #define C1 0x87c37b91114253d5ULL
 #define C2 0x4cf5ad432745937fULL
@@ -36,16 +37,6 @@ static inline uint64_t load_tail(const unsigned char *p, size_t n)
     return w;
 }
 
-static inline uint64_t load_word(const unsigned char *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    w = __builtin_bswap64(w);
-#endif
-    return w;
-}
-
 static inline uint64_t mix_word(uint64_t h, uint64_t w)
 {
     w *= C1;
@@ -62,7 +53,7 @@ uint64_t tier_hash(uint64_t seed, const void *data, size_t n)
     size_t i = 0;
 
     for (; i + 8 <= n; i += 8)
-        h = mix_word(h, load_word(p + i));
+        h = mix_word(h, load_le64(p + i));
     if (i < n)
         h = mix_word(h, load_tail(p + i, n - i));
     return fmix64(h ^ n);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tier/path.h"
+#include "tier/word.h"
 
 /* Append the components of s to out[*len], each as "/name", skipping empty
  * and "." components. Returns -1 on a ".." component or overflow of cap.
@@ -144,18 +145,6 @@ bool path_is_under(const char *p, size_t n, const char *d, size_t dn)
     return n >= dn && memcmp(p, d, dn) == 0 && (n == dn || p[dn] == '/');
 }
 
-/* 8 bytes from p, as a little-endian word (see common_len for why not
- * checked by ASan). */
-__attribute__((no_sanitize_address, always_inline)) static inline uint64_t load_word(const char *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    w = __builtin_bswap64(w);
-#endif
-    return w;
-}
-
 #define CHUNK 4096u
 
 /* How many leading bytes the string p has in common with the prefix d (dn
@@ -176,7 +165,7 @@ __attribute__((no_sanitize_address)) static size_t common_len(const char *p, con
                 i++;
             return i;
         }
-        uint64_t x = load_word(p + i) ^ load_word(d + i);
+        uint64_t x = load_le64(p + i) ^ load_le64(d + i);
         if (dn - i < 8)
             x &= (1ULL << (8 * (dn - i))) - 1;
         if (x)
