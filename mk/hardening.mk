@@ -45,13 +45,11 @@ FUZZ_JOBS    ?= $(words $(FUZZERS))
 # ---- products in $(B) for the recursive builds ----------------------------------
 $(B)/lib/libshmcache.so: $(SHIM_OBJ) $(B)/libshmcache.map
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $(SHIM_OBJ) -Wl,-soname,libshmcache.so \
-	    -Wl,--version-script=$(B)/libshmcache.map -Wl,-z,relro -Wl,-z,now -ldl $(LDFLAGS)
+	$(SHIM_LINK)
 
 $(B)/bin/shmd: $(SHMD_OBJ) $(TIER_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -pthread -o $@ $(SHMD_OBJ) $(TIER_OBJ) \
-	    -Wl,--export-dynamic-symbol=shmd_daemon_marker $(LDFLAGS)
+	$(SHMD_LINK)
 
 # Host programs run under a sanitized shim with the runtime preloaded first;
 # tests/helpers/asan_compat.c, preloaded before it, lets them keep glibc's
@@ -124,7 +122,7 @@ test-tsan: tsan-build
 # The harnesses of the daemon's messages include the one file whose static
 # functions they call (daemon.c, loader.c, control.c), which is then left
 # out of the link.
-FUZZ_CFLAGS := $(BASE) -O1 -g -fsanitize=fuzzer,address,undefined \
+FUZZ_CFLAGS := $(BASE) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=undefined -pthread
 FUZZ_SRC_fuzz_index   := $(TIER_SRC) shmd/store.c
 FUZZ_SRC_fuzz_miss    := $(TIER_SRC) $(filter-out shmd/daemon.c shmd/loader.c,$(SHMD_LIB))
@@ -191,7 +189,7 @@ conformance-ci: all conformance-deps
 # What the stages need beyond `make deps` on a fresh Debian 12: clang with
 # its libFuzzer runtime (gcc's sanitizer runtimes come with gcc).
 HARDENING_DEPS_MISSING = $(shell command -v $(FUZZ_CC) >/dev/null || echo clang; \
-    test -f "$$($(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null)" || \
+    test -f "$$($(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-$(ARCH).a 2>/dev/null)" || \
     echo libclang-rt-14-dev)
 hardening-deps:
 	@if [ -n "$(strip $(HARDENING_DEPS_MISSING))" ]; then \
