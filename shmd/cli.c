@@ -1,5 +1,7 @@
 /* cli.c - the client side's common ground: the command table, options,
- * and one request over the control socket (see cli.h). */
+ * one request over the control socket, JSON strings (see cli.h). Each
+ * command is in the file named for it: cli_stats.c, cli_ls.c, cli_warm.c,
+ * cli_evict.c (evict and flush), cli_stop.c, cli_exec.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -122,9 +124,15 @@ int cli_connect(const char *dir, bool quiet)
             fprintf(stderr, "shmd: no daemon for %s (%s)\n", dir, strerror(errno));
         return -1;
     }
+    if (fstat(dfd, &st) < 0) {
+        if (!quiet)
+            fprintf(stderr, "shmd: instance directory %s: %s\n", dir, strerror(errno));
+        close(dfd);
+        return -1;
+    }
     /* root may talk to any user's daemon (which accepts root), given --dir */
-    uid_t owner = geteuid() == 0 && fstat(dfd, &st) == 0 ? st.st_uid : geteuid();
-    if (fstat(dfd, &st) < 0 || instance_dir_untrusted(&st, owner, why, sizeof why)) {
+    uid_t owner = geteuid() == 0 ? st.st_uid : geteuid();
+    if (instance_dir_untrusted(&st, owner, why, sizeof why)) {
         if (!quiet)
             fprintf(stderr, "shmd: instance directory %s is %s: refusing\n", dir, why);
         close(dfd);
@@ -197,6 +205,21 @@ int cli_operand_key(const char *arg, char *key)
     if (!getcwd(cwd, sizeof cwd))
         return -1;
     return path_normalize(cwd, arg, true, key, PATH_KEY_SIZE);
+}
+
+void cli_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
 }
 
 int shmd_cli(int argc, char **argv)

@@ -57,6 +57,11 @@ FILE *cli_request(const char *dir, const char *cmd, char *const *args, size_t na
  * taken from the cwd) and lexically normal. Returns the length or -1. */
 int cli_operand_key(const char *arg, char *key);
 
+/* Print s as a JSON string: quoted, with '"', '\\' and control bytes
+ * escaped. */
+void cli_json_string(FILE *out, const char *s);
+
+/* The commands, each in its own file (cli_NAME.c). */
 int cli_stats(int argc, char **argv);
 int cli_ls(int argc, char **argv);
 int cli_warm(int argc, char **argv);
