@@ -186,5 +186,7 @@ clean:
 # Header dependencies, written by -MMD next to each object.
 -include $(wildcard $(B)/*/*/*.d $(B)/*/*.d $(B)/tests/helpers/*.d)
 
-# Fragments: each adds its own targets (and TEST_STAGES entries).
+# Fragments: each adds its own targets (and TEST_STAGES entries); their
+# per-target prerequisite lists ($$(VAR_$$*)) need the second expansion.
+.SECONDEXPANSION:
 -include $(wildcard mk/*.mk)

@@ -118,19 +118,25 @@ test-tsan: tsan-build
 	@$(MAKE) --no-print-directory tsan-run
 
 # ---- fuzzing --------------------------------------------------------------------------------
-# One libFuzzer binary per fuzz/fuzz_*.c, linked with the sources it drives.
-# The harnesses of the daemon's messages include the one file whose static
-# functions they call (daemon.c, loader.c, control.c), which is then left
-# out of the link.
-FUZZ_CFLAGS := $(BASE) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
-               -fno-sanitize-recover=undefined -pthread
-FUZZ_SRC_fuzz_index   := $(TIER_SRC) shmd/store.c
-FUZZ_SRC_fuzz_miss    := $(TIER_SRC) $(filter-out shmd/daemon.c shmd/loader.c,$(SHMD_LIB))
-FUZZ_SRC_fuzz_control := $(TIER_SRC) $(filter-out shmd/control.c,$(SHMD_LIB))
+# One libFuzzer binary per fuzz/fuzz_*.c, linked with the objects of the
+# code it drives, built into $(FUZZ_B)/obj/ with coverage instrumentation
+# and the daemon's checks at level 2 (store_validate at every unlock), as
+# the unit tests are.
+FUZZ_CFLAGS := $(BASE) $(CPPFLAGS) -O1 -g -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined -pthread -DSHMCACHE_DEBUG=2
+fuzz_objs = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(1))
+FUZZ_OBJS_fuzz_index   := $(call fuzz_objs,$(TIER_SRC) shmd/store.c shmd/debug.c)
+FUZZ_OBJS_fuzz_miss    := $(call fuzz_objs,$(TIER_SRC) $(SHMD_LIB))
+FUZZ_OBJS_fuzz_control := $(call fuzz_objs,$(TIER_SRC) $(SHMD_LIB))
 
-$(FUZZ_B)/%: fuzz/%.c fuzz/fuzz_common.h $(wildcard tier/*.h shmd/*.h tier/*.c shmd/*.c)
+$(FUZZ_B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC_$*)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
+
+$(addprefix $(FUZZ_B)/,$(FUZZERS)): $(FUZZ_B)/%: $(FUZZ_B)/obj/fuzz/%.o $$(FUZZ_OBJS_$$*)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
+
+-include $(wildcard $(FUZZ_B)/obj/*/*.d)
 
 fuzz-build: $(addprefix $(FUZZ_B)/,$(FUZZERS))
 

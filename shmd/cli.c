@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "shmd/cli.h"
-#include "shmd/shmd.h"
+#include "shmd/opts.h"
+#include "shmd/units.h"
 #include "tier/config.h"
 #include "tier/instance.h"
 #include "tier/path.h"
@@ -49,11 +50,9 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
     char err[300];
     uint64_t v;
     int ch;
-    bool dir_given = false;
 
     memset(c, 0, sizeof *c);
-    c->name = getenv("SHMCACHE_NAME");
-    c->dir_arg = getenv("SHMCACHE_DIR");
+    shmd_instance_from_env(&c->inst);
     optind = 0;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -67,13 +66,10 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
         case 'n':
             if (!config_name_valid(optarg))
                 return cli_usage_error(cmd, "--name: expected 1-64 of A-Z a-z 0-9 . _ -");
-            c->name = optarg;
-            if (!dir_given)
-                c->dir_arg = NULL; /* a name given here beats $SHMCACHE_DIR */
+            shmd_instance_set_name(&c->inst, optarg);
             break;
         case 'd':
-            c->dir_arg = optarg;
-            dir_given = true;
+            shmd_instance_set_dir(&c->inst, optarg);
             break;
         case 'j':
             c->json = true;
@@ -85,7 +81,7 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
             c->watch = true;
             break;
         case 'c':
-            if (config_parse_uint(optarg, 1000000, &v) < 0 || v == 0)
+            if (units_parse_uint(optarg, 1000000, &v) < 0 || v == 0)
                 return cli_usage_error(cmd, "--count: expected a number from 1 to 1000000");
             c->count = (long)v;
             c->watch = true;
@@ -106,7 +102,7 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
     }
     if (c->json && c->prometheus)
         return cli_usage_error(cmd, "--json and --prometheus: choose one");
-    if (config_instance_dir(c->name, c->dir_arg, geteuid(), c->dir, sizeof c->dir, err, sizeof err) < 0)
+    if (config_instance_dir(c->inst.name, c->inst.dir, geteuid(), c->dir, sizeof c->dir, err, sizeof err) < 0)
         return cli_usage_error(cmd, err);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "shmd/opts.h"
 #include "tier/layout.h"
 
 /* argv[0] is the command name. Returns the process exit code. */
@@ -27,9 +28,8 @@ enum cli_flag {
 };
 
 struct cli {
-    const char *name;
-    const char *dir_arg;
-    char dir[TIER_PATH_MAX];   /* the instance directory */
+    struct shmd_instance inst; /* --name, --dir and the environment */
+    char dir[TIER_PATH_MAX];   /* the instance directory they name */
     bool json, prometheus, watch;
     long count;                /* --count: snapshots to print; 0 = forever */
     const char *sort;          /* --sort */

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "shmd/cli.h"
-#include "shmd/shmd.h"
+#include "shmd/opts.h"
 #include "tier/clock.h"
 #include "tier/path.h"
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "shmd/cli.h"
-#include "tier/config.h"
+#include "shmd/units.h"
 #include "tier/path.h"
 
 struct entry {
@@ -112,7 +112,7 @@ int cli_ls(int argc, char **argv)
     } else {
         printf("%10s %8s %10s  %s\n", "SIZE", "AGE", "HITS", "PATH");
         for (size_t i = 0; i < n; i++)
-            printf("%10s %7llus %10llu  %s\n", config_format_size(e[i].size, a, sizeof a),
+            printf("%10s %7llus %10llu  %s\n", units_format_size(e[i].size, a, sizeof a),
                    (unsigned long long)(e[i].age_ms / 1000), (unsigned long long)e[i].hits,
                    e[i].path);
     }

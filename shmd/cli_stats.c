@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "shmd/cli.h"
-#include "tier/config.h"
+#include "shmd/units.h"
 #include "tier/path.h"
 
 #define KV_MAX 64
@@ -161,9 +161,9 @@ static void print_table(const struct snapshot *s, const struct snapshot *prev)
            (unsigned long long)(up / 3600), (unsigned long long)(up / 60 % 60),
            (unsigned long long)(up % 60));
     printf("%-15s %llu\n", "entries", (unsigned long long)num(s, "entries"));
-    printf("%-15s %s of %s (%.1f%%)\n", "memory", config_format_size(mem, a, sizeof a),
-           config_format_size(cap, b, sizeof b), cap ? 100.0 * (double)mem / (double)cap : 0.0);
-    printf("%-15s %s\n", "bytes", config_format_size(num(s, "bytes"), a, sizeof a));
+    printf("%-15s %s of %s (%.1f%%)\n", "memory", units_format_size(mem, a, sizeof a),
+           units_format_size(cap, b, sizeof b), cap ? 100.0 * (double)mem / (double)cap : 0.0);
+    printf("%-15s %s\n", "bytes", units_format_size(num(s, "bytes"), a, sizeof a));
     printf("%-15s %llu\n", "hits", (unsigned long long)hits);
     printf("%-15s %llu\n", "misses", (unsigned long long)misses);
     print_ratio("hit ratio", hits, misses);

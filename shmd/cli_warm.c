@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "shmd/cli.h"
+#include "shmd/units.h"
 #include "tier/clock.h"
-#include "tier/config.h"
 #include "tier/path.h"
 
 #define PROGRESS_EVERY_MS 100   /* redraw the progress line at most this often */
@@ -130,8 +130,8 @@ static void progress_draw(struct progress *p, bool force)
     memset(bar + filled, ' ', width - filled);
     bar[width] = '\0';
     fprintf(stderr, "\r[%s] %llu/%llu files, %s, %s/s\033[K", bar, (unsigned long long)p->done,
-            (unsigned long long)p->total, config_format_size(p->bytes, a, sizeof a),
-            config_format_size(rate, b, sizeof b));
+            (unsigned long long)p->total, units_format_size(p->bytes, a, sizeof a),
+            units_format_size(rate, b, sizeof b));
 }
 
 int cli_warm(int argc, char **argv)
@@ -178,7 +178,7 @@ int cli_warm(int argc, char **argv)
     if (p.tty)
         fprintf(stderr, "\r\033[K");
     printf("warmed %llu files (%s), %llu already cached, %llu skipped\n",
-           (unsigned long long)loaded, config_format_size(p.bytes, a, sizeof a),
+           (unsigned long long)loaded, units_format_size(p.bytes, a, sizeof a),
            (unsigned long long)cached, (unsigned long long)skipped);
     for (size_t i = 0; i < g_files.n; i++)
         free(g_files.v[i]);

@@ -2,7 +2,7 @@
  * publishes, the shim's lock-free reader (tier/index.c) looks up.
  *
  * Each test builds a real index in a private 0700 directory under /dev/shm,
- * publishes entries the way shmd/loader.c does (reserve, new id, put, all
+ * publishes entries the way shmd/load.c does (reserve, new id, put, all
  * under s.lock) and reads them back only through tier_lookup on s.view, with
  * keys built by path_normalize, as the shim does. store_validate runs after
  * every change in the model-driven tests; a reference model says which paths
@@ -76,7 +76,7 @@ static void object_create(const struct fx *f, uint64_t id, uint32_t rec)
     close(fd);
 }
 
-/* Publish path as shmd/loader.c does. Returns the record (or -1) and the
+/* Publish path as shmd/load.c does. Returns the record (or -1) and the
  * new object id in *id. The object file exists when with_file. */
 static int put_key(struct fx *f, const struct key *k, uint64_t size, uint64_t v,
                    bool with_file, uint64_t *id)
