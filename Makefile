@@ -20,6 +20,9 @@ DEPFLAGS := -MMD -MP
 # the shim too; Debian's gcc emits none unless asked.)
 SHIM_CFLAGS := $(BASE) $(CPPFLAGS) $(CFLAGS) -U_FORTIFY_SOURCE -fPIC -fvisibility=hidden
 PROG_CFLAGS := $(BASE) $(CPPFLAGS) $(CFLAGS) -pthread
+# unit tests and fuzzers: the daemon's internal checks at their most
+# thorough, store_validate() at every store_unlock (shmd/debug.h)
+DBG_CFLAGS  := $(PROG_CFLAGS) -DSHMCACHE_DEBUG=2
 
 # The header the exported symbols are read from (SHIM_REAL_LIST).
 SHIM_SYMS_HDR := preload/shim.h
@@ -43,7 +46,7 @@ TIER_SRC      := $(wildcard tier/*.c)
 TIER_SHIM_SRC := tier/hash.c tier/path.c tier/config.c tier/index.c tier/stat.c tier/instance.c
 PRELOAD_SRC   := $(wildcard preload/*.c)
 SHMD_SRC      := $(wildcard shmd/*.c)
-# the daemon without its command line (main.c, cli*.c)
+# the daemon without its command line (main.c, cli*.c): what fuzzers drive
 SHMD_LIB      := $(filter-out shmd/main.c shmd/cli%,$(SHMD_SRC))
 
 SHIM_OBJ := $(patsubst %.c,$(B)/pic/%.o,$(TIER_SHIM_SRC) $(PRELOAD_SRC))
@@ -56,7 +59,8 @@ HELPERS := $(patsubst tests/helpers/%.c,$(B)/tests/helpers/%,$(wildcard tests/he
 
 all: preload/libshmcache.so shmd/shmd
 
-# Objects: pic/ for the shim, obj/ for shmd and the tests.
+# Objects: pic/ for the shim, obj/ for shmd and the integration tests,
+# dbg/ for the unit tests (DBG_CFLAGS: struct store differs, so never mix).
 $(B)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SHIM_CFLAGS) $(DEPFLAGS) -c $< -o $@
@@ -64,6 +68,10 @@ $(B)/pic/%.o: %.c
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(B)/dbg/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(DBG_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # The exported symbols are exactly the hooks of SHIM_REAL_LIST.
 $(B)/libshmcache.map: $(SHIM_SYMS_HDR)
@@ -98,27 +106,37 @@ deps:
 	  { $(SUDO) apt-get update >/dev/null && $(SUDO) apt-get install -y $(DEPS_MISSING) >/dev/null; }; \
 	fi
 
+# What each unit test links besides itself: the code it tests (built into
+# dbg/, with the debug checks) and what that needs.
+STORE_OBJS := shmd/store.o shmd/debug.o tier/index.o tier/hash.o tier/path.o
+TEST_OBJS_test_access := shmd/access.o
+# (test_config: preload/config.c is the shim's pure environment parser,
+# linked without the hooks)
+TEST_OBJS_test_config := shmd/opts.o shmd/units.o shmd/log.o tier/config.o tier/path.o \
+                         preload/config.o
+TEST_OBJS_test_evict  := $(STORE_OBJS) tests/unit/fixture.o
+TEST_OBJS_test_index  := $(STORE_OBJS) tests/unit/fixture.o
+TEST_OBJS_test_layout :=
+TEST_OBJS_test_path   := tier/path.o
+TEST_OBJS_test_proto  := tier/proto.o tier/hash.o tier/path.o
+# The integration tests run the real programs: they link the tier (release
+# objects, as the daemon is built) and the harness, and some a piece more.
 TEST_LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/lib/*.c))
-UNIT_LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
+TEST_OBJS_test_pressure := shmd/store.o shmd/debug.o
 
-# ($< and the objects only: the .d files add headers, and sources a test
-# includes, to the prerequisites)
-$(B)/tests/test_%: tests/unit/test_%.c $(TIER_OBJ) $(patsubst %.c,$(B)/obj/%.o,$(SHMD_LIB)) $(B)/obj/preload_config.o $(UNIT_LIB_OBJ)
+.SECONDEXPANSION:
+$(UNIT_TESTS): $(B)/tests/%: $(B)/dbg/tests/unit/%.o $$(addprefix $(B)/dbg/,$$(TEST_OBJS_$$*))
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) $(DEPFLAGS) -o $@ $< $(filter %.o,$^) -lcmocka $(LDFLAGS)
+	$(CC) $(DBG_CFLAGS) -o $@ $^ -lcmocka $(LDFLAGS)
 
-$(B)/tests/test_%: tests/integration/test_%.c $(TIER_OBJ) $(TEST_LIB_OBJ)
+$(INTEG_TESTS): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(TIER_OBJ) $(TEST_LIB_OBJ) \
+                $$(addprefix $(B)/obj/,$$(TEST_OBJS_$$*))
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) $(DEPFLAGS) -o $@ $< $(filter %.o,$^) -lcmocka $(LDFLAGS)
+	$(CC) $(PROG_CFLAGS) -o $@ $^ -lcmocka $(LDFLAGS)
 
 $(B)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(DEPFLAGS) -o $@ $< $(LDFLAGS)
-
-# the shim's pure config parser, linked into unit tests without the hooks
-$(B)/obj/preload_config.o: preload/config.c
-	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # `make test` = the suite below, then every stage a fragment in mk/ adds to
 # TEST_STAGES (sanitizer builds, fuzzing, ...), each a make target.
@@ -184,9 +202,7 @@ clean:
 .PHONY: all test test-core deps run bench bench-firstpass bench-instr install uninstall clean
 
 # Header dependencies, written by -MMD next to each object.
--include $(wildcard $(B)/*/*/*.d $(B)/*/*.d $(B)/tests/helpers/*.d)
+-include $(wildcard $(B)/*/*/*.d $(B)/*/*/*/*.d $(B)/tests/helpers/*.d)
 
-# Fragments: each adds its own targets (and TEST_STAGES entries); their
-# per-target prerequisite lists ($$(VAR_$$*)) need the second expansion.
-.SECONDEXPANSION:
+# Fragments: each adds its own targets (and TEST_STAGES entries).
 -include $(wildcard mk/*.mk)

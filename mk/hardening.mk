@@ -61,10 +61,6 @@ $(B)/lib/asan-compat.so: tests/helpers/asan_compat.c
 san-all: $(B)/bin/shmd $(B)/lib/libshmcache.so $(UNIT_TESTS) $(INTEG_TESTS) $(HELPERS)
 san-unit: $(UNIT_TESTS)
 
-# the test library objects are intermediates of pattern rules: kept, so a
-# second run does not relink every test
-.SECONDARY: $(TEST_LIB_OBJ) $(UNIT_LIB_OBJ)
-
 # ---- ASan + UBSan ----------------------------------------------------------------------
 # Host programs (python3, cat, sh) are not instrumented: their own leaks are
 # not ours (detect_leaks=0), and `shmd exec` preloads the library without

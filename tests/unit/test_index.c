@@ -843,7 +843,9 @@ static void test_view_live_and_names(void **state)
     assert_false(tier_object_parse("index", &pg, &pid, &pr));
 
     /* ids are never reused */
+    store_lock(&f->s);
     uint64_t a = store_new_id(&f->s), b = store_new_id(&f->s);
+    store_unlock(&f->s);
     assert_true(a != 0 && b > a);
 
     /* counters the shims keep, summed by the daemon */
