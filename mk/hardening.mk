@@ -1,5 +1,5 @@
 # mk/hardening.mk - sanitizer builds, fuzzing, memcheck and the conformance
-# suite (issue 4). Included by the main Makefile. Every build here goes into
+# suite. Included by the main Makefile. Every build here goes into
 # its own directory (build-asan/, build-tsan/, build-fuzz/), so the normal
 # build in build/, shmd/shmd and preload/ is never overwritten.
 #
