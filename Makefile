@@ -1,25 +1,55 @@
 # shmcache - build, test, install. `make`, `make test`, `make run`,
 # `make bench`, `make install PREFIX=/usr/local`. Local overrides go in
-# config.mak (CC, CFLAGS, PREFIX, ...).
+# config.mak (CC, CPPFLAGS, CFLAGS, LDFLAGS, PREFIX, ...).
 -include config.mak
 
 CC      ?= cc
 PREFIX  ?= /usr/local
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+# -fno-strict-aliasing: the seqlock copies (tier/index.c, shmd/store.c,
+# preload/stat.c) move records, structs with 32-bit fields, as 64-bit words
 BASE    := -std=gnu11 -I. -D_GNU_SOURCE -fno-strict-aliasing $(WARN)
-SHIM_CFLAGS := $(BASE) $(CFLAGS) -fPIC -fvisibility=hidden -U_FORTIFY_SOURCE -fno-stack-protector
-PROG_CFLAGS := $(BASE) $(CFLAGS) -pthread
+DEPFLAGS := -MMD -MP
+# -U_FORTIFY_SOURCE (after the caller's flags, which may define it, as a
+# distribution's build flags or Ubuntu's gcc do): the shim defines open,
+# openat and the __open_2 family itself; fortified, its own calls to them
+# would be rewritten to __open_2 and friends and land in its own hooks.
+# (No -fno-stack-protector: the hooks never run before ld.so has set up
+# TLS and the stack guard, so a build that asks for canaries gets them in
+# the shim too; Debian's gcc emits none unless asked.)
+SHIM_CFLAGS := $(BASE) $(CPPFLAGS) $(CFLAGS) -U_FORTIFY_SOURCE -fPIC -fvisibility=hidden
+PROG_CFLAGS := $(BASE) $(CPPFLAGS) $(CFLAGS) -pthread
+# unit tests and fuzzers: the daemon's internal checks at their most
+# thorough, store_validate() at every store_unlock (shmd/debug.h)
+DBG_CFLAGS  := $(PROG_CFLAGS) -DSHMCACHE_DEBUG=2
+
+# The header the exported symbols are read from (SHIM_REAL_LIST).
+SHIM_SYMS_HDR := preload/real.h
+
+# The shim mirrors kernel ABI details per architecture (preload/: flag
+# values, the struct stat behind __fxstat), written for these two only.
+ARCHS   := x86_64 aarch64
+ARCH    := $(shell $(CC) $(CPPFLAGS) $(CFLAGS) -dM -E -x c /dev/null 2>/dev/null | \
+             sed -n 's/^.define __\(x86_64\|aarch64\)__ 1$$/\1/p')
+ifneq ($(MAKECMDGOALS),clean)
+ifeq ($(filter $(ARCHS),$(ARCH)),)
+$(error shmcache builds for x86_64 and aarch64 only, whose kernel constants the shim (preload/) is written for; "$(CC) $(CFLAGS)" targets another architecture)
+endif
+endif
 
 B := build
 
-TIER_SRC    := tier/hash.c tier/path.c tier/config.c tier/index.c tier/stat.c \
-               tier/proto.c tier/instance.c
-PRELOAD_SRC := $(wildcard preload/*.c)
-SHMD_LIB    := shmd/debug.c shmd/opts.c shmd/access.c shmd/store.c shmd/loader.c shmd/revalidate.c shmd/control.c shmd/daemon.c
-SHMD_SRC    := shmd/main.c shmd/cli.c shmd/cli_stats.c shmd/cli_warm.c shmd/cli_exec.c $(SHMD_LIB)
+TIER_SRC      := $(wildcard tier/*.c)
+# the part of the tier the shim links: not the parsers of what shims send
+# (tier/proto.c), which only shmd reads
+TIER_SHIM_SRC := tier/hash.c tier/path.c tier/config.c tier/index.c tier/stat.c tier/instance.c
+PRELOAD_SRC   := $(wildcard preload/*.c)
+SHMD_SRC      := $(wildcard shmd/*.c)
+# the daemon without its command line (main.c, cli*.c): what fuzzers drive
+SHMD_LIB      := $(filter-out shmd/main.c shmd/cli%,$(SHMD_SRC))
 
-SHIM_OBJ := $(patsubst %.c,$(B)/pic/%.o,$(TIER_SRC) $(PRELOAD_SRC))
+SHIM_OBJ := $(patsubst %.c,$(B)/pic/%.o,$(TIER_SHIM_SRC) $(PRELOAD_SRC))
 TIER_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(TIER_SRC))
 SHMD_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(SHMD_SRC))
 
@@ -29,27 +59,39 @@ HELPERS := $(patsubst tests/helpers/%.c,$(B)/tests/helpers/%,$(wildcard tests/he
 
 all: preload/libshmcache.so shmd/shmd
 
-$(B)/pic/%.o: %.c $(wildcard tier/*.h preload/*.h)
+# Objects: pic/ for the shim, obj/ for shmd and the integration tests,
+# dbg/ for the unit tests (DBG_CFLAGS: struct store differs, so never mix).
+$(B)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(SHIM_CFLAGS) -c $< -o $@
+	$(CC) $(SHIM_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(B)/obj/%.o: %.c $(wildcard tier/*.h shmd/*.h tests/lib/*.h tests/unit/*.h)
+$(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -c $< -o $@
+	$(CC) $(PROG_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-# The exported symbols are exactly the hooks of SHIM_REAL_LIST in shim.h.
-$(B)/libshmcache.map: preload/real.h
+$(B)/dbg/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(DBG_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# The exported symbols are exactly the hooks of SHIM_REAL_LIST.
+$(B)/libshmcache.map: $(SHIM_SYMS_HDR)
 	@mkdir -p $(B)
 	{ echo '{'; echo '  global:'; \
 	  sed -n 's/^ *X([^,]*, *\([A-Za-z_0-9]*\),.*/    \1;/p' $<; \
 	  echo '  local:'; echo '    *;'; echo '};'; } > $@
 
+# -z defs: a tier function the shim calls but TIER_SHIM_SRC lacks is a
+# link error here, not a lookup failure in some program at run time.
+SHIM_LINK = $(CC) -shared -o $@ $(SHIM_OBJ) -Wl,-soname,libshmcache.so -Wl,-z,defs \
+            -Wl,--version-script=$(B)/libshmcache.map -Wl,-z,relro -Wl,-z,now -ldl $(LDFLAGS)
+SHMD_LINK = $(CC) -pthread -o $@ $(SHMD_OBJ) $(TIER_OBJ) \
+            -Wl,--export-dynamic-symbol=shmd_daemon_marker $(LDFLAGS)
+
 preload/libshmcache.so: $(SHIM_OBJ) $(B)/libshmcache.map
-	$(CC) -shared -o $@ $(SHIM_OBJ) -Wl,-soname,libshmcache.so \
-	    -Wl,--version-script=$(B)/libshmcache.map -Wl,-z,relro -Wl,-z,now -ldl $(LDFLAGS)
+	$(SHIM_LINK)
 
 shmd/shmd: $(SHMD_OBJ) $(TIER_OBJ)
-	$(CC) -pthread -o $@ $(SHMD_OBJ) $(TIER_OBJ) -Wl,--export-dynamic-symbol=shmd_daemon_marker $(LDFLAGS)
+	$(SHMD_LINK)
 
 # ---- tests ----------------------------------------------------------------
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
@@ -65,25 +107,37 @@ deps:
 	  { $(SUDO) apt-get update >/dev/null && $(SUDO) apt-get install -y $(DEPS_MISSING) >/dev/null; }; \
 	fi
 
+# What each unit test links besides itself: the code it tests (built into
+# dbg/, with the debug checks) and what that needs.
+STORE_OBJS := shmd/store.o shmd/debug.o tier/index.o tier/hash.o tier/path.o
+TEST_OBJS_test_access := shmd/access.o
+# (test_config: preload/config.c is the shim's pure environment parser,
+# linked without the hooks)
+TEST_OBJS_test_config := shmd/opts.o shmd/units.o shmd/log.o tier/config.o tier/path.o \
+                         preload/config.o
+TEST_OBJS_test_evict  := $(STORE_OBJS) tests/unit/fixture.o
+TEST_OBJS_test_index  := $(STORE_OBJS) tests/unit/fixture.o
+TEST_OBJS_test_layout :=
+TEST_OBJS_test_path   := tier/path.o
+TEST_OBJS_test_proto  := tier/proto.o tier/hash.o tier/path.o
+# The integration tests run the real programs: they link the tier (release
+# objects, as the daemon is built) and the harness, and some a piece more.
 TEST_LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/lib/*.c))
-UNIT_LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c)))
+TEST_OBJS_test_pressure := shmd/store.o shmd/debug.o
 
-$(B)/tests/test_%: tests/unit/test_%.c $(TIER_OBJ) $(patsubst %.c,$(B)/obj/%.o,$(SHMD_LIB)) $(B)/obj/preload_config.o $(UNIT_LIB_OBJ)
+.SECONDEXPANSION:
+$(UNIT_TESTS): $(B)/tests/%: $(B)/dbg/tests/unit/%.o $$(addprefix $(B)/dbg/,$$(TEST_OBJS_$$*))
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -o $@ $^ -lcmocka
+	$(CC) $(DBG_CFLAGS) -o $@ $^ -lcmocka $(LDFLAGS)
 
-$(B)/tests/test_%: tests/integration/test_%.c $(TIER_OBJ) $(TEST_LIB_OBJ)
+$(INTEG_TESTS): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(TIER_OBJ) $(TEST_LIB_OBJ) \
+                $$(addprefix $(B)/obj/,$$(TEST_OBJS_$$*))
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -o $@ $^ -lcmocka
+	$(CC) $(PROG_CFLAGS) -o $@ $^ -lcmocka $(LDFLAGS)
 
 $(B)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -o $@ $<
-
-# the shim's pure config parser, linked into unit tests without the hooks
-$(B)/obj/preload_config.o: preload/config.c preload/config.h tier/path.h tier/layout.h
-	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -c $< -o $@
+	$(CC) $(PROG_CFLAGS) $(DEPFLAGS) -o $@ $< $(LDFLAGS)
 
 # `make test` = the suite below, then every stage a fragment in mk/ adds to
 # TEST_STAGES (sanitizer builds, fuzzing, ...), each a make target.
@@ -103,7 +157,7 @@ run: deps all
 	@bench/run-demo.sh
 
 bench/openread: bench/openread.c
-	$(CC) $(BASE) $(CFLAGS) -o $@ $<
+	$(CC) $(BASE) $(CPPFLAGS) $(CFLAGS) -o $@ $<
 
 bench: all bench/openread
 	@bench/bench.sh
@@ -113,7 +167,7 @@ bench-firstpass: all bench/openread
 	@bench/firstpass.sh
 
 bench/hookcost: bench/hookcost.c
-	$(CC) $(BASE) $(CFLAGS) -o $@ $<
+	$(CC) $(BASE) $(CPPFLAGS) $(CFLAGS) -o $@ $<
 
 # instructions per hooked call (callgrind): the hit and pass-through costs
 bench-instr: all bench/hookcost
@@ -147,6 +201,9 @@ clean:
 	rm -rf $(B) preload/libshmcache.so shmd/shmd bench/openread bench/hookcost
 
 .PHONY: all test test-core deps run bench bench-firstpass bench-instr install uninstall clean
+
+# Header dependencies, written by -MMD next to each object.
+-include $(wildcard $(B)/*/*/*.d $(B)/*/*/*/*.d $(B)/tests/helpers/*.d)
 
 # Fragments: each adds its own targets (and TEST_STAGES entries).
 -include $(wildcard mk/*.mk)

@@ -2,13 +2,12 @@
  * side of ctl.sock, from the request bytes to the reply, without a running
  * daemon.
  *
- * The request parsing and the command dispatch are static in shmd/control.c
- * (conn_main reads one request from a descriptor, dispatches it and writes
- * the reply to it), so this file includes control.c and is linked with the
- * rest of the daemon's library (mk/hardening.mk leaves control.o out). The
- * daemon state is real: a store in a private instance directory under
+ * control_serve (shmd/control.c) reads one request from a descriptor,
+ * dispatches it and writes the reply to it; this file is linked with the
+ * daemon's objects and calls it as a connection's thread does. The daemon
+ * state is real: a store in a private instance directory under
  * /dev/shm (64 slots, 4 MiB), a pool of loader threads, the wake-up eventfd.
- * Each input is one request, put in a memfd: conn_main reads it to EOF,
+ * Each input is one request, put in a memfd: control_serve reads it to EOF,
  * then writes its reply after it, so the reply is read back from the same
  * file.
  *
@@ -23,13 +22,22 @@
  *    and counted in bad_messages.
  * A seed corpus in fuzz/corpus/fuzz_control names real files (/etc/passwd,
  * this harness's own files) so that warm, ls and evict reach live entries. */
-#include "shmd/control.c"
-
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fuzz/fuzz_common.h"
+#include "shmd/control.h"
+#include "shmd/daemon.h"
+#include "shmd/log.h"
+#include "shmd/queue.h"
+#include "tier/atomic.h"
 #include "tier/clock.h"
 
 static struct shmd g_d;
@@ -37,7 +45,7 @@ static char g_dir[64];
 
 static void teardown(void)
 {
-    loader_stop(g_d.loader, mono_ns() + 5 * NS_PER_SEC);
+    queue_stop(g_d.queue, mono_ns() + 5 * NS_PER_SEC);
     store_destroy(&g_d.store, true);
     fz_remove_dir(g_dir);
 }
@@ -49,7 +57,7 @@ static void setup(void)
                              .revalidate_ms = 0, .settle_ms = 0};
     struct stat st;
 
-    shmd_log_level = LOG_ERROR;
+    shmd_log_level = SHMD_LOG_ERROR;
     fz_instance_dir(g_dir, "control");
     fz_remove_on_crash(g_dir);
     memset(d, 0, sizeof *d);
@@ -65,9 +73,9 @@ static void setup(void)
         fz_fail("setup: instance in %s", g_dir);
     d->tier_dev = (uint64_t)st.st_dev;
     d->started_mono_ns = mono_ns();
-    d->loader = loader_start(d, 2);
-    if (!d->loader)
-        fz_fail("setup: loader_start");
+    d->queue = queue_start(d, 2);
+    if (!d->queue)
+        fz_fail("setup: queue_start");
     atexit(teardown);
 }
 
@@ -98,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static char reply[1 << 20];
     struct shmd *d = &g_d;
 
-    if (!d->loader)
+    if (!d->queue)
         setup();
     /* counted at each input: libFuzzer opens pipes to its symbolizer between them */
     int fds0 = fz_count_fds();
@@ -108,13 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int back = dup(fd);
     uint64_t bad0 = load_relaxed(&d->bad_messages);
 
-    struct conn *c = calloc(1, sizeof *c);
-    c->d = d;
-    c->fd = fd;
-    fetch_add_relaxed(&d->ctl_threads, 1);
-    conn_main(c); /* closes fd, frees c */
-    if (load_relaxed(&d->ctl_threads) != 0)
-        fz_fail("ctl_threads is %d after the request", d->ctl_threads);
+    control_serve(d, fd); /* closes fd */
 
     ssize_t n = pread(back, reply, sizeof reply, (off_t)size);
     close(back);

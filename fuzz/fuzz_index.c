@@ -90,6 +90,7 @@ static void build_template(void)
     int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0 || store_create(&s, dirfd, &p) < 0)
         fz_fail("template: store_create in %s", dir);
+    store_lock(&s);
     for (int i = 0; i < NPATHS; i++) {
         /* long shared prefixes: path compares must read every word */
         snprintf(g_keys[i], sizeof g_keys[i], i % 3 ? "/srv/app/static/file-%02d.css"
@@ -103,6 +104,7 @@ static void build_template(void)
     if (r < 0)
         fz_fail("template: find");
     store_remove(&s, (uint32_t)r);
+    store_unlock(&s); /* the store is valid here (checked in debug builds) */
     /* a path changed through a shim: its bucket generation moved */
     uint64_t h7 = tier_hash(s.view.hash_seed, g_keys[7], g_lens[7]);
     s.view.gens[h7 & s.view.bucket_mask]++;
@@ -153,9 +155,9 @@ __attribute__((no_sanitize("coverage"))) static void *garbage_main(void *arg)
         uint64_t x = g_gw.seed | 1;
         pthread_mutex_unlock(&g_gw.mu);
         for (;;) {
-            __atomic_store_n(&g_gw.busy, 1, __ATOMIC_SEQ_CST);
-            if (!__atomic_load_n(&g_gw.go, __ATOMIC_SEQ_CST)) {
-                __atomic_store_n(&g_gw.busy, 0, __ATOMIC_SEQ_CST);
+            store_seqcst(&g_gw.busy, 1);
+            if (!load_seqcst(&g_gw.go)) {
+                store_seqcst(&g_gw.busy, 0);
                 break;
             }
             for (int i = 0; i < 64; i++) {
@@ -167,9 +169,9 @@ __attribute__((no_sanitize("coverage"))) static void *garbage_main(void *arg)
                     continue;
                 /* small values (counters, generations, epochs) or noise */
                 unsigned char byte = (v >> 8) & 1 ? (unsigned char)(v >> 16) : (unsigned char)((v >> 16) & 3);
-                __atomic_store_n(&b[(v >> 24) % len], byte, __ATOMIC_RELAXED);
+                store_relaxed(&b[(v >> 24) % len], byte);
             }
-            __atomic_store_n(&g_gw.busy, 0, __ATOMIC_SEQ_CST);
+            store_seqcst(&g_gw.busy, 0);
             fetch_add_relaxed(&g_gw.bursts, 1);
         }
         pthread_mutex_lock(&g_gw.mu);
@@ -193,7 +195,7 @@ static void garbage_start(unsigned char *rw, size_t rw_len, unsigned char *ro, s
     g_gw.ro_len = ro_len;
     g_gw.seed = seed;
     store_relaxed(&g_gw.bursts, 0);
-    __atomic_store_n(&g_gw.go, 1, __ATOMIC_SEQ_CST);
+    store_seqcst(&g_gw.go, 1);
     pthread_cond_signal(&g_gw.cv);
     pthread_mutex_unlock(&g_gw.mu);
 }
@@ -219,8 +221,8 @@ static void garbage_stop(void)
     }
     g_garbage_inputs++;
     g_garbage_overlapped += load_relaxed(&g_gw.bursts) > 0;
-    __atomic_store_n(&g_gw.go, 0, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(&g_gw.busy, __ATOMIC_SEQ_CST))
+    store_seqcst(&g_gw.go, 0);
+    while (load_seqcst(&g_gw.busy))
         sched_yield();
 }
 

@@ -1,16 +1,14 @@
 /* fuzz_miss.c - libFuzzer harness for miss datagrams: everything shmd does
  * with what arrives on miss.sock, from recvmsg to a published object.
  *
- * The receive path (drain_misses, take_ancillary: credentials, descriptors
- * passed with SCM_RIGHTS, truncation, proto_miss_parse) is static in
- * shmd/daemon.c, so this file includes daemon.c, and loader.c to see when
- * the loader pool is idle, and is linked with the rest of the daemon's
- * library (mk/hardening.mk leaves those two out). The setup is
- * the daemon's own: open_instance_dir, take_lock, store_create, bind_socket
- * (miss.sock with SO_PASSCRED), loader_start; only the main loop is not run.
+ * The receive path is shmd/miss.c's miss_drain (credentials, descriptors
+ * passed with SCM_RIGHTS, truncation, proto_miss_parse), linked with the
+ * rest of the daemon's objects. The setup is the daemon's own:
+ * claim_instance (directory, lock, index, miss.sock with SO_PASSCRED) and
+ * queue_start; only the main loop is not run.
  *
  * Each input is up to 16 datagrams sent to miss.sock from a client socket,
- * then drain_misses() receives them. A datagram is a header byte, a length
+ * then miss_drain() receives them. A datagram is a header byte, a length
  * and payload bytes:
  *   header bits 0-3  ancillary descriptors: none, source file a, b, /dev/null,
  *                    the source directory, a pipe, a and b, six descriptors
@@ -31,11 +29,25 @@
  *  - never wrong bytes: every entry in the tier holds exactly the bytes of
  *    the file its path names, whatever descriptor came with the miss
  *    (a descriptor of b sent with a miss for a must not publish b as a). */
-#include "shmd/daemon.c"
-#include "shmd/loader.c"
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "fuzz/fuzz_common.h"
+#include "shmd/claim.h"
+#include "shmd/daemon.h"
+#include "shmd/log.h"
+#include "shmd/miss.h"
+#include "shmd/queue.h"
+#include "tier/atomic.h"
 #include "tier/clock.h"
+#include "tier/instance.h"
+#include "tier/path.h"
 
 #define MAX_DGRAMS 16
 
@@ -47,8 +59,8 @@ static uint64_t g_checked_loads;
 
 static void teardown(void)
 {
-    loader_stop(g_d.loader, mono_ns() + 5 * NS_PER_SEC);
-    cleanup(&g_d, true);
+    queue_stop(g_d.queue, mono_ns() + 5 * NS_PER_SEC);
+    claim_release(&g_d, true);
     static const char *const names[] = {"a", "b", "empty", "sub/c", "sub"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         char p[128];
@@ -82,12 +94,11 @@ static int open_source_fd(const char *name, int flags)
 static void setup(void)
 {
     struct shmd *d = &g_d;
-    struct store_params p = {0};
     struct sockaddr_un sa;
     char inst[64];
-    int one = 1, rcvbuf = 4 << 20, pipefd[2];
+    int pipefd[2];
 
-    shmd_log_level = LOG_ERROR;
+    shmd_log_level = SHMD_LOG_ERROR;
     snprintf(g_src, sizeof g_src, "/tmp/shmcache-fuzz-src-XXXXXX");
     fz_instance_dir(inst, "miss"); /* the parent of the instance directory */
     if (!mkdtemp(g_src) || chmod(g_src, 0755) < 0)
@@ -111,23 +122,11 @@ static void setup(void)
     d->opt.max_file = 64u << 10;
     d->opt.slots = 64;
     d->started_mono_ns = mono_ns();
-    if (open_instance_dir(d) < 0 || take_lock(d) < 0)
+    if (claim_instance(d) < 0)
         fz_fail("setup: instance %s", inst);
-    reclaim(d);
-    size_defaults(d);
-    p.slots = d->opt.slots;
-    p.capacity = d->opt.capacity;
-    p.max_file = d->opt.max_file;
-    namespace_identity(&p);
-    if (store_create(&d->store, d->dirfd, &p) < 0)
-        fz_fail("setup: store_create");
-    d->missfd = bind_socket(d, SOCK_DGRAM, INSTANCE_MISS_SOCK);
-    if (d->missfd < 0 || setsockopt(d->missfd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
-        fz_fail("setup: miss.sock");
-    setsockopt(d->missfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    d->loader = loader_start(d, 2);
-    if (!d->loader)
-        fz_fail("setup: loader_start");
+    d->queue = queue_start(d, 2);
+    if (!d->queue)
+        fz_fail("setup: queue_start");
 
     g_client = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (g_client < 0 || instance_sockaddr(&sa, d->opt.dir, d->dirfd, INSTANCE_MISS_SOCK) < 0 ||
@@ -157,10 +156,8 @@ static void check_entries(void)
         store_lock(s);
         const struct tier_record *t = &s->records[r];
         uint64_t id = t->object_id;
-        if (id) {
-            memcpy(path, s->arena + t->path_off, t->path_len);
-            path[t->path_len] = '\0';
-        }
+        if (id)
+            store_path_copy(s, r, path);
         store_unlock(s);
         if (!id)
             continue;
@@ -187,12 +184,8 @@ static void check_entries(void)
 /* Wait until the loader pool has no job queued or running. */
 static void loader_wait_idle(void)
 {
-    struct loader *l = g_d.loader;
     for (int i = 0; i < 5000; i++) {
-        pthread_mutex_lock(&l->mu);
-        bool idle = !l->head && l->ninflight == 0;
-        pthread_mutex_unlock(&l->mu);
-        if (idle)
+        if (queue_idle(g_d.queue))
             return;
         usleep(200);
     }
@@ -276,7 +269,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sendmsg(g_client, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
             sent++;
     }
-    drain_misses(d);
+    miss_drain(d);
 
     uint64_t recv = load_relaxed(&d->store.hdr->misses_received) - recv0;
     uint64_t bad = load_relaxed(&d->bad_messages) - bad0;

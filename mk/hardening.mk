@@ -1,5 +1,5 @@
 # mk/hardening.mk - sanitizer builds, fuzzing, memcheck and the conformance
-# suite (issue 4). Included by the main Makefile. Every build here goes into
+# suite. Included by the main Makefile. Every build here goes into
 # its own directory (build-asan/, build-tsan/, build-fuzz/), so the normal
 # build in build/, shmd/shmd and preload/ is never overwritten.
 #
@@ -45,13 +45,11 @@ FUZZ_JOBS    ?= $(words $(FUZZERS))
 # ---- products in $(B) for the recursive builds ----------------------------------
 $(B)/lib/libshmcache.so: $(SHIM_OBJ) $(B)/libshmcache.map
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $(SHIM_OBJ) -Wl,-soname,libshmcache.so \
-	    -Wl,--version-script=$(B)/libshmcache.map -Wl,-z,relro -Wl,-z,now -ldl $(LDFLAGS)
+	$(SHIM_LINK)
 
 $(B)/bin/shmd: $(SHMD_OBJ) $(TIER_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -pthread -o $@ $(SHMD_OBJ) $(TIER_OBJ) \
-	    -Wl,--export-dynamic-symbol=shmd_daemon_marker $(LDFLAGS)
+	$(SHMD_LINK)
 
 # Host programs run under a sanitized shim with the runtime preloaded first;
 # tests/helpers/asan_compat.c, preloaded before it, lets them keep glibc's
@@ -62,10 +60,6 @@ $(B)/lib/asan-compat.so: tests/helpers/asan_compat.c
 
 san-all: $(B)/bin/shmd $(B)/lib/libshmcache.so $(UNIT_TESTS) $(INTEG_TESTS) $(HELPERS)
 san-unit: $(UNIT_TESTS)
-
-# the test library objects are intermediates of pattern rules: kept, so a
-# second run does not relink every test
-.SECONDARY: $(TEST_LIB_OBJ) $(UNIT_LIB_OBJ)
 
 # ---- ASan + UBSan ----------------------------------------------------------------------
 # Host programs (python3, cat, sh) are not instrumented: their own leaks are
@@ -120,19 +114,25 @@ test-tsan: tsan-build
 	@$(MAKE) --no-print-directory tsan-run
 
 # ---- fuzzing --------------------------------------------------------------------------------
-# One libFuzzer binary per fuzz/fuzz_*.c, linked with the sources it drives.
-# The harnesses of the daemon's messages include the one file whose static
-# functions they call (daemon.c, loader.c, control.c), which is then left
-# out of the link.
-FUZZ_CFLAGS := $(BASE) -O1 -g -fsanitize=fuzzer,address,undefined \
-               -fno-sanitize-recover=undefined -pthread
-FUZZ_SRC_fuzz_index   := $(TIER_SRC) shmd/store.c
-FUZZ_SRC_fuzz_miss    := $(TIER_SRC) $(filter-out shmd/daemon.c shmd/loader.c,$(SHMD_LIB))
-FUZZ_SRC_fuzz_control := $(TIER_SRC) $(filter-out shmd/control.c,$(SHMD_LIB))
+# One libFuzzer binary per fuzz/fuzz_*.c, linked with the objects of the
+# code it drives, built into $(FUZZ_B)/obj/ with coverage instrumentation
+# and the daemon's checks at level 2 (store_validate at every unlock), as
+# the unit tests are.
+FUZZ_CFLAGS := $(BASE) $(CPPFLAGS) -O1 -g -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined -pthread -DSHMCACHE_DEBUG=2
+fuzz_objs = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(1))
+FUZZ_OBJS_fuzz_index   := $(call fuzz_objs,$(TIER_SRC) shmd/store.c shmd/debug.c)
+FUZZ_OBJS_fuzz_miss    := $(call fuzz_objs,$(TIER_SRC) $(SHMD_LIB))
+FUZZ_OBJS_fuzz_control := $(call fuzz_objs,$(TIER_SRC) $(SHMD_LIB))
 
-$(FUZZ_B)/%: fuzz/%.c fuzz/fuzz_common.h $(wildcard tier/*.h shmd/*.h tier/*.c shmd/*.c)
+$(FUZZ_B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRC_$*)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
+
+$(addprefix $(FUZZ_B)/,$(FUZZERS)): $(FUZZ_B)/%: $(FUZZ_B)/obj/fuzz/%.o $$(FUZZ_OBJS_$$*)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
+
+-include $(wildcard $(FUZZ_B)/obj/*/*.d)
 
 fuzz-build: $(addprefix $(FUZZ_B)/,$(FUZZERS))
 
@@ -191,7 +191,7 @@ conformance-ci: all conformance-deps
 # What the stages need beyond `make deps` on a fresh Debian 12: clang with
 # its libFuzzer runtime (gcc's sanitizer runtimes come with gcc).
 HARDENING_DEPS_MISSING = $(shell command -v $(FUZZ_CC) >/dev/null || echo clang; \
-    test -f "$$($(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null)" || \
+    test -f "$$($(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-$(ARCH).a 2>/dev/null)" || \
     echo libclang-rt-14-dev)
 hardening-deps:
 	@if [ -n "$(strip $(HARDENING_DEPS_MISSING))" ]; then \

@@ -22,9 +22,10 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
-#include "shmd/shmd.h"
-#include "tier/path.h"
+#include "shmd/access.h"
 #include "tier/clock.h"
+#include "tier/layout.h"
+#include "tier/path.h"
 
 #define ACL_XATTR "system.posix_acl_access"
 #define ALL_X (S_IXUSR | S_IXGRP | S_IXOTH)

@@ -1,5 +1,7 @@
 /* cli.c - the client side's common ground: the command table, options,
- * and one request over the control socket (see cli.h). */
+ * one request over the control socket, JSON strings (see cli.h). Each
+ * command is in the file named for it: cli_stats.c, cli_ls.c, cli_warm.c,
+ * cli_evict.c (evict and flush), cli_stop.c, cli_exec.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,7 +15,8 @@
 #include <unistd.h>
 
 #include "shmd/cli.h"
-#include "shmd/shmd.h"
+#include "shmd/opts.h"
+#include "shmd/units.h"
 #include "tier/config.h"
 #include "tier/instance.h"
 #include "tier/path.h"
@@ -47,11 +50,9 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
     char err[300];
     uint64_t v;
     int ch;
-    bool dir_given = false;
 
     memset(c, 0, sizeof *c);
-    c->name = getenv("SHMCACHE_NAME");
-    c->dir_arg = getenv("SHMCACHE_DIR");
+    shmd_instance_from_env(&c->inst);
     optind = 0;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -65,13 +66,10 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
         case 'n':
             if (!config_name_valid(optarg))
                 return cli_usage_error(cmd, "--name: expected 1-64 of A-Z a-z 0-9 . _ -");
-            c->name = optarg;
-            if (!dir_given)
-                c->dir_arg = NULL; /* a name given here beats $SHMCACHE_DIR */
+            shmd_instance_set_name(&c->inst, optarg);
             break;
         case 'd':
-            c->dir_arg = optarg;
-            dir_given = true;
+            shmd_instance_set_dir(&c->inst, optarg);
             break;
         case 'j':
             c->json = true;
@@ -83,7 +81,7 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
             c->watch = true;
             break;
         case 'c':
-            if (config_parse_uint(optarg, 1000000, &v) < 0 || v == 0)
+            if (units_parse_uint(optarg, 1000000, &v) < 0 || v == 0)
                 return cli_usage_error(cmd, "--count: expected a number from 1 to 1000000");
             c->count = (long)v;
             c->watch = true;
@@ -104,7 +102,7 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
     }
     if (c->json && c->prometheus)
         return cli_usage_error(cmd, "--json and --prometheus: choose one");
-    if (config_instance_dir(c->name, c->dir_arg, geteuid(), c->dir, sizeof c->dir, err, sizeof err) < 0)
+    if (config_instance_dir(c->inst.name, c->inst.dir, geteuid(), c->dir, sizeof c->dir, err, sizeof err) < 0)
         return cli_usage_error(cmd, err);
     return 0;
 }
@@ -122,9 +120,15 @@ int cli_connect(const char *dir, bool quiet)
             fprintf(stderr, "shmd: no daemon for %s (%s)\n", dir, strerror(errno));
         return -1;
     }
+    if (fstat(dfd, &st) < 0) {
+        if (!quiet)
+            fprintf(stderr, "shmd: instance directory %s: %s\n", dir, strerror(errno));
+        close(dfd);
+        return -1;
+    }
     /* root may talk to any user's daemon (which accepts root), given --dir */
-    uid_t owner = geteuid() == 0 && fstat(dfd, &st) == 0 ? st.st_uid : geteuid();
-    if (fstat(dfd, &st) < 0 || instance_dir_untrusted(&st, owner, why, sizeof why)) {
+    uid_t owner = geteuid() == 0 ? st.st_uid : geteuid();
+    if (instance_dir_untrusted(&st, owner, why, sizeof why)) {
         if (!quiet)
             fprintf(stderr, "shmd: instance directory %s is %s: refusing\n", dir, why);
         close(dfd);
@@ -197,6 +201,21 @@ int cli_operand_key(const char *arg, char *key)
     if (!getcwd(cwd, sizeof cwd))
         return -1;
     return path_normalize(cwd, arg, true, key, PATH_KEY_SIZE);
+}
+
+void cli_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
 }
 
 int shmd_cli(int argc, char **argv)

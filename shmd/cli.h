@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "shmd/opts.h"
 #include "tier/layout.h"
 
 /* argv[0] is the command name. Returns the process exit code. */
@@ -27,9 +28,8 @@ enum cli_flag {
 };
 
 struct cli {
-    const char *name;
-    const char *dir_arg;
-    char dir[TIER_PATH_MAX];   /* the instance directory */
+    struct shmd_instance inst; /* --name, --dir and the environment */
+    char dir[TIER_PATH_MAX];   /* the instance directory they name */
     bool json, prometheus, watch;
     long count;                /* --count: snapshots to print; 0 = forever */
     const char *sort;          /* --sort */
@@ -57,6 +57,11 @@ FILE *cli_request(const char *dir, const char *cmd, char *const *args, size_t na
  * taken from the cwd) and lexically normal. Returns the length or -1. */
 int cli_operand_key(const char *arg, char *key);
 
+/* Print s as a JSON string: quoted, with '"', '\\' and control bytes
+ * escaped. */
+void cli_json_string(FILE *out, const char *s);
+
+/* The commands, each in its own file (cli_NAME.c). */
 int cli_stats(int argc, char **argv);
 int cli_ls(int argc, char **argv);
 int cli_warm(int argc, char **argv);

@@ -1,6 +1,8 @@
-/* cli_exec.c - `shmd exec` (start a daemon for the instance if none
- * answers, then run a command with the library preloaded and the prefixes
- * set) and `shmd stop` (ask the daemon to stop, wait until it is gone). */
+/* cli_exec.c - `shmd exec`: start a daemon for the instance if none
+ * answers, then run a command with the library preloaded, the prefixes set
+ * and SHMCACHE_DIR naming the instance. The daemon gets the same options
+ * as exec (minus the prefixes) and is detached: not the command's child, so
+ * the command can neither reap nor wait for it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,35 +14,12 @@
 #include <unistd.h>
 
 #include "shmd/cli.h"
-#include "shmd/shmd.h"
+#include "shmd/opts.h"
+#include "tier/clock.h"
 #include "tier/path.h"
 
-int cli_stop(int argc, char **argv)
-{
-    struct cli c;
-    int r = cli_opts("stop", argc, argv, &c, 0);
-    if (r)
-        return r == 1 ? 0 : r;
-    if (optind < argc)
-        return cli_usage_error("stop", "takes no operands");
-    FILE *f = cli_request(c.dir, "stop", NULL, 0, false);
-    if (!f)
-        return 1;
-    fclose(f);
-    /* wait until it is gone, so `shmd stop && shmd` works */
-    for (int i = 0; i < 1000; i++) {
-        struct stat st;
-        if (stat(c.dir, &st) < 0)
-            return 0;
-        int s = cli_connect(c.dir, true);
-        if (s < 0)
-            return 0;
-        close(s);
-        usleep(10000);
-    }
-    fprintf(stderr, "shmd stop: the daemon did not stop within 10 s\n");
-    return 1;
-}
+#define UP_WAIT_NS (5 * NS_PER_SEC) /* a new daemon answers its first ping */
+#define UP_POLL_US 10000
 
 /* The preload library next to this shmd: ../preload (build tree) or
  * ../lib (installed), or $SHMCACHE_LIB. */
@@ -107,22 +86,23 @@ static int start_daemon(char **dargv, const char *dir)
         _exit(0);
     }
     waitpid(pid, NULL, 0);
-    for (int i = 0; i < 500; i++) {
+    for (uint64_t end = mono_ns() + UP_WAIT_NS; mono_ns() < end;) {
         FILE *f = cli_request(dir, "ping", NULL, 0, true);
         if (f) {
             fclose(f);
             return 0;
         }
-        usleep(10000);
+        usleep(UP_POLL_US);
     }
-    fprintf(stderr, "shmd exec: the daemon for %s did not come up within 5 s\n", dir);
+    fprintf(stderr, "shmd exec: the daemon for %s did not come up within %llu s\n", dir,
+            (unsigned long long)(UP_WAIT_NS / NS_PER_SEC));
     return -1;
 }
 
 int cli_exec(int argc, char **argv)
 {
     struct shmd_opts o;
-    const char *prefixes[16];
+    const char *prefixes[PATH_PREFIX_MAX];
     int nprefixes = 0, next = 0;
     char err[512], lib[PATH_MAX];
 
@@ -147,9 +127,14 @@ int cli_exec(int argc, char **argv)
     if (f) {
         fclose(f);
     } else {
-        /* same options as ours, minus the prefixes and the command */
+        /* same options as ours, minus the prefixes and the command: "shmd
+         * --log-level warning", at most argc - 1 of ours, "--dir DIR", NULL */
         char **dargv = calloc((size_t)argc + 6, sizeof *dargv);
         int k = 0;
+        if (!dargv) {
+            fprintf(stderr, "shmd exec: out of memory\n");
+            return 1;
+        }
         dargv[k++] = "shmd";
         /* it shares the command's stderr: only warnings, unless asked */
         dargv[k++] = "--log-level";

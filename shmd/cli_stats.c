@@ -1,11 +1,8 @@
-/* cli_stats.c - what an operator reads: `shmd stats` (an aligned table,
- * --json, --prometheus for a textfile collector, --watch refreshing once a
- * second) and `shmd ls` (size, age, hits, path; --sort; --json).
+/* cli_stats.c - `shmd stats`, the counters an operator reads: an aligned
+ * table, --json, --prometheus (for node_exporter's textfile collector), and
+ * --watch, refreshing once a second with rates.
  *
- * The daemon answers "key value" lines (stats) and "size age_ms hits path"
- * lines (ls, paths with '\\' and control bytes escaped as \\\\ and \\xNN);
- * all presentation is here. */
-#include <errno.h>
+ * The daemon answers "key value" lines; all presentation is here. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +11,7 @@
 #include <unistd.h>
 
 #include "shmd/cli.h"
-#include "tier/config.h"
+#include "shmd/units.h"
 #include "tier/path.h"
 
 #define KV_MAX 64
@@ -77,32 +74,17 @@ static bool all_digits(const char *s)
     return true;
 }
 
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-}
-
 static void print_json(const struct snapshot *s)
 {
     printf("{");
     for (int i = 0; i < s->n; i++) {
         printf("%s", i ? ", " : "");
-        json_string(stdout, s->kv[i].key);
+        cli_json_string(stdout, s->kv[i].key);
         printf(": ");
         if (all_digits(s->kv[i].val))
             printf("%s", s->kv[i].val);
         else
-            json_string(stdout, s->kv[i].val);
+            cli_json_string(stdout, s->kv[i].val);
     }
     printf("}\n");
 }
@@ -179,9 +161,9 @@ static void print_table(const struct snapshot *s, const struct snapshot *prev)
            (unsigned long long)(up / 3600), (unsigned long long)(up / 60 % 60),
            (unsigned long long)(up % 60));
     printf("%-15s %llu\n", "entries", (unsigned long long)num(s, "entries"));
-    printf("%-15s %s of %s (%.1f%%)\n", "memory", config_format_size(mem, a, sizeof a),
-           config_format_size(cap, b, sizeof b), cap ? 100.0 * (double)mem / (double)cap : 0.0);
-    printf("%-15s %s\n", "bytes", config_format_size(num(s, "bytes"), a, sizeof a));
+    printf("%-15s %s of %s (%.1f%%)\n", "memory", units_format_size(mem, a, sizeof a),
+           units_format_size(cap, b, sizeof b), cap ? 100.0 * (double)mem / (double)cap : 0.0);
+    printf("%-15s %s\n", "bytes", units_format_size(num(s, "bytes"), a, sizeof a));
     printf("%-15s %llu\n", "hits", (unsigned long long)hits);
     printf("%-15s %llu\n", "misses", (unsigned long long)misses);
     print_ratio("hit ratio", hits, misses);
@@ -239,114 +221,4 @@ int cli_stats(int argc, char **argv)
             break;
     }
     return 0;
-}
-
-/* ---- ls -------------------------------------------------------------------- */
-
-struct entry {
-    uint64_t size, age_ms, hits;
-    char *path;                 /* as the daemon escaped it */
-};
-
-static const char *g_sort;
-
-static int by_key(const void *pa, const void *pb)
-{
-    const struct entry *a = pa, *b = pb;
-    uint64_t x, y;
-
-    if (strcmp(g_sort, "path") == 0)
-        return strcmp(a->path, b->path);
-    if (strcmp(g_sort, "size") == 0)
-        x = a->size, y = b->size;
-    else if (strcmp(g_sort, "age") == 0)
-        x = a->age_ms, y = b->age_ms;
-    else
-        x = a->hits, y = b->hits;
-    return x < y ? 1 : x > y ? -1 : strcmp(a->path, b->path); /* biggest first */
-}
-
-/* Undo the daemon's escapes (\\\\, \\xNN) for JSON output. */
-static void unescape(const char *in, char *out)
-{
-    while (*in) {
-        if (in[0] == '\\' && in[1] == '\\') {
-            *out++ = '\\';
-            in += 2;
-        } else if (in[0] == '\\' && in[1] == 'x' && in[2] && in[3]) {
-            char hex[3] = {in[2], in[3], 0};
-            *out++ = (char)strtol(hex, NULL, 16);
-            in += 4;
-        } else {
-            *out++ = *in++;
-        }
-    }
-    *out = '\0';
-}
-
-int cli_ls(int argc, char **argv)
-{
-    struct cli c;
-    char line[TIER_PATH_MAX * 4 + 64], a[32];
-    struct entry *e = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 1;
-
-    int r = cli_opts("ls", argc, argv, &c, CLI_JSON | CLI_SORT);
-    if (r)
-        return r == 1 ? 0 : r;
-    if (optind < argc)
-        return cli_usage_error("ls", "takes no operands");
-    g_sort = c.sort ? c.sort : "hits";
-    if (strcmp(g_sort, "hits") && strcmp(g_sort, "size") && strcmp(g_sort, "age") &&
-        strcmp(g_sort, "path"))
-        return cli_usage_error("ls", "--sort: expected hits, size, age or path");
-    FILE *f = cli_request(c.dir, "ls", NULL, 0, false);
-    if (!f)
-        return 1;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long long size, age, hits;
-        int off = 0;
-        line[strcspn(line, "\n")] = '\0';
-        if (sscanf(line, "%llu %llu %llu %n", &size, &age, &hits, &off) != 3 || !off)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            struct entry *ne = realloc(e, cap * sizeof *e);
-            if (!ne)
-                goto out;
-            e = ne;
-        }
-        e[n] = (struct entry){size, age, hits, strdup(line + off)};
-        if (!e[n].path)
-            goto out;
-        n++;
-    }
-    qsort(e, n, sizeof *e, by_key);
-    if (c.json) {
-        char path[TIER_PATH_MAX * 4];
-        printf("[");
-        for (size_t i = 0; i < n; i++) {
-            unescape(e[i].path, path);
-            printf("%s{\"path\": ", i ? ",\n " : "");
-            json_string(stdout, path);
-            printf(", \"size\": %llu, \"age_ms\": %llu, \"hits\": %llu}",
-                   (unsigned long long)e[i].size, (unsigned long long)e[i].age_ms,
-                   (unsigned long long)e[i].hits);
-        }
-        printf("]\n");
-    } else {
-        printf("%10s %8s %10s  %s\n", "SIZE", "AGE", "HITS", "PATH");
-        for (size_t i = 0; i < n; i++)
-            printf("%10s %7llus %10llu  %s\n", config_format_size(e[i].size, a, sizeof a),
-                   (unsigned long long)(e[i].age_ms / 1000), (unsigned long long)e[i].hits,
-                   e[i].path);
-    }
-    rc = 0;
-out:
-    fclose(f);
-    for (size_t i = 0; i < n; i++)
-        free(e[i].path);
-    free(e);
-    return rc;
 }

@@ -1,6 +1,5 @@
-/* cli_warm.c - `shmd warm` (load files and whole trees now, from operands
- * or a manifest, with a progress line on a terminal) and `shmd evict` /
- * `shmd flush`.
+/* cli_warm.c - `shmd warm`: load files and whole trees now, from operands
+ * or a manifest (--from), with a progress line on a terminal.
  *
  * Trees are walked here, not in the daemon: the paths sent are the names
  * the program will open (symlinks to files included, not resolved), so the
@@ -13,12 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "shmd/cli.h"
-#include "tier/config.h"
+#include "shmd/units.h"
+#include "tier/clock.h"
 #include "tier/path.h"
+
+#define PROGRESS_EVERY_MS 100   /* redraw the progress line at most this often */
+#define NFTW_FDS 64             /* descriptors nftw may hold open */
 
 static struct {
     char **v;
@@ -70,7 +72,7 @@ static int add_operand(const char *arg)
         return 1;
     }
     if (S_ISDIR(st.st_mode)) {
-        if (nftw(key, walk_one, 64, FTW_PHYS) != 0) {
+        if (nftw(key, walk_one, NFTW_FDS, FTW_PHYS) != 0) {
             fprintf(stderr, "shmd warm: %s: %s\n", arg, strerror(errno));
             return 1;
         }
@@ -103,9 +105,7 @@ static int add_manifest(const char *from)
 
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return mono_ns() / NS_PER_MS;
 }
 
 struct progress {
@@ -119,7 +119,7 @@ static void progress_draw(struct progress *p, bool force)
     char a[32], b[32];
     uint64_t now = now_ms();
 
-    if (!p->tty || (!force && now - p->last_ms < 100))
+    if (!p->tty || (!force && now - p->last_ms < PROGRESS_EVERY_MS))
         return;
     p->last_ms = now;
     double secs = (double)(now - p->start_ms) / 1000.0;
@@ -130,8 +130,8 @@ static void progress_draw(struct progress *p, bool force)
     memset(bar + filled, ' ', width - filled);
     bar[width] = '\0';
     fprintf(stderr, "\r[%s] %llu/%llu files, %s, %s/s\033[K", bar, (unsigned long long)p->done,
-            (unsigned long long)p->total, config_format_size(p->bytes, a, sizeof a),
-            config_format_size(rate, b, sizeof b));
+            (unsigned long long)p->total, units_format_size(p->bytes, a, sizeof a),
+            units_format_size(rate, b, sizeof b));
 }
 
 int cli_warm(int argc, char **argv)
@@ -178,51 +178,10 @@ int cli_warm(int argc, char **argv)
     if (p.tty)
         fprintf(stderr, "\r\033[K");
     printf("warmed %llu files (%s), %llu already cached, %llu skipped\n",
-           (unsigned long long)loaded, config_format_size(p.bytes, a, sizeof a),
+           (unsigned long long)loaded, units_format_size(p.bytes, a, sizeof a),
            (unsigned long long)cached, (unsigned long long)skipped);
     for (size_t i = 0; i < g_files.n; i++)
         free(g_files.v[i]);
     free(g_files.v);
     return bad;
-}
-
-int cli_evict(int argc, char **argv, bool all)
-{
-    const char *cmd = all ? "flush" : "evict";
-    struct cli c;
-    char line[256];
-    char **keys = NULL;
-    size_t n = 0;
-    int rc = 1;
-
-    int r = cli_opts(cmd, argc, argv, &c, 0);
-    if (r)
-        return r == 1 ? 0 : r;
-    if (all && optind < argc)
-        return cli_usage_error(cmd, "takes no operands");
-    if (!all && optind >= argc)
-        return cli_usage_error(cmd, "expected PATH...");
-    if (!all && !(keys = calloc((size_t)(argc - optind), sizeof *keys)))
-        return 1;
-    for (int i = optind; !all && i < argc; i++) {
-        char key[PATH_KEY_SIZE];
-        if (cli_operand_key(argv[i], key) < 0) {
-            fprintf(stderr, "shmd evict: %s: not a usable path\n", argv[i]);
-            goto out;
-        }
-        if (!(keys[n++] = strdup(key)))
-            goto out;
-    }
-    FILE *f = cli_request(c.dir, cmd, keys, n, false);
-    if (!f)
-        goto out;
-    while (fgets(line, sizeof line, f))
-        fputs(line, stdout);
-    fclose(f);
-    rc = 0;
-out:
-    for (size_t i = 0; i < n; i++)
-        free(keys[i]);
-    free(keys);
-    return rc;
 }

@@ -23,14 +23,19 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "shmd/shmd.h"
+#include "shmd/control.h"
+#include "shmd/daemon.h"
+#include "shmd/load.h"
+#include "shmd/queue.h"
 #include "tier/atomic.h"
+#include "tier/clock.h"
 #include "tier/hash.h"
 #include "tier/path.h"
 #include "tier/proto.h"
-#include "tier/clock.h"
 
-#define MAX_CTL_THREADS 32
+#define MAX_CTL_THREADS 32    /* connections served at once */
+#define IO_TIMEOUT_SEC 10     /* a client that stops reading or writing */
+#define SUBMIT_RETRY_US 1000  /* warm: a full queue is asked again after */
 
 struct conn {
     struct shmd *d;
@@ -73,7 +78,7 @@ static void cmd_stats(struct conn *c)
     reply(c, "ok\n");
     reply(c, "pid %d\n", (int)getpid());
     reply(c, "dir %s\n", d->opt.dir);
-    reply(c, "uptime_ms %llu\n", (unsigned long long)((mono_ns() - d->started_mono_ns) / 1000000));
+    reply(c, "uptime_ms %llu\n", (unsigned long long)((mono_ns() - d->started_mono_ns) / NS_PER_MS));
     reply(c, "hits %llu\n", (unsigned long long)n.hits);
     reply(c, "misses %llu\n", (unsigned long long)n.misses);
     reply(c, "entries %llu\n", (unsigned long long)load_relaxed(&h->entries));
@@ -94,7 +99,7 @@ static void cmd_stats(struct conn *c)
     reply(c, "bad_messages %llu\n", (unsigned long long)load_relaxed(&d->bad_messages));
     for (int f = 0; f < TIER_FAIL_COUNT; f++) {
         char name[32];
-        snprintf(name, sizeof name, "%s", shmd_fail_name(f));
+        snprintf(name, sizeof name, "%s", load_fail_name(f));
         for (char *p = name; *p; p++)
             if (*p == '-')
                 *p = '_';
@@ -117,15 +122,13 @@ static void cmd_ls(struct conn *c)
         bool live = t->object_id != 0;
         uint64_t size = t->st.size, loaded = t->loaded_ns;
         uint32_t hits = load_relaxed(&s->view.hits[i]);
-        if (live) {
-            memcpy(path, s->arena + t->path_off, t->path_len);
-            path[t->path_len] = '\0';
-        }
+        if (live)
+            store_path_copy(s, i, path);
         store_unlock(s);
         if (!live)
             continue;
         reply(c, "%llu %llu %u ", (unsigned long long)size,
-              (unsigned long long)(now > loaded ? (now - loaded) / 1000000 : 0), hits);
+              (unsigned long long)(now > loaded ? (now - loaded) / NS_PER_MS : 0), hits);
         reply_path(c, path);
         reply(c, "\n");
     }
@@ -164,9 +167,9 @@ static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
         /* wait for a queue slot rather than drop: warm is explicit */
         warm_batch_expect(b, 1);
         int r;
-        while ((r = loader_submit(c->d->loader, key, (size_t)len, -1, b)) < 0 &&
+        while ((r = queue_submit(c->d->queue, key, (size_t)len, -1, b)) < 0 &&
                !load_relaxed(&c->d->stopping))
-            usleep(1000);
+            usleep(SUBMIT_RETRY_US);
         if (r < 0) {
             warm_batch_expect(b, (size_t)-1);
             break;
@@ -175,7 +178,7 @@ static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
     struct load_result res;
     while (warm_batch_next(b, key, &res)) {
         if (res.fail >= 0)
-            reply(c, "skipped %s ", shmd_fail_name(res.fail));
+            reply(c, "skipped %s ", load_fail_name(res.fail));
         else
             reply(c, "%s %llu ", res.fresh ? "cached" : "loaded", (unsigned long long)res.size);
         reply_path(c, key);
@@ -277,46 +280,54 @@ static char *read_request(int fd, size_t *n)
     return buf;
 }
 
-static void *conn_main(void *arg)
+void control_serve(struct shmd *d, int fd)
 {
-    struct conn *c = arg;
-    struct shmd *d = c->d;
+    struct conn c = {.d = d, .fd = fd};
     size_t n = 0, pos = 0;
     int bad;
-    char *buf = read_request(c->fd, &n);
+    char *buf = read_request(fd, &n);
     const char *cmd = buf ? proto_next_word(buf, n, &pos, &bad) : NULL;
 
-    c->out = fdopen(c->fd, "w");
-    if (!c->out) {
-        close(c->fd);
-    } else {
-        if (!cmd) {
-            fetch_add_relaxed(&d->bad_messages, 1);
-            reply(c, "error malformed request\n");
-        } else if (strcmp(cmd, "ping") == 0) {
-            reply(c, "ok\n");
-        } else if (strcmp(cmd, "stats") == 0) {
-            cmd_stats(c);
-        } else if (strcmp(cmd, "ls") == 0) {
-            cmd_ls(c);
-        } else if (strcmp(cmd, "warm") == 0) {
-            cmd_warm(c, buf, n, pos);
-        } else if (strcmp(cmd, "evict") == 0) {
-            cmd_evict(c, buf, n, pos, false);
-        } else if (strcmp(cmd, "flush") == 0) {
-            cmd_evict(c, buf, n, pos, true);
-        } else if (strcmp(cmd, "stop") == 0) {
-            reply(c, "ok\n");
-            shmd_request_stop(d);
-        } else {
-            fetch_add_relaxed(&d->bad_messages, 1);
-            reply(c, "error unknown command\n");
-        }
-        fclose(c->out);
+    c.out = fdopen(fd, "w");
+    if (!c.out) {
+        close(fd);
+        free(buf);
+        return;
     }
+    if (!cmd) {
+        fetch_add_relaxed(&d->bad_messages, 1);
+        reply(&c, "error malformed request\n");
+    } else if (strcmp(cmd, "ping") == 0) {
+        reply(&c, "ok\n");
+    } else if (strcmp(cmd, "stats") == 0) {
+        cmd_stats(&c);
+    } else if (strcmp(cmd, "ls") == 0) {
+        cmd_ls(&c);
+    } else if (strcmp(cmd, "warm") == 0) {
+        cmd_warm(&c, buf, n, pos);
+    } else if (strcmp(cmd, "evict") == 0) {
+        cmd_evict(&c, buf, n, pos, false);
+    } else if (strcmp(cmd, "flush") == 0) {
+        cmd_evict(&c, buf, n, pos, true);
+    } else if (strcmp(cmd, "stop") == 0) {
+        reply(&c, "ok\n");
+        shmd_request_stop(d);
+    } else {
+        fetch_add_relaxed(&d->bad_messages, 1);
+        reply(&c, "error unknown command\n");
+    }
+    fclose(c.out);
     free(buf);
-    free(c);
-    fetch_add_relaxed(&d->ctl_threads, -1);
+}
+
+/* A connection's thread: arg is a struct conn (d, fd) to free. */
+static void *conn_main(void *arg)
+{
+    struct conn c = *(struct conn *)arg;
+
+    free(arg);
+    control_serve(c.d, c.fd);
+    fetch_add_relaxed(&c.d->ctl_threads, -1);
     return NULL;
 }
 
@@ -334,7 +345,7 @@ void control_accept(struct shmd *d)
         return;
     }
     /* a client that never finishes its request cannot hold a thread */
-    struct timeval tv = {.tv_sec = 10};
+    struct timeval tv = {.tv_sec = IO_TIMEOUT_SEC};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (load_relaxed(&d->ctl_threads) >= MAX_CTL_THREADS || load_relaxed(&d->stopping)) {

@@ -6,7 +6,8 @@
 #include <unistd.h>
 
 #include "shmd/cli.h"
-#include "shmd/shmd.h"
+#include "shmd/daemon.h"
+#include "shmd/opts.h"
 
 /* Found by the shim with dlsym(RTLD_DEFAULT): a shim preloaded into shmd
  * itself stays inert instead of reporting shmd's own opens to shmd. */

@@ -1,14 +1,37 @@
 /* opts.c - shmd's options and usage text, shared by the daemon and
- * `shmd exec` (which passes the same options to the daemon it starts). */
+ * `shmd exec` (which passes the same options to the daemon it starts), and
+ * which instance a command line names (see opts.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "shmd/shmd.h"
+#include "shmd/log.h"
+#include "shmd/opts.h"
+#include "shmd/units.h"
 #include "tier/config.h"
 #include "tier/path.h"
+
+void shmd_instance_from_env(struct shmd_instance *in)
+{
+    in->name = getenv("SHMCACHE_NAME");
+    in->dir = getenv("SHMCACHE_DIR");
+    in->dir_given = false;
+}
+
+void shmd_instance_set_name(struct shmd_instance *in, const char *name)
+{
+    in->name = name;
+    if (!in->dir_given)
+        in->dir = NULL;
+}
+
+void shmd_instance_set_dir(struct shmd_instance *in, const char *dir)
+{
+    in->dir = dir;
+    in->dir_given = true;
+}
 
 void shmd_usage(FILE *f)
 {
@@ -40,6 +63,10 @@ void shmd_usage(FILE *f)
           f);
 }
 
+/* A constant's value in a message: "at most " STR(PATH_PREFIX_MAX) */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static int set_err(char *err, size_t errsz, const char *opt, const char *val, const char *what)
 {
     snprintf(err, errsz, "%s \"%.100s\": expected %s", opt, val, what);
@@ -63,20 +90,16 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static const char *const levels[] = {"error", "warning", "info", "debug"};
     uint64_t v;
     int c;
 
-    bool dir_given = false;
-
     memset(o, 0, sizeof *o);
-    o->name = getenv("SHMCACHE_NAME");
-    o->dir_arg = getenv("SHMCACHE_DIR");
+    shmd_instance_from_env(&o->inst);
     o->slots = 65536;
     o->revalidate_ms = 1000;
     o->settle_ms = 1000;
     o->loaders = 4;
-    o->log_level = LOG_INFO;
+    o->log_level = SHMD_LOG_INFO;
     if (nextra)
         *nextra = 0;
     optind = 0; /* full reset: callable more than once */
@@ -87,56 +110,50 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
         case 'n':
             if (!config_name_valid(a))
                 return set_err(err, errsz, "--name", a, "1-64 of A-Z a-z 0-9 . _ -");
-            o->name = a;
-            if (!dir_given)
-                o->dir_arg = NULL; /* a name given here beats $SHMCACHE_DIR */
+            shmd_instance_set_name(&o->inst, a);
             break;
         case 'd': {
             char norm[PATH_KEY_SIZE];
             if (path_normalize(a, NULL, true, norm, sizeof norm) < 0 || strcmp(norm, "/") == 0)
                 return set_err(err, errsz, "--dir", a, "an absolute directory path without \"..\"");
-            o->dir_arg = a;
-            dir_given = true;
+            shmd_instance_set_dir(&o->inst, a);
             break;
         }
         case 'c':
-            if (config_parse_size(a, &v) < 0 || v < (1u << 20))
+            if (units_parse_size(a, &v) < 0 || v < (1u << 20))
                 return set_err(err, errsz, "--capacity", a, "a size of at least 1M, like 512M or 4G");
             o->capacity = v;
             break;
         case 'm':
-            if (config_parse_size(a, &v) < 0 || v == 0)
+            if (units_parse_size(a, &v) < 0 || v == 0)
                 return set_err(err, errsz, "--max-file", a, "a size like 64M");
             o->max_file = v;
             break;
         case 's':
-            if (config_parse_uint(a, TIER_SLOTS_MAX, &v) < 0 || v < 1)
+            if (units_parse_uint(a, TIER_SLOTS_MAX, &v) < 0 || v < 1)
                 return set_err(err, errsz, "--slots", a, "a count from 1 to 16777216");
             o->slots = TIER_SLOTS_MIN;
             while (o->slots < v)
                 o->slots <<= 1;
             break;
         case 'r':
-            if (config_parse_uint(a, 86400000, &v) < 0)
+            if (units_parse_uint(a, 86400000, &v) < 0)
                 return set_err(err, errsz, "--revalidate-ms", a, "milliseconds from 0 to 86400000");
             o->revalidate_ms = v;
             break;
         case 'S':
-            if (config_parse_uint(a, 3600000, &v) < 0)
+            if (units_parse_uint(a, 3600000, &v) < 0)
                 return set_err(err, errsz, "--settle-ms", a, "milliseconds from 0 to 3600000");
             o->settle_ms = v;
             break;
         case 'L':
-            if (config_parse_uint(a, 64, &v) < 0 || v < 1)
-                return set_err(err, errsz, "--loaders", a, "a count from 1 to 64");
+            if (units_parse_uint(a, SHMD_LOADERS_MAX, &v) < 0 || v < 1)
+                return set_err(err, errsz, "--loaders", a,
+                               "a count from 1 to " STR(SHMD_LOADERS_MAX));
             o->loaders = (unsigned)v;
             break;
         case 'l':
-            o->log_level = -1;
-            for (int i = 0; i < 4; i++)
-                if (strcmp(a, levels[i]) == 0)
-                    o->log_level = i;
-            if (o->log_level < 0)
+            if ((o->log_level = shmd_log_level_parse(a)) < 0)
                 return set_err(err, errsz, "--log-level", a, "error, warning, info or debug");
             break;
         case 'p':
@@ -144,8 +161,9 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
                 goto unknown;
             if (a[0] != '/' || strchr(a, ':'))
                 return set_err(err, errsz, "--prefix", a, "an absolute path without ':'");
-            if (*nextra >= 16)
-                return set_err(err, errsz, "--prefix", a, "at most 16 prefixes");
+            if (*nextra >= PATH_PREFIX_MAX)
+                return set_err(err, errsz, "--prefix", a,
+                               "at most " STR(PATH_PREFIX_MAX) " prefixes");
             extra[(*nextra)++] = a;
             break;
         case 'h':
@@ -167,7 +185,7 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
         return -1;
     }
     char why[300];
-    if (config_instance_dir(o->name, o->dir_arg, geteuid(), o->dir, sizeof o->dir, why, sizeof why) < 0) {
+    if (config_instance_dir(o->inst.name, o->inst.dir, geteuid(), o->dir, sizeof o->dir, why, sizeof why) < 0) {
         snprintf(err, errsz, "%s", why);
         return -1;
     }

@@ -22,18 +22,23 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "shmd/shmd.h"
+#include "shmd/access.h"
+#include "shmd/daemon.h"
+#include "shmd/log.h"
+#include "shmd/revalidate.h"
+#include "shmd/source.h"
+#include "shmd/thread.h"
 #include "tier/atomic.h"
+#include "tier/clock.h"
 #include "tier/path.h"
 #include "tier/stat.h"
-#include "tier/clock.h"
 
-#define CHUNK 64
+#define CHUNK 64                /* records checked between two pacing sleeps */
 #define IDLE_PASS_NS NS_PER_SEC /* sweep for killed entries when not revalidating */
 #define REVIVE_AGE_NS NS_PER_SEC
 
@@ -66,17 +71,15 @@ static void drop(struct store *s, uint32_t i, uint64_t id, const char *path, con
     }
     store_unlock(s);
     if (same)
-        shmd_log(LOG_INFO, "dropped %s: %s", path, why);
+        shmd_log(SHMD_LOG_INFO, "dropped %s: %s", path, why);
 }
 
 static bool writing(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | O_NOATIME);
-    if (fd < 0 && errno == EPERM)
-        fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int fd = source_open(path, -1);
     if (fd < 0)
         return true; /* cannot tell: do not revive */
-    bool w = shmd_open_for_writing(fd);
+    bool w = source_open_for_writing(fd);
     close(fd);
     return w;
 }
@@ -96,8 +99,7 @@ static void check_record(struct shmd *d, uint32_t i, bool revalidate)
     uint64_t was_gen = t->gen;
     bool killed = id && store_entry_killed(s, i);
     if (id) {
-        memcpy(path, s->arena + t->path_off, t->path_len);
-        path[t->path_len] = '\0';
+        store_path_copy(s, i, path);
         was = t->st;
     }
     store_unlock(s);
@@ -109,7 +111,7 @@ static void check_record(struct shmd *d, uint32_t i, bool revalidate)
         drop(s, i, id, path, "being changed through the shim");
         return;
     }
-    if (tier_stat_noatime(AT_FDCWD, path, 0, &st) < 0) {
+    if (source_stat(AT_FDCWD, path, 0, &st) < 0) {
         drop(s, i, id, path, "source gone");
         return;
     }
@@ -118,7 +120,7 @@ static void check_record(struct shmd *d, uint32_t i, bool revalidate)
         drop(s, i, id, path, killed ? "changed through the shim" : "source changed");
         return;
     }
-    uint64_t ctime_ns = (uint64_t)was.ctime_sec * NS_PER_SEC + (uint64_t)was.ctime_nsec;
+    uint64_t ctime_ns = timespec_ns(&st.st_ctim); /* the same as was's: compared above */
     if (killed && (int64_t)(checked - ctime_ns) < (int64_t)REVIVE_AGE_NS) {
         drop(s, i, id, path, "changed through the shim");
         return;
@@ -136,7 +138,7 @@ static void check_record(struct shmd *d, uint32_t i, bool revalidate)
         bool revived = store_revive(s, i, id, gen, epoch, access, dirs_uid);
         store_unlock(s);
         if (revived)
-            shmd_log(LOG_DEBUG, "revived %s: unchanged", path);
+            shmd_log(SHMD_LOG_DEBUG, "revived %s: unchanged", path);
     }
 }
 
@@ -149,7 +151,7 @@ static void *revalidate_main(void *arg)
         uint64_t period_ns = s->hdr->revalidate_ms * NS_PER_MS;
         bool revalidate = period_ns > 0;
         uint64_t start = mono_ns();
-        if (n == 0 && !sleep_until(start + (revalidate ? period_ns : IDLE_PASS_NS) / 10 + 1000000))
+        if (n == 0 && !sleep_until(start + (revalidate ? period_ns : IDLE_PASS_NS) / 10 + NS_PER_MS))
             return NULL;
         for (uint32_t base = 0; base < n; base += CHUNK) {
             for (uint32_t i = base; i < base + CHUNK && i < n; i++)

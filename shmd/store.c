@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "shmd/debug.h"
+#include "shmd/opts.h"
 #include "shmd/store.h"
 #include "tier/atomic.h"
 #include "tier/clock.h"
@@ -29,6 +30,10 @@
 #include "tier/seqlock.h"
 
 #define RECORD_WORDS (sizeof(struct tier_record) / 8)
+/* Records beyond max_entries, for loads in flight (each holds one from
+ * store_reserve to store_put): an eighth of the slots, and no more than
+ * loads can be in flight at once, one per loader thread. */
+#define SPARE_RECORDS_MAX SHMD_LOADERS_MAX
 
 static uint64_t round_up(uint64_t x, uint64_t to)
 {
@@ -134,7 +139,8 @@ static uint64_t random64(void)
 int store_create(struct store *s, int dirfd, const struct store_params *p)
 {
     uint32_t max_entries = p->slots / 4 * 3;
-    uint32_t records = max_entries + (p->slots / 8 < 64 ? p->slots / 8 : 64);
+    uint32_t spare = p->slots / 8 < SPARE_RECORDS_MAX ? p->slots / 8 : SPARE_RECORDS_MAX;
+    uint32_t records = max_entries + spare;
     uint64_t slots_off = TIER_HEADER_SIZE;
     uint64_t records_off = round_up(slots_off + (uint64_t)p->slots * sizeof(struct tier_slot), 64);
     uint64_t arena_off = round_up(records_off + (uint64_t)records * sizeof(struct tier_record), TIER_PAGE);
@@ -295,6 +301,17 @@ int store_find(const struct store *s, const char *key, size_t len, uint64_t hash
 {
     int i = find_slot(s, key, len, hash);
     return i < 0 ? -1 : (int)(s->slots[i].record - 1);
+}
+
+size_t store_path_copy(const struct store *s, uint32_t r, char *out)
+{
+    const struct tier_record *t = &s->records[r];
+
+    assert_locked(s);
+    shmd_assert(r < s->records_hi && t->object_id && t->path_len < PATH_KEY_SIZE);
+    memcpy(out, s->arena + t->path_off, t->path_len);
+    out[t->path_len] = '\0';
+    return t->path_len;
 }
 
 uint64_t store_new_id(struct store *s)

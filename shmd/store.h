@@ -108,6 +108,10 @@ static inline uint32_t store_records_hi(const struct store *s)
     return load_acquire(&s->records_hi);
 }
 
+/* Copy the path of live record r into out (PATH_KEY_SIZE bytes) with its
+ * NUL. Returns its length. */
+size_t store_path_copy(const struct store *s, uint32_t r, char *out);
+
 /* A new, never used object id. */
 uint64_t store_new_id(struct store *s);
 

@@ -13,7 +13,8 @@
  *   The reply is text: a first line "ok" or "error <reason>", then the body.
  *
  * Parsers treat their input as hostile: lengths are checked, paths must be
- * absolute and already normal, embedded NULs are refused. */
+ * absolute and already normal, embedded NULs are refused. Only shmd parses
+ * (proto.c is not linked into libshmcache.so, which only builds messages). */
 #ifndef SHMCACHE_PROTO_H
 #define SHMCACHE_PROTO_H
 

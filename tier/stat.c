@@ -1,6 +1,4 @@
 /* stat.c - struct stat <-> struct tier_stat (see stat.h). */
-#include <fcntl.h>
-#include <string.h>
 #include <sys/sysmacros.h>
 
 #include "tier/stat.h"
@@ -90,30 +88,4 @@ bool tier_stat_same(const struct tier_stat *a, const struct tier_stat *b)
     return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
            a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
            a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
-}
-
-int tier_stat_noatime(int dirfd, const char *path, int flags, struct stat *st)
-{
-    struct statx x;
-
-    if (statx(dirfd, path, flags, STATX_BASIC_STATS & ~(unsigned)STATX_ATIME, &x) < 0)
-        return -1;
-    memset(st, 0, sizeof *st);
-    st->st_dev = makedev(x.stx_dev_major, x.stx_dev_minor);
-    st->st_ino = (ino_t)x.stx_ino;
-    st->st_mode = (mode_t)x.stx_mode;
-    st->st_nlink = (nlink_t)x.stx_nlink;
-    st->st_uid = (uid_t)x.stx_uid;
-    st->st_gid = (gid_t)x.stx_gid;
-    st->st_rdev = makedev(x.stx_rdev_major, x.stx_rdev_minor);
-    st->st_size = (off_t)x.stx_size;
-    st->st_blksize = (blksize_t)x.stx_blksize;
-    st->st_blocks = (blkcnt_t)x.stx_blocks;
-    st->st_atim.tv_sec = (time_t)x.stx_atime.tv_sec;
-    st->st_atim.tv_nsec = (long)x.stx_atime.tv_nsec;
-    st->st_mtim.tv_sec = (time_t)x.stx_mtime.tv_sec;
-    st->st_mtim.tv_nsec = (long)x.stx_mtime.tv_nsec;
-    st->st_ctim.tv_sec = (time_t)x.stx_ctime.tv_sec;
-    st->st_ctim.tv_nsec = (long)x.stx_ctime.tv_nsec;
-    return 0;
 }

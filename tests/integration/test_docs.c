@@ -5,7 +5,7 @@
  * - shmd.8 names every long option of shmd/opts.c in OPTIONS, every option
  *   and command of the client (shmd/cli.c), every SHMCACHE_ variable shmd
  *   reads and every counter `shmd stats` prints (shmd/control.c, with the
- *   fail_ reasons of shmd/loader.c); libshmcache.7 names every SHMCACHE_
+ *   fail_ reasons of shmd/load.c); libshmcache.7 names every SHMCACHE_
  *   variable preload/init.c reads. The sources are parsed at run time, so a
  *   new option or counter without documentation fails here;
  * - packaging/shmd@.service and packaging/gunicorn-shmcache.conf say what
@@ -392,12 +392,12 @@ static void test_shmd8_names_every_counter(void **state)
         fail_msg("shmd/control.c: found only %d stats keys: update test_docs.c", n);
     free(src);
 
-    /* fail_<reason>: shmd/loader.c fail_names, '-' printed as '_' */
-    src = slurp("shmd/loader.c");
+    /* fail_<reason>: shmd/load.c fail_names, '-' printed as '_' */
+    src = slurp("shmd/load.c");
     const char *t = strstr(src, "fail_names[");
     const char *tend = t ? strstr(t, "};") : NULL;
     if (!tend) {
-        fail_msg("shmd/loader.c: no fail_names[] = {...}; table: update test_docs.c");
+        fail_msg("shmd/load.c: no fail_names[] = {...}; table: update test_docs.c");
         return;
     }
     int reasons = 0;
@@ -411,12 +411,12 @@ static void test_shmd8_names_every_counter(void **state)
             key[5 + i] = s[i] == '-' ? '_' : s[i];
         key[5 + len] = '\0';
         if (!has_word(stats, key))
-            fail_msg("shmd stats prints \"%s\" (shmd/loader.c); man/shmd.8 STATISTICS "
+            fail_msg("shmd stats prints \"%s\" (shmd/load.c); man/shmd.8 STATISTICS "
                      "does not describe it", key);
         reasons++;
     }
     if (reasons < 5)
-        fail_msg("shmd/loader.c: found only %d fail reasons: update test_docs.c", reasons);
+        fail_msg("shmd/load.c: found only %d fail reasons: update test_docs.c", reasons);
     free(src);
     free(stats);
     free(page);

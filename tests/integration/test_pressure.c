@@ -7,7 +7,7 @@
  *   - the same daemon under a Zipf workload (s = 1): the hit ratio it
  *     reaches, with loads happening on misses as in production;
  *   - whether the eviction keeps the hot set: shmd's own writer (shmd/
- *     store.c, included here as the unit tests link it) driven by Zipf
+ *     store.c, linked in as it is built for shmd) driven by Zipf
  *     request streams over 10x its capacity, evicting by its CLOCK, by
  *     random choice and by exact LRU, for s = 0.8, 1.0 and 1.2; CLOCK must
  *     beat random eviction and come close to LRU. The numbers are printed
@@ -27,9 +27,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "shmd/store.c" /* the daemon's writer, for the eviction simulation */
+#include "shmd/store.h" /* the daemon's writer, for the eviction simulation */
 #include "tests/lib/harness.h"
+#include "tier/atomic.h"
 #include "tier/hash.h"
+#include "tier/index.h"
 
 /* ---- Zipf without libm --------------------------------------------------------------- */
 static double ln(double x)

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "tests/lib/harness.h"
+#include "tier/clock.h"
 
 extern char **environ;
 
@@ -200,14 +201,12 @@ const char *h_fmt(const char *fmt, ...)
 
 uint64_t h_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return mono_ns() / NS_PER_MS;
 }
 
 void h_sleep_ms(unsigned ms)
 {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    struct timespec ts = ns_timespec(ms * NS_PER_MS);
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
         ;
 }
@@ -1090,7 +1089,7 @@ void h_probe_std_argv(struct h_fix *f, const char *verb, const char **argv)
     argv[k] = NULL;
 }
 
-/* ---- helpers, root, tallies, object bytes ------------------------------------ */
+/* ---- helper programs, root, tallies, objects ---- */
 const char *h_helper(const char *name)
 {
     static char paths[8][H_PATH_MAX];

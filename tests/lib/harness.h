@@ -201,7 +201,7 @@ void h_assert_ok(const struct h_result *r, const char *what);
 void h_assert_in_tier(const char *where_out, const char *dir, const char *what);
 void h_assert_not_in_tier(const char *where_out, const char *dir, const char *what);
 
-/* ---- helpers, root, tallies, object bytes ------------------------------------ */
+/* ---- helper programs, root, tallies, objects ---- */
 /* tests/helpers/NAME built next to this test (as h_probe finds probe). */
 const char *h_helper(const char *name);
 /* True when running as root (mounts, other uids, setuid files). */

@@ -23,7 +23,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "shmd/shmd.h"
+#include "shmd/access.h"
 #include "tier/access.h"
 
 static char g_root[256];

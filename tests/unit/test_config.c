@@ -1,6 +1,7 @@
-/* test_config.c - value parsing shared by shmd and the shim (tier/config.c),
- * the shim's environment (shim_config_parse, preload/config.c) and shmd's
- * flags (shmd_parse_opts, shmd/opts.c).
+/* test_config.c - naming an instance, shared by shmd and the shim
+ * (tier/config.c), sizes and counts (shmd/units.c), the shim's environment
+ * (shim_config_parse, preload/config.c) and shmd's flags (shmd_parse_opts,
+ * shmd/opts.c).
  *
  * The rules users rely on: sizes are integers with binary units, a refused
  * value says which setting it was, one warning line per bad environment
@@ -19,26 +20,28 @@
 #include <unistd.h>
 
 #include "preload/config.h"
-#include "shmd/shmd.h"
+#include "shmd/log.h"
+#include "shmd/opts.h"
+#include "shmd/units.h"
 #include "tier/config.h"
 
-/* ---- config_parse_size / config_parse_uint ------------------------------- */
+/* ---- units_parse_size / units_parse_uint ------------------------------- */
 
 static void size_ok(const char *s, uint64_t want)
 {
     uint64_t v = 0xdeadbeef;
-    if (config_parse_size(s, &v) != 0)
-        fail_msg("config_parse_size(\"%s\") refused, want %llu", s, (unsigned long long)want);
+    if (units_parse_size(s, &v) != 0)
+        fail_msg("units_parse_size(\"%s\") refused, want %llu", s, (unsigned long long)want);
     if (v != want)
-        fail_msg("config_parse_size(\"%s\") = %llu, want %llu", s, (unsigned long long)v,
+        fail_msg("units_parse_size(\"%s\") = %llu, want %llu", s, (unsigned long long)v,
                  (unsigned long long)want);
 }
 
 static void size_bad(const char *s)
 {
     uint64_t v = 0xdeadbeef;
-    if (config_parse_size(s, &v) != -1)
-        fail_msg("config_parse_size(\"%s\") accepted (%llu)", s, (unsigned long long)v);
+    if (units_parse_size(s, &v) != -1)
+        fail_msg("units_parse_size(\"%s\") accepted (%llu)", s, (unsigned long long)v);
     assert_true(v == 0xdeadbeef); /* untouched on failure */
 }
 
@@ -85,16 +88,16 @@ static void test_parse_size(void **state)
 static void uint_ok(const char *s, uint64_t max, uint64_t want)
 {
     uint64_t v = 0xdeadbeef;
-    if (config_parse_uint(s, max, &v) != 0 || v != want)
-        fail_msg("config_parse_uint(\"%s\", %llu) = %llu, want %llu", s,
+    if (units_parse_uint(s, max, &v) != 0 || v != want)
+        fail_msg("units_parse_uint(\"%s\", %llu) = %llu, want %llu", s,
                  (unsigned long long)max, (unsigned long long)v, (unsigned long long)want);
 }
 
 static void uint_bad(const char *s, uint64_t max)
 {
     uint64_t v = 0xdeadbeef;
-    if (config_parse_uint(s, max, &v) != -1)
-        fail_msg("config_parse_uint(\"%s\", max %llu) accepted %llu", s ? s : "NULL",
+    if (units_parse_uint(s, max, &v) != -1)
+        fail_msg("units_parse_uint(\"%s\", max %llu) accepted %llu", s ? s : "NULL",
                  (unsigned long long)max, (unsigned long long)v);
 }
 
@@ -462,7 +465,7 @@ static void test_opts_defaults(void **state)
     assert_int_equal(o.revalidate_ms, 1000);
     assert_int_equal(o.settle_ms, 1000);
     assert_int_equal(o.loaders, 4);
-    assert_int_equal(o.log_level, LOG_INFO);
+    assert_int_equal(o.log_level, SHMD_LOG_INFO);
     assert_int_equal(o.capacity, 0);
     assert_int_equal(o.max_file, 0);
     default_dir(want, sizeof want, "default");
@@ -498,7 +501,7 @@ static void test_opts_all_flags(void **state)
     assert_int_equal(parse(&o, mkargv("--name", "web", "--capacity", "512M", "--max-file", "64M",
                                       "--slots", "1000", "--revalidate-ms", "0", "--settle-ms",
                                       "250", "--loaders", "8", "--log-level", "debug", NULL)), 0);
-    assert_string_equal(o.name, "web");
+    assert_string_equal(o.inst.name, "web");
     default_dir(want, sizeof want, "web");
     assert_string_equal(o.dir, want);
     assert_true(o.capacity == 512ULL << 20);
@@ -507,18 +510,18 @@ static void test_opts_all_flags(void **state)
     assert_int_equal(o.revalidate_ms, 0);
     assert_int_equal(o.settle_ms, 250);
     assert_int_equal(o.loaders, 8);
-    assert_int_equal(o.log_level, LOG_DEBUG);
+    assert_int_equal(o.log_level, SHMD_LOG_DEBUG);
 
     /* --opt=value, the directory beats the name */
     assert_int_equal(parse(&o, mkargv("--dir=/run/x//y/", "--name=n2", "--capacity=1G",
                                       "--log-level=error", NULL)), 0);
     assert_string_equal(o.dir, "/run/x/y");
     assert_true(o.capacity == 1ULL << 30);
-    assert_int_equal(o.log_level, LOG_ERROR);
+    assert_int_equal(o.log_level, SHMD_LOG_ERROR);
     assert_int_equal(parse(&o, mkargv("--log-level", "warning", NULL)), 0);
-    assert_int_equal(o.log_level, LOG_WARN);
+    assert_int_equal(o.log_level, SHMD_LOG_WARN);
     assert_int_equal(parse(&o, mkargv("--log-level", "info", NULL)), 0);
-    assert_int_equal(o.log_level, LOG_INFO);
+    assert_int_equal(o.log_level, SHMD_LOG_INFO);
 
     /* slot rounding and bounds */
     static const struct { const char *in; uint32_t want; } slots[] = {

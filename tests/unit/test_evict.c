@@ -5,7 +5,7 @@
  * --capacity (page-rounded sizes, what tmpfs really holds), files that
  * readers hit recently survive eviction longer than cold ones, and the
  * counters `shmd stats` shows agree with the table. Entries are published
- * the way shmd/loader.c does: store_reserve, then store_put, under s.lock. */
+ * the way shmd/load.c does: store_reserve, then store_put, under s.lock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
  * publishes, the shim's lock-free reader (tier/index.c) looks up.
  *
  * Each test builds a real index in a private 0700 directory under /dev/shm,
- * publishes entries the way shmd/loader.c does (reserve, new id, put, all
+ * publishes entries the way shmd/load.c does (reserve, new id, put, all
  * under s.lock) and reads them back only through tier_lookup on s.view, with
  * keys built by path_normalize, as the shim does. store_validate runs after
  * every change in the model-driven tests; a reference model says which paths
@@ -29,6 +29,7 @@
 #include "shmd/store.h"
 #include "tests/unit/fixture.h"
 #include "tier/atomic.h"
+#include "tier/clock.h"
 #include "tier/hash.h"
 #include "tier/index.h"
 #include "tier/path.h"
@@ -59,9 +60,9 @@ static struct tier_stat stat_of(uint64_t v, uint64_t size)
         .dev = v, .ino = v * 3, .nlink = 1 + v % 7, .size = size,
         .blocks = (size + 511) / 512, .rdev = 0, .mode = 0100644,
         .uid = (uint32_t)(1000 + v), .gid = (uint32_t)(2000 + v), .blksize = 4096,
-        .atime_sec = (int64_t)(v * 5), .atime_nsec = (int64_t)(v % 1000000000),
-        .mtime_sec = (int64_t)(v * 5 + 1), .mtime_nsec = (int64_t)((v * 7) % 1000000000),
-        .ctime_sec = (int64_t)(v * 5 + 2), .ctime_nsec = (int64_t)((v * 11) % 1000000000),
+        .atime_sec = (int64_t)(v * 5), .atime_nsec = (int64_t)(v % NS_PER_SEC),
+        .mtime_sec = (int64_t)(v * 5 + 1), .mtime_nsec = (int64_t)((v * 7) % NS_PER_SEC),
+        .ctime_sec = (int64_t)(v * 5 + 2), .ctime_nsec = (int64_t)((v * 11) % NS_PER_SEC),
     };
     return t;
 }
@@ -76,7 +77,7 @@ static void object_create(const struct fx *f, uint64_t id, uint32_t rec)
     close(fd);
 }
 
-/* Publish path as shmd/loader.c does. Returns the record (or -1) and the
+/* Publish path as shmd/load.c does. Returns the record (or -1) and the
  * new object id in *id. The object file exists when with_file. */
 static int put_key(struct fx *f, const struct key *k, uint64_t size, uint64_t v,
                    bool with_file, uint64_t *id)
@@ -843,7 +844,9 @@ static void test_view_live_and_names(void **state)
     assert_false(tier_object_parse("index", &pg, &pid, &pr));
 
     /* ids are never reused */
+    store_lock(&f->s);
     uint64_t a = store_new_id(&f->s), b = store_new_id(&f->s);
+    store_unlock(&f->s);
     assert_true(a != 0 && b > a);
 
     /* counters the shims keep, summed by the daemon */
@@ -873,7 +876,7 @@ static void test_view_live_and_names(void **state)
 
 #define CONC_PATHS 16
 #define CONC_READERS 4
-#define CONC_NS 1500000000ULL
+#define CONC_NS (3 * NS_PER_SEC / 2)
 
 struct conc {
     struct fx *f;
@@ -886,13 +889,6 @@ struct conc {
     uint64_t misses[CONC_READERS];
     uint64_t writes, removes;
 };
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void conc_fail(struct conc *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void conc_fail(struct conc *c, const char *fmt, ...)

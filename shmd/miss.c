@@ -1,0 +1,85 @@
+/* miss.c - miss datagrams: what a shim says when it opened a file under a
+ * prefix that the tier did not have (see tier/proto.h and miss.h).
+ *
+ * A datagram is trusted no further than its sender: the kernel-checked
+ * credentials (SO_PASSCRED) must be our uid or root, the path must be
+ * absolute and normal, and the descriptor that came with it is only a hint
+ * of where to read, checked by the load against the path (load.c). A
+ * truncated datagram, a foreign sender or a malformed path is counted and
+ * dropped; the program was served by the source already. */
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "shmd/daemon.h"
+#include "shmd/miss.h"
+#include "shmd/queue.h"
+#include "tier/atomic.h"
+#include "tier/path.h"
+#include "tier/proto.h"
+
+/* Datagrams taken per call: the main loop goes back to its heartbeat and
+ * the control socket between batches, so a flood of misses delays them by
+ * one batch at most. */
+#define MISS_BATCH 1024
+/* Descriptors a datagram has room for: a shim sends one; more are closed. */
+#define MISS_FDS_MAX 4
+
+/* The credentials and the descriptor of a miss datagram's ancillary data.
+ * Every descriptor received beyond the first is closed. */
+static void take_ancillary(struct msghdr *mh, struct ucred *cred, int *fd)
+{
+    *fd = -1;
+    cred->uid = (uid_t)-1;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET)
+            continue;
+        if (cm->cmsg_type == SCM_CREDENTIALS && cm->cmsg_len >= CMSG_LEN(sizeof *cred)) {
+            memcpy(cred, CMSG_DATA(cm), sizeof *cred);
+        } else if (cm->cmsg_type == SCM_RIGHTS) {
+            size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < n; i++) {
+                int f;
+                memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof f);
+                if (*fd < 0)
+                    *fd = f;
+                else
+                    close(f);
+            }
+        }
+    }
+}
+
+void miss_drain(struct shmd *d)
+{
+    char buf[TIER_PATH_MAX + 64];
+    char key[PATH_KEY_SIZE];
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(MISS_FDS_MAX * sizeof(int))];
+    } ctl;
+    uid_t me = d->uid;
+
+    for (int i = 0; i < MISS_BATCH; i++) {
+        struct iovec iov = {buf, sizeof buf};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+                            .msg_control = &ctl, .msg_controllen = sizeof ctl};
+        struct ucred cred;
+        int fd;
+        ssize_t n = recvmsg(d->missfd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0)
+            return;
+        take_ancillary(&mh, &cred, &fd);
+        size_t len;
+        if ((cred.uid != me && cred.uid != 0) || (mh.msg_flags & MSG_TRUNC) ||
+            proto_miss_parse(buf, (size_t)n, key, &len) < 0) {
+            fetch_add_relaxed(&d->bad_messages, 1);
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        fetch_add_relaxed(&d->store.hdr->misses_received, 1);
+        if (queue_submit(d->queue, key, len, fd, NULL) < 0)
+            fetch_add_relaxed(&d->dropped, 1);
+    }
+}

@@ -1,0 +1,313 @@
+/* queue.c - the loader pool (see queue.h): a queue of jobs, each a path
+ * and maybe a program's descriptor of it, and threads that take them in
+ * order and run load_file().
+ *
+ * Invariants: a path is at most once in the queue or being loaded
+ * (de-duplicated by hash, the in-flight set); a path that failed is not
+ * retried before its retry time (the negative cache), so a stream of misses
+ * on a huge or special file costs one stat per second, not one load per
+ * miss. A load that lost a race with a change ("changed") is retried at the
+ * next miss. Warm requests bypass both (an operator asked for exactly these
+ * paths) and are never dropped for a full queue: the control thread waits
+ * for room. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shmd/opts.h"
+#include "shmd/queue.h"
+#include "shmd/thread.h"
+#include "tier/clock.h"
+#include "tier/hash.h"
+
+#define QUEUE_MAX 4096         /* jobs waiting */
+#define INFLIGHT_MAX (QUEUE_MAX + SHMD_LOADERS_MAX) /* waiting or loading */
+#define NEG_SLOTS 4096         /* negative cache entries, by hash */
+#define NEG_RETRY_NS NS_PER_SEC   /* failed loads: retry after 1 s */
+
+struct job {
+    struct job *next;
+    struct warm_batch *batch;  /* NULL for a miss */
+    int fd;                    /* the program's descriptor, or -1; owned */
+    uint64_t hash;             /* daemon-local dedup hash */
+    size_t len;
+    char key[];                /* len bytes, NUL, zero padding */
+};
+
+struct neg {
+    uint64_t hash;
+    uint64_t until_ns;         /* CLOCK_REALTIME */
+};
+
+struct queue {
+    struct shmd *d;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct job *head, *tail;
+    size_t queued;
+    uint64_t inflight[INFLIGHT_MAX]; /* hashes queued or loading */
+    size_t ninflight;
+    struct neg neg[NEG_SLOTS];
+    bool stop;
+    unsigned nthreads;
+    pthread_t threads[SHMD_LOADERS_MAX];
+};
+
+struct warm_done {
+    struct warm_done *next;
+    struct load_result r;
+    size_t len;
+    char key[];
+};
+
+struct warm_batch {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t pending;            /* submitted, not yet taken by warm_batch_next */
+    struct warm_done *head, *tail;
+};
+
+/* The de-duplication hash: any fixed seed (it never leaves the process;
+ * a collision only delays one path's load to the next miss). */
+#define DEDUP_SEED 0x5348u
+
+static uint64_t key_hash(const char *key, size_t len)
+{
+    return tier_hash(DEDUP_SEED, key, len);
+}
+
+/* pre (both): q->mu held */
+static bool inflight_has(const struct queue *q, uint64_t h)
+{
+    for (size_t i = 0; i < q->ninflight; i++)
+        if (q->inflight[i] == h)
+            return true;
+    return false;
+}
+
+static void inflight_del(struct queue *q, uint64_t h)
+{
+    for (size_t i = 0; i < q->ninflight; i++)
+        if (q->inflight[i] == h) {
+            q->inflight[i] = q->inflight[--q->ninflight];
+            return;
+        }
+}
+
+int queue_submit(struct queue *q, const char *key, size_t len, int fd, struct warm_batch *b)
+{
+    uint64_t h = key_hash(key, len);
+    int ret = 0;
+
+    pthread_mutex_lock(&q->mu);
+    struct neg *n = &q->neg[h % NEG_SLOTS];
+    if (!b && (inflight_has(q, h) || (n->hash == h && real_ns() < n->until_ns))) {
+        ret = 1;
+    } else if (q->queued >= QUEUE_MAX || q->ninflight >= INFLIGHT_MAX || q->stop) {
+        ret = -1;
+    } else {
+        struct job *j = malloc(sizeof *j + len + 8);
+        if (!j) {
+            ret = -1;
+        } else {
+            j->next = NULL;
+            j->batch = b;
+            j->fd = fd;
+            fd = -1; /* the job owns it now */
+            j->hash = h;
+            j->len = len;
+            memset(j->key + len, 0, 8);
+            memcpy(j->key, key, len);
+            if (q->tail)
+                q->tail->next = j;
+            else
+                q->head = j;
+            q->tail = j;
+            q->queued++;
+            if (!inflight_has(q, h))
+                q->inflight[q->ninflight++] = h;
+            pthread_cond_signal(&q->cv);
+        }
+    }
+    pthread_mutex_unlock(&q->mu);
+    if (fd >= 0)
+        close(fd);
+    return ret;
+}
+
+static void batch_finish(struct warm_batch *b, const struct job *j, const struct load_result *r)
+{
+    struct warm_done *w = malloc(sizeof *w + j->len + 8);
+
+    pthread_mutex_lock(&b->mu);
+    if (w) {
+        w->next = NULL;
+        w->r = *r;
+        w->len = j->len;
+        memcpy(w->key, j->key, j->len + 1);
+        if (b->tail)
+            b->tail->next = w;
+        else
+            b->head = w;
+        b->tail = w;
+    } else {
+        b->pending--; /* lost the result, not the count */
+    }
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void *loader_main(void *arg)
+{
+    struct queue *q = arg;
+    struct load_result r;
+
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->head && !q->stop)
+            pthread_cond_wait(&q->cv, &q->mu);
+        if (q->stop)
+            break;
+        struct job *j = q->head;
+        q->head = j->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->queued--;
+        pthread_mutex_unlock(&q->mu);
+
+        load_file(q->d, j->key, j->len, j->fd, &r);
+        if (j->fd >= 0)
+            close(j->fd);
+
+        pthread_mutex_lock(&q->mu);
+        inflight_del(q, j->hash);
+        if (r.fail >= 0 && r.fail != TIER_FAIL_CHANGED) {
+            struct neg *n = &q->neg[j->hash % NEG_SLOTS];
+            n->hash = j->hash;
+            n->until_ns = r.fail == TIER_FAIL_UNSETTLED ? r.retry_ns : real_ns() + NEG_RETRY_NS;
+        }
+        pthread_mutex_unlock(&q->mu);
+        if (j->batch)
+            batch_finish(j->batch, j, &r);
+        free(j);
+        pthread_mutex_lock(&q->mu);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+struct queue *queue_start(struct shmd *d, unsigned threads)
+{
+    struct queue *q = calloc(1, sizeof *q);
+
+    if (!q)
+        return NULL;
+    q->d = d;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    if (threads > SHMD_LOADERS_MAX)
+        threads = SHMD_LOADERS_MAX;
+    for (unsigned i = 0; i < threads; i++) {
+        if (pthread_create(&q->threads[i], NULL, loader_main, q) != 0)
+            break;
+        q->nthreads++;
+    }
+    if (q->nthreads == 0) {
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+/* Loads in progress see d->stopping and give up between chunks. */
+bool queue_stop(struct queue *q, uint64_t deadline_ns)
+{
+    bool all = true;
+
+    pthread_mutex_lock(&q->mu);
+    q->stop = true;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    for (unsigned i = 0; i < q->nthreads; i++)
+        all &= shmd_join_until(q->threads[i], deadline_ns);
+    struct load_result r = {.fail = TIER_FAIL_IO};
+    pthread_mutex_lock(&q->mu);
+    struct job *j = q->head;
+    q->head = q->tail = NULL;
+    pthread_mutex_unlock(&q->mu);
+    while (j) {
+        struct job *next = j->next;
+        if (j->batch)
+            batch_finish(j->batch, j, &r);
+        if (j->fd >= 0)
+            close(j->fd);
+        free(j);
+        j = next;
+    }
+    if (!all)
+        return false; /* a thread is stuck in the filesystem: keep q */
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+    free(q);
+    return true;
+}
+
+struct warm_batch *warm_batch_new(void)
+{
+    struct warm_batch *b = calloc(1, sizeof *b);
+    if (b) {
+        pthread_mutex_init(&b->mu, NULL);
+        pthread_cond_init(&b->cv, NULL);
+    }
+    return b;
+}
+
+void warm_batch_expect(struct warm_batch *b, size_t n)
+{
+    pthread_mutex_lock(&b->mu);
+    b->pending += n;
+    pthread_mutex_unlock(&b->mu);
+}
+
+bool warm_batch_next(struct warm_batch *b, char *key, struct load_result *r)
+{
+    pthread_mutex_lock(&b->mu);
+    while (b->pending && !b->head)
+        pthread_cond_wait(&b->cv, &b->mu);
+    struct warm_done *w = b->head;
+    if (w) {
+        b->head = w->next;
+        if (!b->head)
+            b->tail = NULL;
+        b->pending--;
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (!w)
+        return false;
+    memcpy(key, w->key, w->len + 1);
+    *r = w->r;
+    free(w);
+    return true;
+}
+
+void warm_batch_free(struct warm_batch *b)
+{
+    struct warm_done *w = b->head;
+    while (w) {
+        struct warm_done *next = w->next;
+        free(w);
+        w = next;
+    }
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+    free(b);
+}
+
+bool queue_idle(struct queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    bool idle = !q->head && q->ninflight == 0;
+    pthread_mutex_unlock(&q->mu);
+    return idle;
+}

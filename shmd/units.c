@@ -1,0 +1,75 @@
+/* units.c - sizes and counts in options and output (see units.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "shmd/units.h"
+
+int units_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (!s || !*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        unsigned d = (unsigned)(*s - '0');
+        if (d > max || v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+const char *units_format_size(uint64_t v, char *buf, size_t n)
+{
+    static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int i = 0;
+    double x = (double)v;
+
+    while (x >= 1024 && i < 4) {
+        x /= 1024;
+        i++;
+    }
+    snprintf(buf, n, i ? "%.1f %s" : "%.0f %s", x, u[i]);
+    return buf;
+}
+
+int units_parse_size(const char *s, uint64_t *out)
+{
+    static const char units[] = "KMGT";
+    char digits[32];
+    size_t n = 0;
+    uint64_t v;
+    unsigned shift = 0;
+
+    if (!s)
+        return -1;
+    while (s[n] >= '0' && s[n] <= '9')
+        n++;
+    if (n == 0 || n >= sizeof digits)
+        return -1;
+    memcpy(digits, s, n);
+    digits[n] = '\0';
+    if (units_parse_uint(digits, UINT64_MAX, &v) < 0)
+        return -1;
+    const char *u = s + n;
+    if (*u) {
+        const char *k = strchr(units, *u >= 'a' ? *u - 32 : *u);
+        if (!k || !*k)
+            return -1;
+        shift = 10u * (unsigned)(k - units + 1);
+        u++;
+        if (u[0] == 'i' && u[1] == 'B')
+            u += 2;
+        else if (u[0] == 'B')
+            u++;
+        if (*u)
+            return -1;
+    }
+    if (shift && v > (UINT64_MAX >> shift))
+        return -1;
+    *out = v << shift;
+    return 0;
+}
