@@ -72,7 +72,13 @@ ASAN_RT      = $(shell $(SAN_CC) -print-file-name=libasan.so)
 ASAN_OPTS    := detect_leaks=0:verify_asan_link_order=0:abort_on_error=0:halt_on_error=1
 UBSAN_OPTS   := print_stacktrace=1:halt_on_error=1
 ASAN_LSAN_TESTS ?= test_cli test_consistency test_concurrency test_daemon
-ASAN_TESTS    = $(patsubst $(B)/%,$(ASAN_B)/%,$(UNIT_TESTS) $(INTEG_TESTS))
+# test_hooks passes unreadable pointers to libc: the sanitizer runtime's own
+# interceptors (preloaded into every host program of this stage) read them
+# before the shim or the kernel could, so the contract is checked by the
+# normal stage only
+ASAN_SKIP     := test_hooks
+ASAN_TESTS    = $(filter-out $(addprefix %/,$(ASAN_SKIP)),\
+                  $(patsubst $(B)/%,$(ASAN_B)/%,$(UNIT_TESTS) $(INTEG_TESTS)))
 ASAN_ENV      = SHMCACHE_TEST_LIB=$(CURDIR)/$(ASAN_B)/lib/libshmcache.so \
                 SHMCACHE_TEST_PRELOAD=$(CURDIR)/$(ASAN_B)/lib/asan-compat.so:$(ASAN_RT) \
                 ASAN_OPTIONS=$(ASAN_OPTS) UBSAN_OPTIONS=$(UBSAN_OPTS)
