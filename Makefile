@@ -117,6 +117,7 @@ TEST_OBJS_test_config := shmd/opts.o shmd/units.o shmd/log.o tier/config.o tier/
                          preload/config.o
 TEST_OBJS_test_evict  := $(STORE_OBJS) tests/unit/fixture.o
 TEST_OBJS_test_index  := $(STORE_OBJS) tests/unit/fixture.o
+TEST_OBJS_test_marks  := $(STORE_OBJS) shmd/marks.o shmd/log.o tests/unit/fixture.o
 TEST_OBJS_test_layout :=
 TEST_OBJS_test_path   := tier/path.o
 TEST_OBJS_test_proto  := tier/proto.o tier/hash.o tier/path.o

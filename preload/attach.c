@@ -23,6 +23,7 @@
 #include "preload/config.h"
 #include "preload/fdtab.h"
 #include "preload/fdtag.h"
+#include "preload/hook.h"
 #include "preload/log.h"
 #include "preload/real.h"
 #include "preload/sys.h"
@@ -243,6 +244,8 @@ fail:
     return false;
 }
 
+static SHIM_TLS int t_attaching; /* this thread is inside attach() */
+
 static bool try_attach(bool force, struct shim_attach *cur)
 {
     uint64_t now = now_coarse_ns();
@@ -256,27 +259,89 @@ static bool try_attach(bool force, struct shim_attach *cur)
     store_relaxed(&g_next_try_ns, now + RETRY_NS);
     /* In a vfork child, or a child made by a raw clone, memory is shared
      * with the parent but descriptors are not: never create any there. */
-    if ((pid_t)shim_sys3(SYS_getpid, 0, 0, 0) == shim_pid)
+    if (!shim_in_vfork_child()) {
+        t_attaching = 1;
         ok = attach(cur);
+        t_attaching = 0;
+    }
     store_release(&g_attaching, 0);
     return ok;
 }
 
+/* A vfork child that left the parent's root or mount namespace (chroot,
+ * unshare, setns) cannot turn the shim off for itself alone: its memory is
+ * the parent's. It records its pid here instead, and serves nothing while
+ * it runs; the first call from any other process clears the record. */
+static pid_t g_off_pid;
+
+void shim_disable_vfork_child(void)
+{
+    store_relaxed(&g_off_pid, (pid_t)shim_sys3(SYS_getpid, 0, 0, 0));
+}
+
+static bool off_here(void)
+{
+    pid_t off = load_relaxed(&g_off_pid);
+    if (!off)
+        return false;
+    if ((pid_t)shim_sys3(SYS_getpid, 0, 0, 0) == off)
+        return true;
+    cas_relaxed(&g_off_pid, &off, 0);
+    return false;
+}
+
+/* Enter the current attachment if it is still current (and, with
+ * serving, intact and live). Returns it entered, or NULL. */
+static struct shim_attach *enter_current(bool serving)
+{
+    struct shim_attach *a = load_seqcst(&g_cur);
+
+    if (!a || (serving && off_here()))
+        return NULL;
+    fetch_add_seqcst(&a->active, 1);
+    if (load_seqcst(&g_cur) == a &&
+        (!serving || (!load_relaxed(&a->broken) && tier_view_live(&a->view, now_coarse_ns()))))
+        return a;
+    fetch_sub_release(&a->active, 1);
+    return NULL;
+}
+
 struct shim_attach *shim_enter(bool force)
 {
-    for (int round = 0; round < 2; round++) {
-        struct shim_attach *a = load_seqcst(&g_cur);
-        if (a) {
-            fetch_add_seqcst(&a->active, 1);
-            if (load_seqcst(&g_cur) == a && !load_relaxed(&a->broken) &&
-                tier_view_live(&a->view, now_coarse_ns()))
-                return a;
-            fetch_sub_release(&a->active, 1);
-        }
-        if (round > 0 || !try_attach(force, a))
-            break;
-    }
-    return NULL;
+    struct shim_attach *a = enter_current(true);
+
+    if (a || !try_attach(force, load_seqcst(&g_cur)))
+        return a;
+    return enter_current(true);
+}
+
+/* Another thread is attaching: wait for it (attach is a few system
+ * calls), never in the attaching thread itself (a signal handler there). */
+#define ATTACH_WAIT_SPINS 100000
+
+static void wait_attach(void)
+{
+    for (int i = 0; i < ATTACH_WAIT_SPINS && !t_attaching && load_acquire(&g_attaching); i++)
+        shim_sys3(SYS_sched_yield, 0, 0, 0);
+}
+
+struct shim_attach *shim_enter_marks(void)
+{
+    struct shim_attach *a = enter_current(true);
+
+    if (a)
+        return a;
+    /* a daemon may have come up with a new index: attach to it first, so
+     * the marks reach the index that serves (or waiting for the thread
+     * that attaches now) */
+    if (!try_attach(true, load_seqcst(&g_cur)))
+        wait_attach();
+    return enter_current(false);
+}
+
+bool shim_in_vfork_child(void)
+{
+    return (pid_t)shim_sys3(SYS_getpid, 0, 0, 0) != load_relaxed(&shim_pid);
 }
 
 void shim_leave(struct shim_attach *a)

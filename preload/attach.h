@@ -44,11 +44,27 @@ extern pid_t shim_pid __attribute__((visibility("hidden"))); /* updated at fork 
 struct shim_attach *shim_enter(bool force) __attribute__((visibility("hidden")));
 void shim_leave(struct shim_attach *a) __attribute__((visibility("hidden")));
 
+/* Enter an index to mark changes in (change.c): the current one even when
+ * its daemon is not live or one of its descriptors was lost (a mark there
+ * is harmless, a missing one is stale data), after attaching to a new one
+ * if a daemon came up, and waiting for a thread that is attaching right
+ * now. NULL only when there is no index at all. */
+struct shim_attach *shim_enter_marks(void) __attribute__((visibility("hidden")));
+
+/* True in a child that shares this process's memory but not its
+ * descriptors or cwd (vfork, a raw clone): its calls must not change the
+ * parent's bookkeeping. One system call. */
+bool shim_in_vfork_child(void) __attribute__((visibility("hidden")));
+
 /* fd, one of an attachment's descriptors, is being closed by the host:
  * never use or close that number again. */
 void shim_attach_fd_lost(int fd) __attribute__((visibility("hidden")));
 /* In the child after fork. */
 void shim_attach_after_fork(void) __attribute__((visibility("hidden")));
+
+/* The same for a vfork child (shim_in_vfork_child): it serves nothing
+ * until it execs or exits, and the parent is not affected. */
+void shim_disable_vfork_child(void) __attribute__((visibility("hidden")));
 
 /* Turn the shim off for the rest of the process (chroot, new mount
  * namespace: paths no longer mean what they mean to shmd). */

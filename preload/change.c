@@ -34,17 +34,23 @@ static uint32_t bucket1_of(const struct shim_attach *a, const char *key, int len
 
 static void mark_add(const struct shim_attach *a, uint32_t bucket1, bool epoch, uint64_t delta)
 {
+    uint64_t words = (bucket1 != 0) + epoch;
+
+    if (delta == TIER_CHANGE_BEGIN)
+        fetch_add_seqcst(&a->view.marks->inflight, words);
     if (bucket1)
         fetch_add_seqcst(&a->view.gens[bucket1 - 1], delta);
     if (epoch)
         fetch_add_seqcst(&a->view.marks->epoch, delta);
+    if (delta == TIER_CHANGE_END)
+        fetch_add_seqcst(&a->view.marks->inflight, -words);
 }
 
 /* Open marks for the path key (len bytes, -1: none) or for the bucket of
  * a descriptor's tag (key NULL), and the epoch when tree. */
-static void mark_begin(struct shim_mark *m, const char *key, int len, uint32_t tag, bool tree)
+static void mark_begin(struct shim_mark *m, const char *key, int len, uint64_t tag, bool tree)
 {
-    struct shim_attach *a = shim_enter(true);
+    struct shim_attach *a = shim_enter_marks();
 
     m->a = a;
     m->bucket1 = 0;
@@ -55,29 +61,35 @@ static void mark_begin(struct shim_mark *m, const char *key, int len, uint32_t t
         m->bucket1 = bucket1_of(a, key, len);
     } else if (!key) {
         uint32_t b1 = fdtag_bucket1(tag);
-        if (fdtag_attach(tag) == a->seq && b1 && b1 - 1 <= a->view.bucket_mask)
+        if (fdtag_attach(tag) == (a->seq & FDTAG_ATTACH_MASK) && b1 && b1 - 1 <= a->view.bucket_mask)
             m->bucket1 = b1;
         else
-            m->epoch = true; /* the index was replaced since the open */
+            m->epoch = true; /* the index was replaced since the open, or no
+                                index knew the bucket then (FDTAG_EPOCH) */
     }
     mark_add(a, m->bucket1, m->epoch, TIER_CHANGE_BEGIN);
 }
 
-/* Close marks opened on m->a; or, with none opened, mark once on whatever
- * is live now (key/len name the path again, to find its bucket there). */
-static void mark_end(struct shim_mark *m, const char *key, int len)
+/* Close marks opened on m->a; or, with no index at the begin, mark once on
+ * the one there is now (one may have come up meanwhile and loaded the old
+ * state): key/len name the path again, to find its bucket there. Returns
+ * the attachment marked (still entered, for the caller's tag), or NULL. */
+static struct shim_attach *mark_end(struct shim_mark *m, const char *key, int len)
 {
-    if (m->a) {
-        mark_add(m->a, m->bucket1, m->epoch, TIER_CHANGE_END);
-        shim_leave(m->a);
+    struct shim_attach *a = m->a;
+
+    if (a) {
+        mark_add(a, m->bucket1, m->epoch, TIER_CHANGE_END);
         m->a = NULL;
-        return;
+        return a;
     }
-    struct shim_attach *a = shim_enter(true);
+    a = shim_enter_marks();
     if (!a)
-        return;
-    mark_add(a, key && len >= 0 ? bucket1_of(a, key, len) : 0, m->epoch, TIER_CHANGE_ONE);
-    shim_leave(a);
+        return NULL;
+    if (key && len >= 0)
+        m->bucket1 = bucket1_of(a, key, len);
+    mark_add(a, m->bucket1, m->epoch || !key, TIER_CHANGE_ONE);
+    return a;
 }
 
 /* Decide what a change to the normalised path key (n bytes) affects. */
@@ -139,29 +151,33 @@ void shim_change_begin_fd(struct shim_change *c, int fd)
     change_mark(c);
 }
 
-uint32_t shim_change_end(struct shim_change *c)
+uint64_t shim_change_end(struct shim_change *c)
 {
-    uint32_t tag = 0;
+    uint64_t tag;
 
     if (!c->relevant)
         return 0;
-    if (c->mark.a && c->mark.bucket1)
-        tag = fdtag_make(c->mark.a->seq, c->mark.bucket1 - 1);
-    mark_end(&c->mark, c->key, c->len);
+    struct shim_attach *a = mark_end(&c->mark, c->key, c->len);
+    if (a && c->mark.bucket1)
+        tag = fdtag_make(a->seq, c->mark.bucket1 - 1);
+    else
+        tag = FDTAG_EPOCH; /* a cached path, bucket unknown: its close marks
+                              the epoch */
+    if (a)
+        shim_leave(a);
     if (shim_cfg.log == SHIM_LOG_ALL)
         shim_log(c->tree ? "CHANGE-TREE" : "CHANGE", c->len >= 0 ? c->key : "?");
     return tag;
 }
 
-void shim_tag_begin(struct shim_mark *m, uint32_t tag)
+void shim_tag_begin(struct shim_mark *m, uint64_t tag)
 {
     mark_begin(m, NULL, -1, tag, false);
 }
 
 void shim_tag_end(struct shim_mark *m)
 {
-    /* with no live index at the begin, the path is not known here: an
-     * index that came up meanwhile loses its epoch (rare and safe) */
-    m->epoch = m->epoch || !m->a;
-    mark_end(m, NULL, -1);
+    struct shim_attach *a = mark_end(m, NULL, -1);
+    if (a)
+        shim_leave(a);
 }

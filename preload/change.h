@@ -42,11 +42,11 @@ void shim_change_begin(struct shim_change *c, int dirfd, const char *path, bool 
 void shim_change_begin_fd(struct shim_change *c, int fd) SHIM_CHANGE_HIDDEN;
 /* After the call. Returns the tag of its path for the fd table (fdtag.h),
  * 0 when none. */
-uint32_t shim_change_end(struct shim_change *c) SHIM_CHANGE_HIDDEN;
+uint64_t shim_change_end(struct shim_change *c) SHIM_CHANGE_HIDDEN;
 
 /* The same around a call on a descriptor whose tag (fdtag.h) names the
  * bucket (a close or ftruncate of a write descriptor). */
-void shim_tag_begin(struct shim_mark *m, uint32_t tag) SHIM_CHANGE_HIDDEN;
+void shim_tag_begin(struct shim_mark *m, uint64_t tag) SHIM_CHANGE_HIDDEN;
 void shim_tag_end(struct shim_mark *m) SHIM_CHANGE_HIDDEN;
 
 #endif

@@ -4,12 +4,15 @@
  * A flat array indexed by fd (the word: fdtag.h), lazily backed by zero
  * pages; descriptors above FD_MAX are simply not tracked (then only
  * revalidation bounds staleness). A descriptor's end is handled in two
- * steps around the real call: before it, a descriptor of the shim's own
- * that the host closes is forgotten (its number is the host's from then
- * on), and a write descriptor of a cached path marks that path in flight;
- * after it, the mark is closed, so what was written is never served once
- * the writer has closed (close-to-open consistency), not even to a process
- * that saw the close itself (a lock released by it). */
+ * steps around the real call. Before it, the word is taken (exchanged for
+ * 0, so a concurrent open that gets the same number keeps its own), a
+ * descriptor of the shim's own that the host closes is forgotten (its
+ * number is the host's from then on), and a write descriptor of a cached
+ * path marks that path in flight. After it, the mark is closed, so what
+ * was written is never served once the writer has closed (close-to-open
+ * consistency), not even to a process that saw the close itself (a lock
+ * released by it). A vfork child shares this table but not the
+ * descriptors: its closes change nothing here. */
 #include <limits.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,13 +25,16 @@
 #include "preload/sys.h"
 #include "tier/atomic.h"
 
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
 #define FD_MAX 65536
 
-static uint32_t g_fdinfo[FD_MAX];
+static uint64_t g_fdinfo[FD_MAX];
 static unsigned g_fd_hi; /* one above the highest fd ever recorded */
 
 static void note_hi(int fd)
@@ -50,42 +56,48 @@ void shim_fd_mark_ours(int fd, bool ours)
     }
 }
 
-void shim_fd_track_write(int fd, uint32_t tag)
+void shim_fd_track_write(int fd, uint64_t tag)
 {
-    if (fd < 0 || fd >= FD_MAX)
+    if (fd < 0 || fd >= FD_MAX || shim_in_vfork_child())
         return;
-    uint32_t v = load_relaxed(&g_fdinfo[fd]);
+    uint64_t v = load_relaxed(&g_fdinfo[fd]);
     store_relaxed(&g_fdinfo[fd], (v & FDTAG_OURS) | FDTAG_WRITER | (tag & FDTAG_TAG_MASK));
     note_hi(fd);
 }
 
-uint32_t shim_fd_word(int fd)
+uint64_t shim_fd_word(int fd)
 {
     return fd >= 0 && fd < FD_MAX ? load_relaxed(&g_fdinfo[fd]) : 0;
 }
 
+/* Take the word of fd before a call that ends it; forget our own. */
+static uint64_t take(unsigned fd)
+{
+    uint64_t v = exchange_relaxed(&g_fdinfo[fd], 0);
+    if (v & FDTAG_OURS)
+        shim_attach_fd_lost((int)fd);
+    return v;
+}
+
 void shim_fd_end_begin(int fd, struct shim_fd_end *e)
 {
+    e->word = 0;
     e->marked = false;
-    if (fd < 0 || fd >= FD_MAX)
-        return;
-    uint32_t v = load_relaxed(&g_fdinfo[fd]);
-    if (!v)
-        return; /* the common case: a plain load, no store */
-    if (v & FDTAG_OURS) {
-        fetch_and_relaxed(&g_fdinfo[fd], ~FDTAG_OURS);
-        shim_attach_fd_lost(fd);
-    }
-    if (fdtag_bucket1(v)) {
-        shim_tag_begin(&e->mark, v & FDTAG_TAG_MASK);
+    if (fd < 0 || fd >= FD_MAX || !load_relaxed(&g_fdinfo[fd]) || shim_in_vfork_child())
+        return; /* the common case: a plain load */
+    e->word = take((unsigned)fd);
+    if (e->word & FDTAG_TAG_MASK) {
+        shim_tag_begin(&e->mark, e->word & FDTAG_TAG_MASK);
         e->marked = true;
     }
 }
 
 void shim_fd_end_done(int fd, struct shim_fd_end *e, bool ended)
 {
-    if (ended && fd >= 0 && fd < FD_MAX && load_relaxed(&g_fdinfo[fd]) & ~FDTAG_OURS)
-        fetch_and_relaxed(&g_fdinfo[fd], FDTAG_OURS);
+    /* a call that did not end fd (dup2 onto it failed): the writer's tag
+     * stays (the number is still its descriptor) */
+    if (!ended && (e->word & ~FDTAG_OURS))
+        fetch_or_relaxed(&g_fdinfo[fd], e->word & ~FDTAG_OURS);
     if (e->marked)
         shim_tag_end(&e->mark);
 }
@@ -109,64 +121,60 @@ SHIM_EXPORT int close(int fd)
     return hook_leave(&h, r);
 }
 
-/* Ending a range: every tracked number in it, one at a time (a write
- * descriptor's marks, each closed after the real call). */
-static void range_begin(unsigned lo, unsigned hi)
+/* Ending a range: every tracked number in it is taken; if any was a write
+ * descriptor of a cached path, the whole tree is marked around the call
+ * (one mark for many paths: ranges are closed by daemons and before exec,
+ * rarely with files just written). */
+static bool range_begin(unsigned lo, unsigned hi, struct shim_mark *m)
 {
     unsigned top = load_relaxed(&g_fd_hi);
-    for (unsigned fd = lo; fd <= hi && fd < top; fd++) {
-        uint32_t v = load_relaxed(&g_fdinfo[fd]);
-        if (v & FDTAG_OURS) {
-            fetch_and_relaxed(&g_fdinfo[fd], ~FDTAG_OURS);
-            shim_attach_fd_lost((int)fd);
-        }
-    }
-}
+    bool written = false;
 
-static void range_done(unsigned lo, unsigned hi)
-{
-    unsigned top = load_relaxed(&g_fd_hi);
-    for (unsigned fd = lo; fd <= hi && fd < top; fd++) {
-        uint32_t v = load_relaxed(&g_fdinfo[fd]);
-        if (!(v & ~FDTAG_OURS))
-            continue;
-        store_relaxed(&g_fdinfo[fd], v & FDTAG_OURS);
-        if (fdtag_bucket1(v)) {
-            struct shim_mark m;
-            shim_tag_begin(&m, v & FDTAG_TAG_MASK);
-            shim_tag_end(&m);
-        }
-    }
+    for (unsigned fd = lo; fd <= hi && fd < top; fd++)
+        if (load_relaxed(&g_fdinfo[fd]) && (take(fd) & FDTAG_TAG_MASK))
+            written = true;
+    if (written)
+        shim_tag_begin(m, FDTAG_EPOCH);
+    return written;
 }
 
 SHIM_EXPORT int close_range(unsigned lo, unsigned hi, int flags)
 {
     struct hook h;
+    struct shim_mark m;
 
-    if (!hook_enter(&h) || (flags & CLOSE_RANGE_CLOEXEC))
+    /* only calls that will close (the kernel checks nothing else first) */
+    if ((flags & CLOSE_RANGE_CLOEXEC) || (flags & ~(int)(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) ||
+        lo > hi || !hook_enter(&h))
         return REAL(close_range)(lo, hi, flags);
-    range_begin(lo, hi);
+    if (shim_in_vfork_child()) {
+        hook_call(&h);
+        return REAL(close_range)(lo, hi, flags);
+    }
+    bool marked = range_begin(lo, hi, &m);
     hook_call(&h);
     int r = REAL(close_range)(lo, hi, flags);
     hook_called(&h);
-    if (r == 0)
-        range_done(lo, hi);
+    if (marked)
+        shim_tag_end(&m);
     return hook_leave(&h, r);
 }
 
 SHIM_EXPORT void closefrom(int lo)
 {
     struct hook h;
+    struct shim_mark m;
 
-    if (!hook_enter(&h) || lo < 0) {
+    if (lo < 0 || !hook_enter(&h) || shim_in_vfork_child()) {
         REAL(closefrom)(lo);
         return;
     }
-    range_begin((unsigned)lo, UINT_MAX);
+    bool marked = range_begin((unsigned)lo, UINT_MAX, &m);
     hook_call(&h);
     REAL(closefrom)(lo);
     hook_called(&h);
-    range_done((unsigned)lo, UINT_MAX);
+    if (marked)
+        shim_tag_end(&m);
     hook_leave(&h, 0);
 }
 
@@ -176,7 +184,7 @@ SHIM_EXPORT int dup2(int old, int new)
     struct hook h;
     struct shim_fd_end e;
 
-    if (!hook_enter(&h) || old == new)
+    if (!shim_fd_word(new) || old == new || !hook_enter(&h))
         return REAL(dup2)(old, new);
     shim_fd_end_begin(new, &e);
     hook_call(&h);
@@ -191,7 +199,7 @@ SHIM_EXPORT int dup3(int old, int new, int flags)
     struct hook h;
     struct shim_fd_end e;
 
-    if (!hook_enter(&h) || old == new)
+    if (!shim_fd_word(new) || old == new || !hook_enter(&h))
         return REAL(dup3)(old, new, flags);
     shim_fd_end_begin(new, &e);
     hook_call(&h);

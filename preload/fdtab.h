@@ -13,16 +13,18 @@
 /* fd is (or stops being) one of the shim's own descriptors. */
 void shim_fd_mark_ours(int fd, bool ours) SHIM_FD_HIDDEN;
 /* fd was opened for writing through the shim; tag from shim_change_end
- * (0: no cached path): its close marks that path changed again. */
-void shim_fd_track_write(int fd, uint32_t tag) SHIM_FD_HIDDEN;
+ * (0: no cached path): its close marks that path changed again. Nothing
+ * in a vfork child. */
+void shim_fd_track_write(int fd, uint64_t tag) SHIM_FD_HIDDEN;
 /* The word of fd (fdtag.h), 0 for numbers not tracked. */
-uint32_t shim_fd_word(int fd) SHIM_FD_HIDDEN;
+uint64_t shim_fd_word(int fd) SHIM_FD_HIDDEN;
 
 /* A descriptor's end, in two steps around the real call that ends it
  * (close, fclose, freopen, dup2 over it): before, the shim forgets its own
  * descriptor the host closes and marks a written path in flight; after,
  * ended says whether fd is gone, and the marks are closed. */
 struct shim_fd_end {
+    uint64_t word;              /* fd's word, taken at the begin */
     struct shim_mark mark;
     bool marked;
 };

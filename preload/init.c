@@ -21,6 +21,7 @@
 #include "preload/hook.h"
 #include "preload/key.h"
 #include "preload/log.h"
+#include "preload/readable.h"
 #include "preload/real.h"
 #include "preload/sys.h"
 #include "tier/atomic.h"
@@ -40,8 +41,9 @@ void shim_real_resolve(void)
 
 static void after_fork_child(void)
 {
-    shim_pid = (pid_t)shim_sys3(SYS_getpid, 0, 0, 0);
+    store_relaxed(&shim_pid, (pid_t)shim_sys3(SYS_getpid, 0, 0, 0));
     shim_attach_after_fork();
+    shim_readable_forget(); /* MADV_DONTFORK memory is not in the child */
 }
 
 static void shim_init(void)

@@ -1,16 +1,18 @@
 /* mm.c - calls that may take readable memory away from the program:
  * munmap, mremap, mprotect without PROT_READ, pkey_mprotect, mmap with
- * MAP_FIXED (over what was there), madvise(MADV_GUARD_INSTALL), brk and a
- * shrinking sbrk, shmat with SHM_REMAP, shmdt and dlclose. Around each, the
+ * MAP_FIXED (over what was there), madvise(MADV_GUARD_INSTALL), shmat with
+ * SHM_REMAP, shmdt and dlclose. (Not brk and sbrk: libc's own allocator
+ * moves the break without them, and hooking them from inside an allocator
+ * would be a trap.) Around each, the
  * chunks the shim found readable are forgotten (readable.h), before the
  * call (so a check racing it asks the kernel) and after it (so nothing
  * found readable in between survives). Nothing else changes: these hooks
  * neither read nor write the program's memory.
  *
  * They never start init (a memory allocator may call them holding its own
- * lock, and init allocates): before init there is nothing to forget. They
- * can also run before init has resolved the real functions (a malloc that
- * maps memory while dlsym runs): then the system call itself. */
+ * lock, and init allocates), and forget whatever the state (one atomic
+ * add). They can also run before init has resolved the real functions (a
+ * malloc that maps memory while dlsym runs): then the system call itself. */
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -38,7 +40,7 @@
  * (forgetting touches neither). */
 #define FORGET_AROUND(cond, call) \
     do { \
-        if (!(cond) || !shim_active()) \
+        if (!(cond)) \
             return call; \
         shim_readable_forget(); \
         __typeof__(call) r_ = call; \
@@ -103,16 +105,6 @@ SHIM_EXPORT int madvise(void *a, size_t n, int advice)
     FORGET_AROUND(advice == MADV_GUARD_INSTALL,
                   REAL_OR(madvise, (int)shim_sys_ret(shim_sys3(SYS_madvise, a, n, advice)), a, n,
                           advice));
-}
-
-SHIM_EXPORT int brk(void *a)
-{
-    FORGET_AROUND(1, REAL(brk)(a));
-}
-
-SHIM_EXPORT void *sbrk(intptr_t inc)
-{
-    FORGET_AROUND(inc < 0, REAL(sbrk)(inc));
 }
 
 SHIM_EXPORT void *shmat(int id, const void *a, int flags)

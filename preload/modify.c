@@ -25,6 +25,7 @@
 #include "preload/fdtab.h"
 #include "preload/fdtag.h"
 #include "preload/hook.h"
+#include "preload/readable.h"
 
 /* The shape of every hook here: marks opened by begin, the real call, the
  * marks closed by end; errno as the real call left it. */
@@ -61,12 +62,12 @@ struct fd_change {
 
 static void fd_change_begin(struct fd_change *c, int fd)
 {
-    uint32_t w = shim_fd_word(fd);
+    uint64_t w = shim_fd_word(fd);
 
     if (!(w & FDTAG_WRITER)) {
         c->by = FD_PATH;
         shim_change_begin_fd(&c->path, fd);
-    } else if (fdtag_bucket1(w)) {
+    } else if (w & FDTAG_TAG_MASK) {
         c->by = FD_TAG;
         shim_tag_begin(&c->mark, w & FDTAG_TAG_MASK);
     } else {
@@ -84,6 +85,14 @@ static void fd_change_end(struct fd_change *c)
 
 #define ONE_FD(fd, call) \
     AROUND(struct fd_change c_, fd_change_begin(&c_, fd), fd_change_end(&c_), call)
+
+/* A path call given AT_EMPTY_PATH and "" acts on the descriptor dirfd. */
+#define PATH_OR_FD(d, p, flags, check_type, call) \
+    do { \
+        if (((flags) & AT_EMPTY_PATH) && shim_path_len(p) == 0) \
+            ONE_FD(d, call); \
+        ONE_PATH(d, p, check_type, call); \
+    } while (0)
 
 SHIM_EXPORT int ftruncate(int fd, off_t len)
 {
@@ -212,7 +221,7 @@ SHIM_EXPORT int chmod(const char *p, mode_t m)
 
 SHIM_EXPORT int fchmodat(int d, const char *p, mode_t m, int flags)
 {
-    ONE_PATH(d, p, true, REAL(fchmodat)(d, p, m, flags));
+    PATH_OR_FD(d, p, flags, true, REAL(fchmodat)(d, p, m, flags));
 }
 
 SHIM_EXPORT int chown(const char *p, uid_t u, gid_t g)
@@ -227,7 +236,7 @@ SHIM_EXPORT int lchown(const char *p, uid_t u, gid_t g)
 
 SHIM_EXPORT int fchownat(int d, const char *p, uid_t u, gid_t g, int flags)
 {
-    ONE_PATH(d, p, true, REAL(fchownat)(d, p, u, g, flags));
+    PATH_OR_FD(d, p, flags, true, REAL(fchownat)(d, p, u, g, flags));
 }
 
 SHIM_EXPORT int utime(const char *p, const struct utimbuf *t)
@@ -270,7 +279,7 @@ SHIM_EXPORT int utimensat(int d, const char *p, const struct timespec t[2], int 
 {
     if (!shim_unknown(p))
         ONE_FD(d, REAL(utimensat)(d, p, t, flags));
-    ONE_PATH(d, p, false, REAL(utimensat)(d, p, t, flags));
+    PATH_OR_FD(d, p, flags, false, REAL(utimensat)(d, p, t, flags));
 }
 
 SHIM_EXPORT int futimesat(int d, const char *p, const struct timeval t[2])

@@ -81,7 +81,7 @@ __attribute__((noinline)) static int open_slow(struct hook *h, enum open_kind k,
         hook_call(h);
         fd = real_open(k, dirfd, path, flags, mode);
         hook_called(h);
-        uint32_t tag = shim_change_end(&ch);
+        uint64_t tag = shim_change_end(&ch);
         if (fd >= 0 && (flags & O_ACCMODE) != O_RDONLY)
             shim_fd_track_write(fd, tag);
         return fd;

@@ -11,15 +11,20 @@
 #include "preload/hook.h"
 #include "preload/key.h"
 
-/* The call, then (when it worked) the cwd's relevance again. */
+/* The cwd's relevance is set to "yes" (always safe) before the call, so
+ * another thread's relative change meanwhile is marked, and decided again
+ * after it; not in a vfork child, whose cwd is its own but whose memory is
+ * the parent's: there it stays "yes". */
 #define CWD_CHANGE(call) \
     do { \
         struct hook h_; \
         if (!hook_enter(&h_)) \
             return call; \
+        store_relaxed(&shim_cwd_is_relevant, 1); \
+        hook_call(&h_); \
         int r_ = call; \
         hook_called(&h_); \
-        if (r_ == 0) \
+        if (r_ == 0 && !shim_in_vfork_child()) \
             shim_cwd_changed(); \
         return hook_leave(&h_, r_); \
     } while (0)
@@ -34,26 +39,34 @@ SHIM_EXPORT int fchdir(int fd)
     CWD_CHANGE(REAL(fchdir)(fd));
 }
 
+/* After a successful call that left the daemon's root or mount namespace:
+ * off for this process, or in a vfork child for the child only. */
+#define NAMESPACE_CHANGE(left, call) \
+    do { \
+        struct hook h_; \
+        if (!hook_enter(&h_)) \
+            return call; \
+        int r_ = call; \
+        if (r_ == 0 && (left)) { \
+            if (shim_in_vfork_child()) \
+                shim_disable_vfork_child(); \
+            else \
+                shim_disable(); \
+        } \
+        return r_; /* nothing above touches errno */ \
+    } while (0)
+
 SHIM_EXPORT int chroot(const char *p)
 {
-    int r = REAL(chroot)(p);
-    if (r == 0)
-        shim_disable();
-    return r;
+    NAMESPACE_CHANGE(true, REAL(chroot)(p));
 }
 
 SHIM_EXPORT int unshare(int flags)
 {
-    int r = REAL(unshare)(flags);
-    if (r == 0 && (flags & CLONE_NEWNS))
-        shim_disable();
-    return r;
+    NAMESPACE_CHANGE(flags & CLONE_NEWNS, REAL(unshare)(flags));
 }
 
 SHIM_EXPORT int setns(int fd, int nstype)
 {
-    int r = REAL(setns)(fd, nstype);
-    if (r == 0 && (nstype == 0 || (nstype & CLONE_NEWNS)))
-        shim_disable();
-    return r;
+    NAMESPACE_CHANGE(nstype == 0 || (nstype & CLONE_NEWNS), REAL(setns)(fd, nstype));
 }

@@ -11,13 +11,15 @@
  * entry of an older generation no longer matches.
  *
  * What makes a remembered chunk wrong is memory that stops being readable:
- * the program's own munmap, mremap, mprotect, MAP_FIXED mmap, shmdt, brk,
+ * the program's own munmap, mremap, mprotect, MAP_FIXED mmap, shmdt,
  * madvise(MADV_GUARD_INSTALL) and dlclose go through hooks (mm.c) that
  * forget before and after the real call, so a check racing them either
  * sees the old generation or asks the kernel again. Not seen: memory
  * libc unmaps by itself (a large block after free, a dead thread's stack),
- * a raw munmap system call, a file mapping truncated under the program
- * (SIGBUS), and protection keys changed with WRPKRU. A pointer into such
+ * a raw munmap system call, a shrinking brk or sbrk, a file mapping
+ * truncated under the program (SIGBUS), and protection keys changed with
+ * WRPKRU. A child after fork starts afresh (init.c): MADV_DONTFORK memory
+ * is not there. A pointer into such
  * memory is already a dangling pointer in the program; the shim may then
  * fault where the kernel would have answered EFAULT. */
 #include <errno.h>
@@ -50,8 +52,13 @@ bool shim_chunk_readable_slow(uint64_t chunk, uint64_t *slot, uint64_t gen)
 {
     if (!kernel_can_read((uintptr_t)(chunk << SHIM_CHUNK_SHIFT)))
         return false;
-    if (chunk + 1 < CHUNK_LIMIT) /* above: kernel addresses, never remembered */
+    if (chunk + 1 < CHUNK_LIMIT) { /* above: kernel addresses, never remembered */
         store_relaxed(slot, (chunk + 1) << GEN_BITS | gen);
+        /* a forget since gen was read, maybe a wrap that cleared the table
+         * before this store: do not leave an entry that could match again */
+        if ((load_acquire(&shim_readable_gen) & GEN_MASK) != gen)
+            store_relaxed(slot, 0);
+    }
     return true;
 }
 

@@ -103,8 +103,6 @@ struct statx;
     X(int, mprotect, (void *, size_t, int)) \
     X(int, pkey_mprotect, (void *, size_t, int, int)) \
     X(int, madvise, (void *, size_t, int)) \
-    X(int, brk, (void *)) \
-    X(void *, sbrk, (intptr_t)) \
     X(void *, shmat, (int, const void *, int)) \
     X(int, shmdt, (const void *)) \
     X(int, dlclose, (void *))

@@ -61,7 +61,7 @@ static FILE *fopen_modify(struct hook *h, bool large, const char *path, const ch
     hook_call(h);
     FILE *fp = real_fopen(large, path, mode);
     hook_called(h);
-    uint32_t tag = shim_change_end(&ch);
+    uint64_t tag = shim_change_end(&ch);
     if (fp && (flags & O_ACCMODE) != O_RDONLY)
         shim_fd_track_write(fileno(fp), tag);
     return fp;
@@ -142,7 +142,7 @@ __attribute__((noinline)) static FILE *freopen_slow(struct hook *h, bool large, 
     hook_called(h);
     shim_fd_end_done(oldfd, &end, true);
     if (c == SHIM_OPEN_MODIFY) {
-        uint32_t tag = shim_change_end(&ch);
+        uint64_t tag = shim_change_end(&ch);
         if (fp && (flags & O_ACCMODE) != O_RDONLY)
             shim_fd_track_write(fileno(fp), tag);
     } else if (fp && maybe) {

@@ -16,6 +16,7 @@
 #include "shmd/control.h"
 #include "shmd/daemon.h"
 #include "shmd/log.h"
+#include "shmd/marks.h"
 #include "shmd/miss.h"
 #include "shmd/queue.h"
 #include "shmd/revalidate.h"
@@ -89,10 +90,12 @@ static const char *main_loop(struct shmd *d, int sigfd)
         {.fd = d->wakefd, .events = POLLIN},
     };
     struct minute m = {.at_ns = mono_ns()};
+    static struct marks_watch watch; /* main loop only */
 
     while (!load_relaxed(&d->stopping)) {
         heartbeat(d);
         log_minute(d, &m);
+        marks_check(&d->store, &watch, mono_ns());
         int n = poll(pfd, 4, (int)(TIER_HEARTBEAT_NS / NS_PER_MS));
         if (n < 0 && errno != EINTR) {
             shmd_log(SHMD_LOG_ERROR, "poll: %s", strerror(errno));

@@ -84,7 +84,10 @@ bool tier_view_live(const struct tier_view *v, uint64_t now_ns)
     if (load_acquire(&v->hdr->state) != TIER_STATE_LIVE)
         return false;
     uint64_t beat = load_relaxed(&v->hdr->heartbeat_ns);
-    return (int64_t)(now_ns - beat) < (int64_t)TIER_STALE_NS;
+    int64_t age = (int64_t)(now_ns - beat);
+    /* a heartbeat far in the future is another time namespace's clock:
+     * nothing can be said of it, so not live */
+    return age < (int64_t)TIER_STALE_NS && age > -(int64_t)TIER_STALE_NS;
 }
 
 /* Compare the arena record at off with the padded key; relaxed word loads. */

@@ -206,13 +206,15 @@ _Static_assert(sizeof(struct tier_record) == 208 && sizeof(struct tier_record) %
  * not served: no process that can observe its effect (the rename done, the
  * lock file gone) is served what was there before, and a load that read
  * the old state in the meantime is never published. A process killed
- * inside a modifying call leaves its bucket in flight: the paths of that
- * bucket pass through until the daemon restarts (a miss, never stale). */
+ * inside a modifying call leaves its word in flight: the paths of that
+ * bucket (or, for the epoch, all paths) pass through, never stale, until
+ * shmd clears a mark in flight for longer than TIER_CHANGE_STUCK_NS. */
 #define TIER_CHANGE_COUNT_MASK ((1ULL << 48) - 1)
 #define TIER_CHANGE_INFLIGHT   (1ULL << 48)
 #define TIER_CHANGE_ONE        1ULL
 #define TIER_CHANGE_BEGIN      (TIER_CHANGE_INFLIGHT + TIER_CHANGE_ONE)
 #define TIER_CHANGE_END        (TIER_CHANGE_ONE - TIER_CHANGE_INFLIGHT) /* mod 2^64 */
+#define TIER_CHANGE_STUCK_NS   10000000000ULL /* 10 s */
 
 /* True when no modifying call is in flight on change word w. */
 static inline int tier_change_quiet(uint64_t w)
@@ -226,7 +228,10 @@ struct tier_marks {
     uint64_t magic;           /* TIER_MARKS_MAGIC */
     uint64_t reserved0[7];
     uint64_t epoch;           /* own cache line */
-    uint64_t reserved1[7];
+    uint64_t inflight;        /* modifying calls in flight, all words: a hint
+                                 (shmd looks for marks left in flight by a
+                                 process that died while it is not 0) */
+    uint64_t reserved1[6];
 };
 _Static_assert(sizeof(struct tier_marks) == 128, "tier_marks moved: bump TIER_VERSION");
 

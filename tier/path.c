@@ -145,32 +145,28 @@ bool path_is_under(const char *p, size_t n, const char *d, size_t dn)
     return n >= dn && memcmp(p, d, dn) == 0 && (n == dn || p[dn] == '/');
 }
 
-#define CHUNK 4096u
-
 /* How many leading bytes the string p has in common with the prefix d (dn
- * bytes, zero-padded to a word: see struct path_prefixes). A byte of p is
- * read in a word only when the word stays in the 4 KiB chunk of its first
- * byte, which is in the string (every byte before it matched d, which has
- * no NUL): so a word may reach past p's NUL, never past memory that can be
- * read, as glibc's strlen. Past the NUL is not p's memory to ASan: hence
- * the attribute. The NUL itself differs from d's byte there. */
+ * bytes, zero-padded to a word: see struct path_prefixes). Bytes up to p's
+ * first 8-aligned address one at a time, then aligned words: an aligned
+ * word whose first byte is in the string (every byte before it matched d,
+ * which has no NUL) lies in one page, one 16-byte memory-tag granule, so it
+ * never faults, though it may reach past p's NUL, as glibc's strlen reads.
+ * Past the NUL is not p's memory to ASan: hence the attribute. The NUL
+ * itself differs from d's byte there. */
 __attribute__((no_sanitize_address)) static size_t common_len(const char *p, const char *d,
                                                               size_t dn)
 {
     size_t i = 0;
 
-    while (i < dn) {
-        if (((uintptr_t)(p + i) & (CHUNK - 1)) > CHUNK - 8) {
-            while (i < dn && p[i] == d[i]) /* near a chunk end: bytes */
-                i++;
+    for (; i < dn && ((uintptr_t)(p + i) & 7); i++)
+        if (p[i] != d[i])
             return i;
-        }
+    for (; i < dn; i += 8) {
         uint64_t x = load_le64(p + i) ^ load_le64(d + i);
         if (dn - i < 8)
             x &= (1ULL << (8 * (dn - i))) - 1;
         if (x)
             return i + (size_t)__builtin_ctzll(x) / 8;
-        i += 8;
     }
     return dn;
 }

@@ -49,9 +49,10 @@ int path_prefixes_parse(const char *list, struct path_prefixes *out,
 /* Cheap test of a raw absolute path, before any normalisation: 1 when it
  * lies under a prefix as written, 0 when it cannot lie under one even once
  * normalised, -1 when only normalising it can tell ("//", "/./" at the
- * point where it departs from a prefix). Reads p in words, up to its NUL
- * or max_len + 1 bytes, whichever comes first, and never beyond the 4 KiB
- * chunk of the last byte it needs (as glibc's strlen reads). */
+ * point where it departs from a prefix). Reads p up to its NUL or max_len
+ * + 1 bytes, whichever comes first, in aligned words that may reach past
+ * the NUL but never beyond the page of a byte of the string (as glibc's
+ * strlen reads). */
 int path_prefixes_match_raw(const struct path_prefixes *pp, const char *p);
 
 /* True when the normalised path p (length n) is a prefix or lies below one. */

@@ -145,7 +145,8 @@ static void test_marks_fields(void **state)
     FIELD(struct tier_marks, magic, 0, 8);
     FIELD(struct tier_marks, reserved0, 8, 56);
     FIELD(struct tier_marks, epoch, 64, 8);
-    FIELD(struct tier_marks, reserved1, 72, 56);
+    FIELD(struct tier_marks, inflight, 72, 8);
+    FIELD(struct tier_marks, reserved1, 80, 48);
     /* epoch, bumped by shims, has its own cache line */
     assert_int_equal(offsetof(struct tier_marks, epoch) % 64, 0);
 }
