@@ -15,6 +15,7 @@ ROOT=$(cd "$BENCH/.." && pwd)
 SHMD=$ROOT/shmd/shmd
 LIB=$ROOT/preload/libshmcache.so
 HC=$BENCH/hookcost
+[ -x "$HC" ] || { echo "instr: $HC not built: run make bench-instr" >&2; exit 1; }
 N1=${N1:-2000}
 N2=${N2:-6000}
 
@@ -36,9 +37,9 @@ count() { # N CALL PATH [shim]
     local out=$tmp/cg.out
     if [ "${4:-}" = shim ]; then
         env LD_PRELOAD="$LIB" SHMCACHE_PREFIX="$tmp/src" SHMCACHE_DIR="$inst" \
-            valgrind --tool=callgrind --callgrind-out-file="$out" "$HC" "$1" "$2" "$3" 2>/dev/null
+            valgrind --tool=callgrind --callgrind-out-file="$out" "$HC" "$1" "$2" "$3" 2>/dev/null || { echo "instr: hookcost $* failed" >&2; exit 1; }
     else
-        valgrind --tool=callgrind --callgrind-out-file="$out" "$HC" "$1" "$2" "$3" 2>/dev/null
+        valgrind --tool=callgrind --callgrind-out-file="$out" "$HC" "$1" "$2" "$3" 2>/dev/null || { echo "instr: hookcost $* failed" >&2; exit 1; }
     fi
     sed -n 's/^summary: //p' "$out"
 }

@@ -145,26 +145,37 @@ bool path_is_under(const char *p, size_t n, const char *d, size_t dn)
     return n >= dn && memcmp(p, d, dn) == 0 && (n == dn || p[dn] == '/');
 }
 
+/* The low n bytes of a word (n <= 8). */
+static inline uint64_t low_bytes(uint64_t x, size_t n)
+{
+    return n >= 8 ? x : x & ((1ULL << (8 * n)) - 1);
+}
+
 /* How many leading bytes the string p has in common with the prefix d (dn
- * bytes, zero-padded to a word: see struct path_prefixes). Bytes up to p's
- * first 8-aligned address one at a time, then aligned words: an aligned
- * word whose first byte is in the string (every byte before it matched d,
- * which has no NUL) lies in one page, one 16-byte memory-tag granule, so it
- * never faults, though it may reach past p's NUL, as glibc's strlen reads.
- * Past the NUL is not p's memory to ASan: hence the attribute. The NUL
- * itself differs from d's byte there. */
+ * bytes, zero-padded to a word: see struct path_prefixes), compared in
+ * aligned words of p: the first one is the aligned word around p, shifted
+ * down past the bytes before p. An aligned word whose bytes up to the
+ * first one compared are in the string (each matched d, which has no NUL)
+ * lies in one page and one 16-byte memory-tag granule with them, so it
+ * never faults, though it may reach before p and past p's NUL, as glibc's
+ * strlen reads. Outside the string is not p's memory to ASan: hence the
+ * attribute. The NUL itself differs from d's byte there. */
 __attribute__((no_sanitize_address)) static size_t common_len(const char *p, const char *d,
                                                               size_t dn)
 {
-    size_t i = 0;
+    size_t off = (uintptr_t)p & 7, i = 0;
 
-    for (; i < dn && ((uintptr_t)(p + i) & 7); i++)
-        if (p[i] != d[i])
-            return i;
+    if (off) {
+        size_t n = 8 - off; /* bytes of the string in the first word */
+        uint64_t x = low_bytes((load_le64(p - off) >> (8 * off)) ^ load_le64(d), dn < n ? dn : n);
+        if (x)
+            return (size_t)__builtin_ctzll(x) / 8;
+        if (dn <= n)
+            return dn;
+        i = n;
+    }
     for (; i < dn; i += 8) {
-        uint64_t x = load_le64(p + i) ^ load_le64(d + i);
-        if (dn - i < 8)
-            x &= (1ULL << (8 * (dn - i))) - 1;
+        uint64_t x = low_bytes(load_le64(p + i) ^ load_le64(d + i), dn - i);
         if (x)
             return i + (size_t)__builtin_ctzll(x) / 8;
     }

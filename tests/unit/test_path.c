@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -360,6 +362,64 @@ static void test_prefixes_match(void **state)
     assert_false(match(&pp, "/"));
 }
 
+/* The byte-at-a-time meaning of path_prefixes_match_raw, to check the
+ * word-at-a-time one against. */
+static int match_raw_bytes(const struct path_prefixes *pp, const char *p)
+{
+    int r = 0;
+    for (unsigned k = 0; k < pp->count; k++) {
+        const char *d = pp->buf + pp->off[k];
+        size_t dn = pp->len[k], i = 0;
+        while (i < dn && p[i] == d[i])
+            i++;
+        if (i == dn) {
+            if (dn == 1 || p[i] == '/' || p[i] == '\0')
+                return 1;
+        } else if (i > 0 && p[i - 1] == '/' && (p[i] == '/' || p[i] == '.')) {
+            r = -1;
+        }
+    }
+    return r;
+}
+
+/* Every alignment of the path, strings that end anywhere relative to the
+ * prefixes (shorter, equal, diverging in the first word, in the last one,
+ * at a "/" or "."), the last byte of the string at the end of a page
+ * followed by one that cannot be read: the words never reach it. */
+static void test_prefixes_match_raw_words(void **state)
+{
+    (void)state;
+    struct path_prefixes pp;
+    static const char *const lists[] = {"/srv/app/static", "/a", "/srv/app/static:/data/x/y/z/w",
+                                        "/", "/abcdefgh/ijklmnop"};
+    static const char *const paths[] = {
+        "/srv/app/static", "/srv/app/static/f", "/srv/app/stati", "/srv/app/staticx",
+        "/srv/app//static", "/srv/app/./static", "/srv/ap", "/", "/a", "/a/", "/ab", "//a",
+        "/data/x/y/z/w/q", "/data/x/y/z/", "/abcdefgh/ijklmnop", "/abcdefgh/ijklmnoq",
+        "/abcdefgh", "/abcdefgh/ijklmnop/.", "", "/srv/app/static/" "a-long-enough-name.css"};
+    long page = sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(m != MAP_FAILED);
+    assert_int_equal(mprotect(m + page, (size_t)page, PROT_NONE), 0);
+    char buf[128];
+
+    for (size_t l = 0; l < sizeof lists / sizeof *lists; l++) {
+        parse_ok(&pp, lists[l]);
+        for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+            size_t n = strlen(paths[i]);
+            for (size_t a = 0; a < 16; a++) {
+                memcpy(buf + a, paths[i], n + 1);
+                assert_int_equal(path_prefixes_match_raw(&pp, buf + a), match_raw_bytes(&pp, buf + a));
+            }
+            /* the NUL is the page's last byte */
+            char *q = m + page - (long)(n + 1);
+            memcpy(q, paths[i], n + 1);
+            assert_int_equal(path_prefixes_match_raw(&pp, q), match_raw_bytes(&pp, q));
+        }
+    }
+    munmap(m, (size_t)page * 2);
+}
+
 static void test_prefixes_match_raw(void **state)
 {
     (void)state;
@@ -515,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_prefixes_parse_errors),
         cmocka_unit_test(test_prefixes_match),
         cmocka_unit_test(test_prefixes_match_raw),
+        cmocka_unit_test(test_prefixes_match_raw_words),
         cmocka_unit_test(test_prefixes_below),
         cmocka_unit_test(test_is_under),
     };
