@@ -58,6 +58,14 @@
  *   unlink PATH           unlink(2)
  *   truncate PATH LEN     truncate(2)
  *   chmod PATH OCTAL      chmod(2)
+ *   chown-empty PATH GID  open PATH O_PATH, fchownat(fd, "", -1, GID,
+ *                         AT_EMPTY_PATH): the group of the file itself
+ *   utime-empty PATH SEC  open PATH O_RDONLY|O_NOFOLLOW (which the shim
+ *                         passes through: the descriptor is the source's
+ *                         even when PATH is cached), utimensat(fd, "",
+ *                         {SEC, 0} twice, AT_EMPTY_PATH): atime and mtime
+ *   vfork-chroot          vfork; the child chroot("/") and _exit; fails
+ *                         unless the child's chroot worked
  *   sleep MS              sleep
  *   wait-file PATH MS     wait until PATH exists (fail after MS)
  *   wait-tier PATH DIR MS open PATH every 20 ms until the descriptor is in
@@ -775,6 +783,46 @@ static void cmd_unlinkat(const char *dir, const char *name)
     close(dfd);
 }
 
+/* A path call on the descriptor itself (AT_EMPTY_PATH and ""). */
+static void cmd_chown_empty(const char *path, const char *gid)
+{
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        die("open %s O_PATH: %s", path, strerror(errno));
+    if (fchownat(fd, "", (uid_t)-1, (gid_t)strtoul(gid, NULL, 10), AT_EMPTY_PATH) < 0)
+        die("fchownat %s AT_EMPTY_PATH: %s", path, strerror(errno));
+    close(fd);
+}
+
+static void cmd_utime_empty(const char *path, const char *sec)
+{
+    struct timespec t[2] = {{.tv_sec = (time_t)strtoll(sec, NULL, 10)},
+                            {.tv_sec = (time_t)strtoll(sec, NULL, 10)}};
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        die("open %s: %s", path, strerror(errno));
+    if (utimensat(fd, "", t, AT_EMPTY_PATH) < 0)
+        die("utimensat %s AT_EMPTY_PATH: %s", path, strerror(errno));
+    close(fd);
+}
+
+/* A vfork child that changes its root and exits: its memory is ours. */
+static void cmd_vfork_chroot(void)
+{
+    int status;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = vfork();
+    if (pid < 0)
+        die("vfork: %s", strerror(errno));
+    if (pid == 0)
+        _exit(chroot("/") == 0 ? 0 : 1);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        die("vfork-chroot: the child's chroot failed (status %#x)", status);
+}
+
 /* Run the command at a[0] with its n-1 arguments. */
 static void run(char **a, int n)
 {
@@ -877,6 +925,15 @@ static void run(char **a, int n)
         NEED(2);
         if (chmod(a[1], (mode_t)strtoul(a[2], NULL, 8)) < 0)
             die("chmod %s: %s", a[1], strerror(errno));
+    } else if (strcmp(c, "chown-empty") == 0) {
+        NEED(2);
+        cmd_chown_empty(a[1], a[2]);
+    } else if (strcmp(c, "utime-empty") == 0) {
+        NEED(2);
+        cmd_utime_empty(a[1], a[2]);
+    } else if (strcmp(c, "vfork-chroot") == 0) {
+        NEED(0);
+        cmd_vfork_chroot();
     } else if (strcmp(c, "sleep") == 0) {
         NEED(1);
         sleep_ms((unsigned)atoi(a[1]));
