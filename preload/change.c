@@ -32,15 +32,33 @@ static uint32_t bucket1_of(const struct shim_attach *a, const char *key, int len
     return ((uint32_t)tier_hash(a->view.hash_seed, key, (size_t)len) & a->view.bucket_mask) + 1;
 }
 
-static void mark_add(const struct shim_attach *a, uint32_t bucket1, bool epoch, uint64_t delta)
+/* The parent's bucket of the path key (len bytes): a create, remove or
+ * rename of the path changes the directory's stat (and listing) too. */
+static uint32_t parent_bucket1_of(const struct shim_attach *a, const char *key, int len)
 {
-    uint64_t words = (bucket1 != 0) + epoch;
+    char parent[PATH_KEY_SIZE];
+    int n = len;
+
+    while (n > 0 && key[n - 1] != '/')
+        n--;
+    if (n == 0 || len <= 1)
+        return 0;
+    n = n > 1 ? n - 1 : 1;
+    memcpy(parent, key, (size_t)n);
+    return bucket1_of(a, parent, n);
+}
+
+static void mark_add(const struct shim_attach *a, const struct shim_mark *m, uint64_t delta)
+{
+    uint64_t words = (m->bucket1 != 0) + (m->pbucket1 != 0) + m->epoch;
 
     if (delta == TIER_CHANGE_BEGIN)
         fetch_add_seqcst(&a->view.marks->inflight, words);
-    if (bucket1)
-        fetch_add_seqcst(&a->view.gens[bucket1 - 1], delta);
-    if (epoch)
+    if (m->bucket1)
+        fetch_add_seqcst(&a->view.gens[m->bucket1 - 1], delta);
+    if (m->pbucket1)
+        fetch_add_seqcst(&a->view.gens[m->pbucket1 - 1], delta);
+    if (m->epoch)
         fetch_add_seqcst(&a->view.marks->epoch, delta);
     if (delta == TIER_CHANGE_END)
         fetch_add_seqcst(&a->view.marks->inflight, -words);
@@ -53,12 +71,13 @@ static void mark_begin(struct shim_mark *m, const char *key, int len, uint64_t t
     struct shim_attach *a = shim_enter_marks();
 
     m->a = a;
-    m->bucket1 = 0;
+    m->bucket1 = m->pbucket1 = 0;
     m->epoch = tree;
     if (!a)
         return;
     if (key && len >= 0) {
         m->bucket1 = bucket1_of(a, key, len);
+        m->pbucket1 = parent_bucket1_of(a, key, len);
     } else if (!key) {
         uint32_t b1 = fdtag_bucket1(tag);
         if (fdtag_attach(tag) == (a->seq & FDTAG_ATTACH_MASK) && b1 && b1 - 1 <= a->view.bucket_mask)
@@ -67,7 +86,7 @@ static void mark_begin(struct shim_mark *m, const char *key, int len, uint64_t t
             m->epoch = true; /* the index was replaced since the open, or no
                                 index knew the bucket then (FDTAG_EPOCH) */
     }
-    mark_add(a, m->bucket1, m->epoch, TIER_CHANGE_BEGIN);
+    mark_add(a, m, TIER_CHANGE_BEGIN);
 }
 
 /* Close marks opened on m->a; or, with no index at the begin, mark once on
@@ -79,16 +98,19 @@ static struct shim_attach *mark_end(struct shim_mark *m, const char *key, int le
     struct shim_attach *a = m->a;
 
     if (a) {
-        mark_add(a, m->bucket1, m->epoch, TIER_CHANGE_END);
+        mark_add(a, m, TIER_CHANGE_END);
         m->a = NULL;
         return a;
     }
     a = shim_enter_marks();
     if (!a)
         return NULL;
-    if (key && len >= 0)
+    if (key && len >= 0) {
         m->bucket1 = bucket1_of(a, key, len);
-    mark_add(a, m->bucket1, m->epoch || !key, TIER_CHANGE_ONE);
+        m->pbucket1 = parent_bucket1_of(a, key, len);
+    }
+    m->epoch = m->epoch || !key;
+    mark_add(a, m, TIER_CHANGE_ONE);
     return a;
 }
 
@@ -112,7 +134,7 @@ static void change_init(struct shim_change *c)
     c->relevant = c->tree = false;
     c->len = -1;
     c->mark.a = NULL;
-    c->mark.bucket1 = 0;
+    c->mark.bucket1 = c->mark.pbucket1 = 0;
     c->mark.epoch = false;
 }
 

@@ -18,6 +18,7 @@
 struct shim_mark {
     struct shim_attach *a;      /* NULL: no live index at the begin */
     uint32_t bucket1;           /* 1 + bucket whose gen is marked, 0: none */
+    uint32_t pbucket1;          /* ... and its parent directory's */
     bool epoch;                 /* the epoch is marked */
 };
 

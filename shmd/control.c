@@ -81,15 +81,22 @@ static void cmd_stats(struct conn *c)
     reply(c, "uptime_ms %llu\n", (unsigned long long)((mono_ns() - d->started_mono_ns) / NS_PER_MS));
     reply(c, "hits %llu\n", (unsigned long long)n.hits);
     reply(c, "misses %llu\n", (unsigned long long)n.misses);
+    reply(c, "meta_hits %llu\n", (unsigned long long)n.meta_hits);
+    reply(c, "negative_hits %llu\n", (unsigned long long)n.negative_hits);
     reply(c, "entries %llu\n", (unsigned long long)load_relaxed(&h->entries));
     reply(c, "bytes %llu\n", (unsigned long long)load_relaxed(&h->bytes));
     reply(c, "memory %llu\n", (unsigned long long)load_relaxed(&h->memory));
+    reply(c, "meta_entries %llu\n", (unsigned long long)load_relaxed(&h->meta_entries));
+    reply(c, "negative_entries %llu\n", (unsigned long long)load_relaxed(&h->negative_entries));
+    reply(c, "dir_entries %llu\n", (unsigned long long)load_relaxed(&h->dir_entries));
     reply(c, "capacity %llu\n", (unsigned long long)h->capacity);
     reply(c, "max_file %llu\n", (unsigned long long)h->max_file);
     reply(c, "slots %u\n", h->slot_count);
     reply(c, "revalidate_ms %llu\n", (unsigned long long)h->revalidate_ms);
     reply(c, "settle_ms %llu\n", (unsigned long long)h->settle_ms);
+    reply(c, "negative_ms %llu\n", (unsigned long long)h->negative_ms);
     reply(c, "loads %llu\n", (unsigned long long)load_relaxed(&h->loads));
+    reply(c, "meta_loads %llu\n", (unsigned long long)load_relaxed(&h->meta_loads));
     reply(c, "load_failures %llu\n", (unsigned long long)load_relaxed(&h->load_failures));
     reply(c, "evictions %llu\n", (unsigned long long)load_relaxed(&h->evictions));
     reply(c, "invalidations %llu\n", (unsigned long long)load_relaxed(&h->invalidations));
@@ -167,7 +174,7 @@ static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
         /* wait for a queue slot rather than drop: warm is explicit */
         warm_batch_expect(b, 1);
         int r;
-        while ((r = queue_submit(c->d->queue, key, (size_t)len, -1, b)) < 0 &&
+        while ((r = queue_submit(c->d->queue, QUEUE_FILE, key, (size_t)len, -1, b)) < 0 &&
                !load_relaxed(&c->d->stopping))
             usleep(SUBMIT_RETRY_US);
         if (r < 0) {

@@ -14,9 +14,13 @@ void tier_stat_from(struct tier_stat *t, const struct stat *st);
 void tier_stat_to(const struct tier_stat *t, struct stat *st);
 
 /* Overwrite the fields of a statx result (only those in stx_mask) with t's
- * values; the source's birth time is not recorded, so STATX_BTIME is
- * cleared from the mask. */
+ * values; STATX_BTIME is cleared from the mask when t has no birth time. */
 void tier_stat_to_statx(const struct tier_stat *t, struct statx *stx);
+
+/* A whole statx result from t, as the kernel would answer a request for
+ * mask: every basic field (and the birth time when t has it, and it was
+ * asked for). */
+void tier_stat_fill_statx(const struct tier_stat *t, unsigned mask, struct statx *stx);
 
 /* True when a and b describe the same unchanged file: dev, ino, size, mtime
  * and ctime equal. ctime moves on every write, chmod, chown and rename. */
