@@ -3,7 +3,8 @@
  *
  *   ping                  -> ok
  *   stats                 -> ok, then "key value" lines
- *   ls                    -> ok, then "size age_ms hits path" lines
+ *   ls                    -> ok, then "size age_ms hits kind path" lines
+ *                            (kind: file, meta or absent)
  *   warm PATH...          -> ok, then "loaded|cached SIZE PATH" or
  *                            "skipped REASON PATH" per path as they finish
  *   evict PATH...         -> ok, then "evicted N" (a path that is not an
@@ -128,14 +129,17 @@ static void cmd_ls(struct conn *c)
         const struct tier_record *t = &s->records[i];
         bool live = t->object_id != 0;
         uint64_t size = t->st.size, loaded = t->loaded_ns;
-        uint32_t hits = load_relaxed(&s->view.hits[i]);
+        uint32_t hits = load_relaxed(&s->view.hits[i]), kind = t->kind & TIER_KIND_MASK;
         if (live)
             store_path_copy(s, i, path);
         store_unlock(s);
         if (!live)
             continue;
-        reply(c, "%llu %llu %u ", (unsigned long long)size,
-              (unsigned long long)(now > loaded ? (now - loaded) / NS_PER_MS : 0), hits);
+        /* a file's copy, a path known by its metadata, one known absent
+         * (its size is the directory's: shown as 0) */
+        reply(c, "%llu %llu %u %s ", kind == TIER_KIND_NEG ? 0ULL : (unsigned long long)size,
+              (unsigned long long)(now > loaded ? (now - loaded) / NS_PER_MS : 0), hits,
+              kind == TIER_KIND_FILE ? "file" : kind == TIER_KIND_META ? "meta" : "absent");
         reply_path(c, path);
         reply(c, "\n");
     }
