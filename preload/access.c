@@ -17,6 +17,7 @@
 
 #include "preload/access.h"
 #include "preload/hook.h"
+#include "preload/key.h"
 #include "preload/meta.h"
 #include "tier/access.h"
 
@@ -51,8 +52,9 @@ int shim_faccessat(struct hook *h, int dirfd, const char *path, int mode, int fl
 
     m.len = -1;
     m.notify = false;
-    if (!(flags & ~ACCESS_FLAGS_SERVED)) {
-        shim_meta_lookup(dirfd, path, flags & AT_SYMLINK_NOFOLLOW, NULL, 0, &m);
+    int maybe = shim_open_maybe(dirfd, path);
+    if (maybe && !(flags & ~ACCESS_FLAGS_SERVED)) {
+        shim_meta_lookup(dirfd, path, maybe, flags & AT_SYMLINK_NOFOLLOW, NULL, 0, &m);
         if (m.found != SHIM_META_MISS && decided(&m, mode, &ok)) {
             if (ok)
                 return 0;
@@ -119,8 +121,9 @@ long shim_readlinkat(struct hook *h, int dirfd, const char *path, char *buf, siz
 
     m.len = -1;
     m.notify = false;
-    if (n > 0 && shim_unknown(buf)) {
-        shim_meta_lookup(dirfd, path, true, buf, n, &m);
+    int maybe = shim_open_maybe(dirfd, path);
+    if (maybe && n > 0 && shim_unknown(buf)) {
+        shim_meta_lookup(dirfd, path, maybe, true, buf, n, &m);
         if (m.found == SHIM_META_STAT)
             return m.link_len;
         if (m.found == SHIM_META_ERROR) {

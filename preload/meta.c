@@ -48,8 +48,8 @@ static bool dirs_decide(const struct tier_entry *e, uint32_t euid)
     return (e->access & TIER_ACCESS_DIRS_OPEN) || e->dirs_uid == euid;
 }
 
-void shim_meta_lookup(int dirfd, const char *path, bool nofollow, char *link, size_t linksz,
-                      struct shim_meta *m)
+void shim_meta_lookup(int dirfd, const char *path, int maybe, bool nofollow, char *link,
+                      size_t linksz, struct shim_meta *m)
 {
     struct tier_entry e;
     bool raw;
@@ -58,7 +58,6 @@ void shim_meta_lookup(int dirfd, const char *path, bool nofollow, char *link, si
     m->notify = false;
     m->link_len = -1;
     m->len = -1;
-    int maybe = shim_open_maybe(dirfd, path);
     if (!maybe || (m->len = shim_open_key(dirfd, path, maybe, m->key, &raw)) < 0)
         return;
     struct shim_attach *a = shim_enter(false);

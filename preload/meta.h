@@ -31,12 +31,14 @@ struct shim_meta {
 };
 
 /* Ask the tier about path (absolute, or relative to the cwd when dirfd is
- * AT_FDCWD), the path itself when nofollow (lstat). With link (readlink),
- * a symlink's target is copied there, at most linksz bytes (checked
- * writable first). Fills *m; reads path only after it is known readable.
- * May change errno. */
-void shim_meta_lookup(int dirfd, const char *path, bool nofollow, char *link, size_t linksz,
-                      struct shim_meta *m) __attribute__((visibility("hidden")));
+ * AT_FDCWD), the path itself when nofollow (lstat), given maybe =
+ * shim_open_maybe(dirfd, path) != 0 (the cheap test the hook makes first,
+ * so a path outside the prefixes costs nothing more). With link
+ * (readlink), a symlink's target is copied there, at most linksz bytes
+ * (checked writable first). Fills *m; reads path only after it is known
+ * readable. May change errno. */
+void shim_meta_lookup(int dirfd, const char *path, int maybe, bool nofollow, char *link,
+                      size_t linksz, struct shim_meta *m) __attribute__((visibility("hidden")));
 
 /* After the real call on a miss: tell shmd, when the outcome (r, errno e)
  * is one it records (success, ENOENT, ENOTDIR). Never blocks. */

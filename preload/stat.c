@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 
 #include "preload/hook.h"
+#include "preload/key.h"
 #include "preload/meta.h"
 #include "preload/readable.h"
 #include "preload/stat.h"
@@ -118,13 +119,14 @@ static int stat_real(const struct stat_call *c)
 /* Flags a path stat may carry and still be answered from the tier. */
 #define STAT_FLAGS_SERVED (AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH)
 
-__attribute__((noinline)) static int stat_path(struct hook *h, const struct stat_call *c)
+__attribute__((noinline)) static int stat_path(struct hook *h, const struct stat_call *c,
+                                               int maybe)
 {
     struct shim_meta m;
     bool nofollow = c->kind == S_LSTAT || c->kind == S_LXSTAT || (c->flags & AT_SYMLINK_NOFOLLOW);
 
     if (!(c->flags & ~STAT_FLAGS_SERVED)) {
-        shim_meta_lookup(c->dirfd, c->path, nofollow, NULL, 0, &m);
+        shim_meta_lookup(c->dirfd, c->path, maybe, nofollow, NULL, 0, &m);
         if (m.found == SHIM_META_STAT && shim_writable(c->st, sizeof *c->st)) {
             memset(c->st, 0, sizeof *c->st);
             tier_stat_to(&m.st, c->st);
@@ -163,9 +165,13 @@ static int stat_hook(enum stat_kind kind, int ver, int dirfd, const char *path, 
             shim_fix_stat(dirfd, st);
         return hook_leave(&h, r);
     }
-    if ((kind == S_XSTAT || kind == S_LXSTAT || kind == S_FXSTATAT) && !STAT_VER_OK(ver))
-        return stat_real(&c);
-    return hook_leave(&h, stat_path(&h, &c));
+    int maybe;
+    if (((kind == S_XSTAT || kind == S_LXSTAT || kind == S_FXSTATAT) && !STAT_VER_OK(ver)) ||
+        !(maybe = shim_open_maybe(dirfd, path))) {
+        hook_call(&h);
+        return stat_real(&c); /* outside the prefixes: its errno stands */
+    }
+    return hook_leave(&h, stat_path(&h, &c, maybe));
 }
 
 SHIM_EXPORT int stat(const char *path, struct stat *st)
@@ -248,8 +254,9 @@ int shim_statx(struct hook *h, int dirfd, const char *path, int flags, unsigned 
     }
     m.len = -1;
     m.notify = false;
-    if (!(flags & ~STATX_FLAGS_SERVED) && !(mask & STATX__RESERVED)) {
-        shim_meta_lookup(dirfd, path, flags & AT_SYMLINK_NOFOLLOW, NULL, 0, &m);
+    int maybe = shim_open_maybe(dirfd, path);
+    if (maybe && !(flags & ~STATX_FLAGS_SERVED) && !(mask & STATX__RESERVED)) {
+        shim_meta_lookup(dirfd, path, maybe, flags & AT_SYMLINK_NOFOLLOW, NULL, 0, &m);
         if (m.found == SHIM_META_STAT && shim_writable(x, sizeof *x)) {
             tier_stat_fill_statx(&m.st, mask, x);
             return 0;

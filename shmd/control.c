@@ -199,7 +199,7 @@ static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
     warm_batch_free(b);
 }
 
-/* Remove the entry for key, or every entry below it. Returns the count.
+/* Remove the entry for key and every entry below it. Returns the count.
  * pre: s->lock held. */
 static uint64_t evict_path(struct store *s, const char *key, size_t len)
 {
@@ -207,9 +207,13 @@ static uint64_t evict_path(struct store *s, const char *key, size_t len)
     int i = store_find(s, key, len, tier_hash(s->view.hash_seed, key, len));
 
     if (i >= 0) {
+        bool file = (s->records[i].kind & TIER_KIND_MASK) == TIER_KIND_FILE;
         store_remove(s, (uint32_t)i);
-        return 1;
+        n++;
+        if (file)
+            return n; /* nothing is below a file */
     }
+    /* a directory (known by its metadata, or not at all): every entry below */
     for (uint32_t r = 0; r < store_records_hi(s); r++) {
         const struct tier_record *t = &s->records[r];
         if (t->object_id && t->path_len > len &&

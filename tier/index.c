@@ -16,6 +16,14 @@
 #include "tier/seqlock.h"
 
 #define RECORD_WORDS (sizeof(struct tier_record) / 8)
+/* A record is copied in two parts: everything up to lst, then the words
+ * after it; lst itself only for a symlink (the only kind that uses it). */
+#define HEAD_WORDS (offsetof(struct tier_record, lst) / 8)
+#define TAIL_OFF (offsetof(struct tier_record, real_gen) / 8)
+_Static_assert(offsetof(struct tier_record, lst) % 8 == 0 &&
+               offsetof(struct tier_record, real_gen) ==
+                   offsetof(struct tier_record, lst) + sizeof(struct tier_stat),
+               "the record's parts are whole words, lst between them");
 
 static bool pow2(uint64_t x)
 {
@@ -122,7 +130,11 @@ static int read_record(const struct tier_view *v, uint32_t r, const char *key,
         uint64_t s1;
         if (!read_seqcount_begin(&rec->seq, &s1))
             continue;
-        words_load_relaxed((uint64_t *)out, (const uint64_t *)rec, RECORD_WORDS);
+        const uint64_t *w = (const uint64_t *)rec;
+        words_load_relaxed((uint64_t *)out, w, HEAD_WORDS);
+        words_load_relaxed((uint64_t *)out + TAIL_OFF, w + TAIL_OFF, RECORD_WORDS - TAIL_OFF);
+        if (out->kind & TIER_KIND_LINK)
+            words_load_relaxed((uint64_t *)out + HEAD_WORDS, w + HEAD_WORDS, TAIL_OFF - HEAD_WORDS);
         bool same = out->object_id != 0 &&
                     (!key || (out->hash == hash && out->path_len == len &&
                               path_equal(v, out->path_off, key, len)));
@@ -146,7 +158,8 @@ static void entry_from(struct tier_entry *e, uint32_t r, const struct tier_recor
     e->access = copy->access;
     e->dirs_uid = copy->dirs_uid;
     e->kind = copy->kind;
-    e->lst = copy->lst;
+    if (copy->kind & TIER_KIND_LINK)
+        e->lst = copy->lst;
     e->target_len = copy->target_len;
     e->target_off = copy->path_off + (((uint64_t)copy->path_len + 8) & ~(uint64_t)7);
 }
