@@ -7,8 +7,8 @@
  *                            (kind: file, meta or absent)
  *   warm PATH...          -> ok, then "loaded|cached SIZE PATH" or
  *                            "skipped REASON PATH" per path as they finish
- *   evict PATH...         -> ok, then "evicted N" (a path that is not an
- *                            entry evicts every entry below it)
+ *   evict PATH...         -> ok, then "evicted N" (the entry for each path
+ *                            and every entry below it)
  *   flush                 -> ok, then "evicted N"
  *   stop                  -> ok; the daemon then shuts down
  *
