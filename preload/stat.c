@@ -257,7 +257,8 @@ int shim_statx(struct hook *h, int dirfd, const char *path, int flags, unsigned 
     int maybe = shim_open_maybe(dirfd, path);
     if (maybe && !(flags & ~STATX_FLAGS_SERVED) && !(mask & STATX__RESERVED)) {
         shim_meta_lookup(dirfd, path, maybe, flags & AT_SYMLINK_NOFOLLOW, NULL, 0, &m);
-        if (m.found == SHIM_META_STAT && shim_writable(x, sizeof *x)) {
+        if (m.found == SHIM_META_STAT && tier_stat_statx_known(&m.st, mask) &&
+            shim_writable(x, sizeof *x)) {
             tier_stat_fill_statx(&m.st, mask, x);
             return 0;
         }

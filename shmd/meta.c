@@ -153,9 +153,15 @@ void load_meta(struct shmd *d, const char *key, size_t len, struct load_result *
         }
     }
 
+    /* who may be told: search permission on the directories above; for
+     * ENOTDIR the kernel stops at the parent, which is no directory, so
+     * the directories that count are the parent's */
     uint32_t access, dirs_uid;
-    shmd_access(key, len, -1, (uint64_t)st.st_dev, (kind & TIER_KIND_MASK) == TIER_KIND_NEG ?
-                0 : (uint32_t)st.st_mode, epoch, &access, &dirs_uid);
+    bool notdir = (kind & TIER_KIND_MASK) == TIER_KIND_NEG &&
+                  (kind >> TIER_KIND_ERR_SHIFT) == ENOTDIR;
+    shmd_access(notdir ? parent : key, notdir ? (size_t)plen : len, -1, (uint64_t)st.st_dev,
+                (kind & TIER_KIND_MASK) == TIER_KIND_NEG ? 0 : (uint32_t)st.st_mode, epoch,
+                &access, &dirs_uid);
     store_lock(s);
     rec = store_reserve(s, 0);
     uint64_t id = store_new_id(s);

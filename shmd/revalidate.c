@@ -219,7 +219,16 @@ static void check_record(struct shmd *d, uint32_t i, uint64_t now_ns, uint64_t e
         return;
     }
     uint32_t access, dirs_uid;
-    shmd_access(path, strlen(path), -1, was.dev, neg ? 0 : was.mode, epoch, &access, &dirs_uid);
+    size_t plen = strlen(path);
+    if (neg && (kind >> TIER_KIND_ERR_SHIFT) == ENOTDIR) {
+        /* the parent is no directory: the directories above it count */
+        while (plen > 1 && path[plen - 1] != '/')
+            plen--;
+        if (plen > 1)
+            plen--;
+        path[plen] = '\0';
+    }
+    shmd_access(path, plen, -1, was.dev, neg ? 0 : was.mode, epoch, &access, &dirs_uid);
     store_lock(s);
     bool revived = store_revive(s, i, id, gen, epoch, real_gen, access, dirs_uid);
     store_unlock(s);
@@ -240,6 +249,28 @@ static uint64_t pass_period(const struct store *s, bool *negatives)
     return rp && rp < np ? rp : np;
 }
 
+/* Sleep until deadline_ns, but look again every quarter of --negative-ms:
+ * when negative entries appear during a long (or idle) pass, the pass that
+ * is due for them starts at once. */
+enum nap { NAP_DONE, NAP_RESTART, NAP_STOP };
+
+static enum nap nap_until(const struct store *s, uint64_t deadline_ns, uint64_t period_ns)
+{
+    uint64_t step = s->hdr->negative_ms * NS_PER_MS / 4;
+
+    for (;;) {
+        uint64_t now = mono_ns();
+        if (now >= deadline_ns)
+            return NAP_DONE;
+        if (!sleep_until(step && deadline_ns - now > step ? now + step : deadline_ns))
+            return NAP_STOP;
+        bool negatives;
+        uint64_t p = pass_period(s, &negatives);
+        if (p && (!period_ns || p < period_ns))
+            return NAP_RESTART;
+    }
+}
+
 static void *revalidate_main(void *arg)
 {
     struct shmd *d = arg;
@@ -251,22 +282,23 @@ static void *revalidate_main(void *arg)
         uint64_t every_ns = s->hdr->revalidate_ms * NS_PER_MS;
         bool paced = period_ns > 0;
         uint64_t start = mono_ns();
+        enum nap r = NAP_DONE;
         g_pass++;
-        if (n == 0 && !sleep_until(start + (paced ? period_ns : IDLE_PASS_NS) / 10 + NS_PER_MS))
-            return NULL;
-        for (uint32_t base = 0; base < n; base += CHUNK) {
+        if (n == 0)
+            r = nap_until(s, start + (paced ? period_ns : IDLE_PASS_NS) / 10 + NS_PER_MS, period_ns);
+        for (uint32_t base = 0; base < n && r == NAP_DONE; base += CHUNK) {
             for (uint32_t i = base; i < base + CHUNK && i < n; i++)
                 check_record(d, i, mono_ns(), every_ns, negatives);
             if (paced) {
                 uint64_t done = base + CHUNK < n ? base + CHUNK : n;
-                uint64_t due = start + period_ns / n * done + period_ns % n * done / n;
-                if (!sleep_until(due))
-                    return NULL;
+                r = nap_until(s, start + period_ns / n * done + period_ns % n * done / n, period_ns);
             } else if (load_relaxed(&d->stopping)) {
                 return NULL;
             }
         }
-        if (!paced && !sleep_until(start + IDLE_PASS_NS))
+        if (r == NAP_DONE && !paced && n > 0)
+            r = nap_until(s, start + IDLE_PASS_NS, 0);
+        if (r == NAP_STOP)
             return NULL;
     }
 }

@@ -42,7 +42,8 @@ int source_stat(int dirfd, const char *path, int flags, struct stat *st)
 int source_tstat(int dirfd, const char *path, int flags, struct stat *st, struct tier_stat *t)
 {
     struct statx x;
-    unsigned want = (STATX_BASIC_STATS & ~(unsigned)STATX_ATIME) | (t ? STATX_BTIME : 0);
+    unsigned want = (STATX_BASIC_STATS & ~(unsigned)STATX_ATIME) |
+                    (t ? STATX_BTIME | STATX_MNT_ID : 0);
 
     if (statx(dirfd, path, flags, want, &x) < 0)
         return -1;
@@ -69,6 +70,12 @@ int source_tstat(int dirfd, const char *path, int flags, struct stat *st, struct
             t->btime_sec = x.stx_btime.tv_sec;
             t->btime_nsec = x.stx_btime.tv_nsec;
         }
+        /* what a statx for TIER_STATX_RECORDED would say: atime was not
+         * asked for, but the kernel answers it for a request that does */
+        t->statx_mask = (x.stx_mask | STATX_ATIME) & TIER_STATX_RECORDED;
+        t->mnt_id = x.stx_mnt_id;
+        t->attributes = x.stx_attributes;
+        t->attributes_mask = x.stx_attributes_mask;
     }
     return 0;
 }

@@ -147,8 +147,15 @@ struct tier_stat {
     int64_t ctime_nsec;
     int64_t btime_sec;        /* birth time, when the filesystem tells it */
     int64_t btime_nsec;       /* -1: it does not */
+    /* what statx(2) answered beyond struct stat (statx_mask 0: not known,
+     * a statx is then asked of the kernel) */
+    uint32_t statx_mask;      /* stx_mask of that answer */
+    uint32_t reserved;
+    uint64_t mnt_id;          /* stx_mnt_id */
+    uint64_t attributes;      /* stx_attributes */
+    uint64_t attributes_mask; /* stx_attributes_mask */
 };
-_Static_assert(sizeof(struct tier_stat) == 128, "tier_stat moved: bump TIER_VERSION");
+_Static_assert(sizeof(struct tier_stat) == 160, "tier_stat moved: bump TIER_VERSION");
 
 /* One slot of the open-addressing table: linear probing, backward-shift
  * deletion (no tombstones: a probe ends at an empty slot). The two words
@@ -210,7 +217,7 @@ struct tier_record {
                                  change to the target kills the entry too */
     uint32_t target_len;      /* bytes of the link's target, without NUL */
 };
-_Static_assert(sizeof(struct tier_record) == 368 && sizeof(struct tier_record) % 8 == 0,
+_Static_assert(sizeof(struct tier_record) == 432 && sizeof(struct tier_record) % 8 == 0,
                "tier_record moved (the seqlock copies whole words): bump TIER_VERSION");
 
 /* Who may be served an entry. Every process of the instance's uid can map

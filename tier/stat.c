@@ -24,6 +24,9 @@ void tier_stat_from(struct tier_stat *t, const struct stat *st)
     t->ctime_nsec = (int64_t)st->st_ctim.tv_nsec;
     t->btime_sec = 0;
     t->btime_nsec = -1; /* struct stat has none */
+    t->statx_mask = 0;  /* nor the rest of what statx tells */
+    t->reserved = 0;
+    t->mnt_id = t->attributes = t->attributes_mask = 0;
 }
 
 void tier_stat_to(const struct tier_stat *t, struct stat *st)
@@ -99,9 +102,20 @@ bool tier_stat_same(const struct tier_stat *a, const struct tier_stat *b)
            a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
 }
 
+bool tier_stat_statx_known(const struct tier_stat *t, unsigned mask)
+{
+    return t->statx_mask && !(mask & ~(unsigned)TIER_STATX_RECORDED);
+}
+
 void tier_stat_fill_statx(const struct tier_stat *t, unsigned mask, struct statx *x)
 {
     memset(x, 0, sizeof *x);
-    x->stx_mask = STATX_BASIC_STATS | (mask & STATX_BTIME);
+    /* the kernel answers the basic fields and the mount id whatever was
+     * asked, the birth time only when asked */
+    x->stx_mask = (t->statx_mask & ~(unsigned)STATX_BTIME) | (mask & STATX_BTIME);
     tier_stat_to_statx(t, x);
+    x->stx_attributes = t->attributes;
+    x->stx_attributes_mask = t->attributes_mask;
+    if (t->statx_mask & STATX_MNT_ID)
+        x->stx_mnt_id = t->mnt_id;
 }

@@ -116,6 +116,11 @@ static void test_stat_fields(void **state)
     FIELD(struct tier_stat, ctime_nsec, 104, 8);
     FIELD(struct tier_stat, btime_sec, 112, 8);
     FIELD(struct tier_stat, btime_nsec, 120, 8);
+    FIELD(struct tier_stat, statx_mask, 128, 4);
+    FIELD(struct tier_stat, reserved, 132, 4);
+    FIELD(struct tier_stat, mnt_id, 136, 8);
+    FIELD(struct tier_stat, attributes, 144, 8);
+    FIELD(struct tier_stat, attributes_mask, 152, 8);
 }
 
 static void test_slot_fields(void **state)
@@ -138,15 +143,15 @@ static void test_record_fields(void **state)
     FIELD(struct tier_record, gen, 56, 8);
     FIELD(struct tier_record, path_off, 64, 8);
     FIELD(struct tier_record, loaded_ns, 72, 8);
-    FIELD(struct tier_record, st, 80, 128);
-    FIELD(struct tier_record, path_len, 208, 4);
-    FIELD(struct tier_record, access, 212, 4);
-    FIELD(struct tier_record, dirs_uid, 216, 4);
-    FIELD(struct tier_record, kind, 220, 4);
-    FIELD(struct tier_record, lst, 224, 128);
-    FIELD(struct tier_record, real_gen, 352, 8);
-    FIELD(struct tier_record, real_bucket1, 360, 4);
-    FIELD(struct tier_record, target_len, 364, 4);
+    FIELD(struct tier_record, st, 80, 160);
+    FIELD(struct tier_record, path_len, 240, 4);
+    FIELD(struct tier_record, access, 244, 4);
+    FIELD(struct tier_record, dirs_uid, 248, 4);
+    FIELD(struct tier_record, kind, 252, 4);
+    FIELD(struct tier_record, lst, 256, 160);
+    FIELD(struct tier_record, real_gen, 416, 8);
+    FIELD(struct tier_record, real_bucket1, 424, 4);
+    FIELD(struct tier_record, target_len, 428, 4);
 }
 
 static void test_marks_fields(void **state)
