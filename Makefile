@@ -99,7 +99,9 @@ SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 # What the tests and the demo need on a fresh Debian 12.
 DEPS_MISSING = $(shell test -f /usr/include/cmocka.h || echo libcmocka-dev; \
                        command -v git >/dev/null || echo git; \
-                       command -v python3 >/dev/null || echo python3)
+                       command -v python3 >/dev/null || echo python3; \
+                       command -v mandoc >/dev/null || echo mandoc; \
+                       command -v node >/dev/null || echo nodejs)
 deps:
 	@if [ -n "$(strip $(DEPS_MISSING))" ]; then \
 	  echo "installing $(strip $(DEPS_MISSING))"; \

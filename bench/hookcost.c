@@ -8,7 +8,9 @@
  *   open      open(PATH, O_RDONLY|O_CLOEXEC) and close, N times
  *   fopen     fopen(PATH, "re") and fclose, N times
  *   stat      stat(PATH), N times
+ *   nostat    stat(PATH) that must fail with ENOENT, N times
  * Exit 1 when a call fails (a broken setup must not produce a number). */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,7 @@
 int main(int argc, char **argv)
 {
     if (argc != 4) {
-        fprintf(stderr, "usage: hookcost N open|fopen|stat PATH\n");
+        fprintf(stderr, "usage: hookcost N open|fopen|stat|nostat PATH\n");
         return 2;
     }
     long n = atol(argv[1]);
@@ -37,6 +39,9 @@ int main(int argc, char **argv)
                 return 1;
         } else if (strcmp(call, "stat") == 0) {
             if (stat(path, &st) < 0)
+                return 1;
+        } else if (strcmp(call, "nostat") == 0) {
+            if (stat(path, &st) == 0 || errno != ENOENT)
                 return 1;
         } else {
             return 2;

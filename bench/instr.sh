@@ -8,6 +8,8 @@
 #   open, hit           open+close of a cached file under a prefix
 #   fopen, hit          fopen+fclose of it
 #   stat, pass-through  stat of a path outside the prefixes
+#   stat, hit           stat of a directory the tier knows (no system call)
+#   stat ENOENT         stat of a missing path, and the tier's negative hit
 # Writes the table to stdout.
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
@@ -58,6 +60,17 @@ fhit=$(per_call fopen "$tmp/src/static/app.css" shim)
 fbase=$(per_call fopen "$tmp/out/plain.css")
 sbase=$(per_call stat "$tmp/out/plain.css")
 spass=$(per_call stat "$tmp/out/plain.css" shim)
+# a metadata hit and a negative hit: ask once so that shmd records them
+env LD_PRELOAD="$LIB" SHMCACHE_PREFIX="$tmp/src" SHMCACHE_DIR="$inst" "$HC" 1 stat "$tmp/src/static" >/dev/null 2>&1
+env LD_PRELOAD="$LIB" SHMCACHE_PREFIX="$tmp/src" SHMCACHE_DIR="$inst" "$HC" 1 stat "$tmp/src/static/none.css" >/dev/null 2>&1 || true
+for _ in $(seq 100); do
+    m=$("$SHMD" stats --dir "$inst" --json | sed -n 's/.*"meta_loads": *\([0-9]*\).*/\1/p')
+    [ "${m:-0}" -ge 2 ] && break
+    sleep 0.05
+done
+shit=$(per_call stat "$tmp/src/static" shim)
+sneg=$(per_call nostat "$tmp/src/static/none.css" shim)
+snegbase=$(per_call nostat "$tmp/out/none.css")
 hits=$("$SHMD" stats --dir "$inst" --json | sed -n 's/.*"hits": *\([0-9]*\).*/\1/p')
 [ "${hits:-0}" -ge $((2 * (N1 + N2))) ] || { echo "instr: only ${hits:-0} hits: the hit cases did not hit" >&2; exit 1; }
 
@@ -69,3 +82,6 @@ printf '| fopen+fclose, no shim | %d | |\n' "$fbase"
 printf '| fopen+fclose, hit | %d | %d |\n' "$fhit" $((fhit - fbase))
 printf '| stat, no shim | %d | |\n' "$sbase"
 printf '| stat, pass-through | %d | %d |\n' "$spass" $((spass - sbase))
+printf '| stat, hit (a directory) | %d | %d |\n' "$shit" $((shit - sbase))
+printf '| stat ENOENT, no shim | %d | |\n' "$snegbase"
+printf '| stat ENOENT, negative hit | %d | %d |\n' "$sneg" $((sneg - snegbase))

@@ -257,7 +257,17 @@ static enum tier_lookup_result ref_lookup(const struct tier_header *h, const uns
         memcpy(&gen, rw + tier_marks_gens_off(h->stripe_count) + (hash & (h->bucket_count - 1)) * 8, 8);
         memcpy(&epoch, rw + offsetof(struct tier_marks, epoch), 8);
         *rec_out = (uint32_t)(s.record - 1);
-        return gen == r.gen && epoch == r.epoch ? TIER_HIT : TIER_STALE;
+        if (gen != r.gen || epoch != r.epoch)
+            return TIER_STALE;
+        if (r.real_bucket1) { /* reached through a symlink: its target's word too */
+            uint64_t rg;
+            if (r.real_bucket1 - 1 >= h->bucket_count)
+                return TIER_STALE;
+            memcpy(&rg, rw + tier_marks_gens_off(h->stripe_count) + (uint64_t)(r.real_bucket1 - 1) * 8, 8);
+            if (rg != r.real_gen)
+                return TIER_STALE;
+        }
+        return TIER_HIT;
     }
     return TIER_MISS;
 }

@@ -173,9 +173,10 @@ valgrind: all $(INTEG_TESTS) $(HELPERS)
 # CONFORMANCE_CI_TESTS the part that fits the CI budget.
 CONFORMANCE_TESTS ?= test_fileio test_file test_io test_os test_shutil test_tempfile \
                      test_pathlib test_fileinput test_glob test_zipfile test_tarfile test_mmap \
-                     test_univnewlines test_bufio test_memoryio test_largefile
+                     test_univnewlines test_bufio test_memoryio test_largefile \
+                     test_stat test_posixpath test_genericpath test_importlib
 CONFORMANCE_CI_TESTS ?= test_fileio test_file test_os test_fileinput test_univnewlines test_largefile \
-                        test_bufio test_glob
+                        test_bufio test_glob test_stat test_posixpath test_genericpath test_importlib
 
 conformance-deps:
 	@test -f /usr/lib/python3.11/test/test_fileio.py || \

@@ -12,9 +12,12 @@
  *
  * A change to a directory or a symlink, or to an ancestor of a prefix, can
  * move whole trees: it marks the epoch, which no entry published before it
- * survives. Changes made through another name for the same file (a
- * symlink, a hard link, a bind mount) are not recognised here;
- * revalidation catches them. */
+ * survives. A change through a name with a symlinked directory above it
+ * also marks the name it resolves to (alias_of), and entries reached
+ * through a symlink recorded their target's word (tier/layout.h), so both
+ * names die together. Other names of a file (a hard link, a bind mount)
+ * are not recognised here; revalidation catches them. */
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -32,18 +35,64 @@ static uint32_t bucket1_of(const struct shim_attach *a, const char *key, int len
     return ((uint32_t)tier_hash(a->view.hash_seed, key, (size_t)len) & a->view.bucket_mask) + 1;
 }
 
-static void mark_add(const struct shim_attach *a, uint32_t bucket1, bool epoch, uint64_t delta)
+/* The parent's bucket of the path key (len bytes): a create, remove or
+ * rename of the path changes the directory's stat (and listing) too. */
+static uint32_t parent_bucket1_of(const struct shim_attach *a, const char *key, int len)
 {
-    uint64_t words = (bucket1 != 0) + epoch;
+    char parent[PATH_KEY_SIZE];
+    int n = len;
 
+    while (n > 0 && key[n - 1] != '/')
+        n--;
+    if (n == 0 || len <= 1)
+        return 0;
+    n = n > 1 ? n - 1 : 1;
+    memcpy(parent, key, (size_t)n);
+    return bucket1_of(a, parent, n);
+}
+
+static void mark_add(const struct shim_attach *a, const struct shim_mark *m, uint64_t delta)
+{
+    const uint32_t b[4] = {m->bucket1, m->pbucket1, m->abucket1, m->apbucket1};
+    uint64_t words = m->epoch;
+
+    for (int i = 0; i < 4; i++)
+        words += b[i] != 0;
     if (delta == TIER_CHANGE_BEGIN)
         fetch_add_seqcst(&a->view.marks->inflight, words);
-    if (bucket1)
-        fetch_add_seqcst(&a->view.gens[bucket1 - 1], delta);
-    if (epoch)
+    for (int i = 0; i < 4; i++)
+        if (b[i])
+            fetch_add_seqcst(&a->view.gens[b[i] - 1], delta);
+    if (m->epoch)
         fetch_add_seqcst(&a->view.marks->epoch, delta);
     if (delta == TIER_CHANGE_END)
         fetch_add_seqcst(&a->view.marks->inflight, -words);
+}
+
+/* The same name with the symlinks above it resolved, when that is another
+ * path (dirlink/f for realdir/f): a change through one name must kill the
+ * other's entries too. The kernel resolves the parent (open O_PATH, then
+ * /proc/self/fd): three system calls, on calls that change paths only.
+ * Returns the alias's length in out, or -1 (the same path, or unknown). */
+static int alias_of(const char *key, int len, char *out)
+{
+    int n = len;
+
+    while (n > 0 && key[n - 1] != '/')
+        n--;
+    if (n <= 1 || len <= 1)
+        return -1; /* under "/": no symlink above */
+    memcpy(out, key, (size_t)n - 1);
+    out[n - 1] = '\0';
+    int fd = REAL(openat)(AT_FDCWD, out, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rn = shim_fd_resolve(fd, out);
+    shim_close(fd);
+    if (rn < 0 || ((size_t)rn == (size_t)n - 1 && memcmp(out, key, (size_t)n - 1) == 0))
+        return -1;
+    memset(out + rn, 0, 8); /* no stale bytes after the join */
+    return path_normalize(out, key + n, false, out, PATH_KEY_SIZE);
 }
 
 /* Open marks for the path key (len bytes, -1: none) or for the bucket of
@@ -53,12 +102,19 @@ static void mark_begin(struct shim_mark *m, const char *key, int len, uint64_t t
     struct shim_attach *a = shim_enter_marks();
 
     m->a = a;
-    m->bucket1 = 0;
+    m->bucket1 = m->pbucket1 = m->abucket1 = m->apbucket1 = 0;
     m->epoch = tree;
     if (!a)
         return;
     if (key && len >= 0) {
+        char alias[PATH_KEY_SIZE];
         m->bucket1 = bucket1_of(a, key, len);
+        m->pbucket1 = parent_bucket1_of(a, key, len);
+        int an = alias_of(key, len, alias);
+        if (an >= 0) {
+            m->abucket1 = bucket1_of(a, alias, an);
+            m->apbucket1 = parent_bucket1_of(a, alias, an);
+        }
     } else if (!key) {
         uint32_t b1 = fdtag_bucket1(tag);
         if (fdtag_attach(tag) == (a->seq & FDTAG_ATTACH_MASK) && b1 && b1 - 1 <= a->view.bucket_mask)
@@ -67,7 +123,7 @@ static void mark_begin(struct shim_mark *m, const char *key, int len, uint64_t t
             m->epoch = true; /* the index was replaced since the open, or no
                                 index knew the bucket then (FDTAG_EPOCH) */
     }
-    mark_add(a, m->bucket1, m->epoch, TIER_CHANGE_BEGIN);
+    mark_add(a, m, TIER_CHANGE_BEGIN);
 }
 
 /* Close marks opened on m->a; or, with no index at the begin, mark once on
@@ -79,16 +135,25 @@ static struct shim_attach *mark_end(struct shim_mark *m, const char *key, int le
     struct shim_attach *a = m->a;
 
     if (a) {
-        mark_add(a, m->bucket1, m->epoch, TIER_CHANGE_END);
+        mark_add(a, m, TIER_CHANGE_END);
         m->a = NULL;
         return a;
     }
     a = shim_enter_marks();
     if (!a)
         return NULL;
-    if (key && len >= 0)
+    if (key && len >= 0) {
+        char alias[PATH_KEY_SIZE];
         m->bucket1 = bucket1_of(a, key, len);
-    mark_add(a, m->bucket1, m->epoch || !key, TIER_CHANGE_ONE);
+        m->pbucket1 = parent_bucket1_of(a, key, len);
+        int an = alias_of(key, len, alias);
+        if (an >= 0) {
+            m->abucket1 = bucket1_of(a, alias, an);
+            m->apbucket1 = parent_bucket1_of(a, alias, an);
+        }
+    }
+    m->epoch = m->epoch || !key;
+    mark_add(a, m, TIER_CHANGE_ONE);
     return a;
 }
 
@@ -112,7 +177,7 @@ static void change_init(struct shim_change *c)
     c->relevant = c->tree = false;
     c->len = -1;
     c->mark.a = NULL;
-    c->mark.bucket1 = 0;
+    c->mark.bucket1 = c->mark.pbucket1 = c->mark.abucket1 = c->mark.apbucket1 = 0;
     c->mark.epoch = false;
 }
 

@@ -18,6 +18,9 @@
 struct shim_mark {
     struct shim_attach *a;      /* NULL: no live index at the begin */
     uint32_t bucket1;           /* 1 + bucket whose gen is marked, 0: none */
+    uint32_t pbucket1;          /* ... and its parent directory's */
+    uint32_t abucket1;          /* the same two for the name with the */
+    uint32_t apbucket1;         /* symlinks above it resolved (alias) */
     bool epoch;                 /* the epoch is marked */
 };
 

@@ -40,7 +40,7 @@ static bool source_unchanged(const char *key, const struct tier_entry *e)
     return tier_stat_same(&now, &e->st);
 }
 
-int shim_serve(const char *key, int len, int flags, bool *notify)
+int shim_serve(const char *key, int len, int flags, bool *notify, int *err)
 {
     struct tier_entry e;
     char name[TIER_OBJECT_NAME_SIZE];
@@ -52,6 +52,24 @@ int shim_serve(const char *key, int len, int flags, bool *notify)
         return -1; /* no live daemon: plain pass-through */
     uint64_t hash = tier_hash(a->view.hash_seed, key, (size_t)len);
     enum tier_lookup_result r = tier_lookup(&a->view, key, (size_t)len, hash, &e);
+    uint32_t kind = e.kind & TIER_KIND_MASK;
+    if (r == TIER_HIT && kind != TIER_KIND_FILE) {
+        /* no copy: a recorded "does not exist" answers the open, where the
+         * directories above decide it for this process as the kernel would;
+         * a regular file known only by its stat is worth loading */
+        if (kind == TIER_KIND_NEG && !shim_cfg.validate_open && !a->validate &&
+            ((e.access & TIER_ACCESS_DIRS_OPEN) || e.dirs_uid == a->euid)) {
+            *err = (int)(e.kind >> TIER_KIND_ERR_SHIFT);
+            tier_touch(&a->view, e.record);
+            tier_count(&a->view, TIER_COUNT_META_HIT);
+            tier_count(&a->view, TIER_COUNT_NEGATIVE_HIT);
+            shim_leave(a);
+            return SHIM_SERVE_NEGATIVE;
+        }
+        *notify = kind == TIER_KIND_META && S_ISREG(e.st.mode);
+        shim_leave(a);
+        return -1;
+    }
     if (r == TIER_HIT && (shim_cfg.validate_open || a->validate) && !source_unchanged(key, &e))
         r = TIER_STALE;
     /* the kernel would check this process's groups and capabilities on the
@@ -83,7 +101,7 @@ int shim_serve(const char *key, int len, int flags, bool *notify)
 }
 
 int shim_serve_path(int dirfd, const char *path, int maybe, int flags, char *key, int *len,
-                    bool *notify)
+                    bool *notify, int *err)
 {
     bool raw, changed;
     int fd = -1;
@@ -92,41 +110,61 @@ int shim_serve_path(int dirfd, const char *path, int maybe, int flags, char *key
     *len = shim_open_key(dirfd, path, maybe, key, &raw);
     if (*len < 0)
         return -1;
-    fd = shim_serve(key, *len, flags, notify);
-    if (fd < 0 && raw && (*len = shim_key_normalize(key, *len, &changed)) >= 0 && changed)
-        fd = shim_serve(key, *len, flags, notify);
+    fd = shim_serve(key, *len, flags, notify, err);
+    if (fd == -1 && raw && (*len = shim_key_normalize(key, *len, &changed)) >= 0 && changed)
+        fd = shim_serve(key, *len, flags, notify, err);
     return fd;
+}
+
+/* One notice to shmd: tag, key, and fd when not -1. Never blocks. pre: a
+ * entered. */
+static void send_notice(struct shim_attach *a, const char *tag, const char *key, int len, int fd)
+{
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    int s = load_relaxed(&a->sockfd);
+
+    if (s < 0)
+        return;
+    struct iovec iov[2] = {{(void *)tag, PROTO_MISS_TAG_LEN}, {(void *)key, (size_t)len}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+    if (fd >= 0) {
+        memset(&ctl, 0, sizeof ctl);
+        mh.msg_control = ctl.space;
+        mh.msg_controllen = sizeof ctl.space;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    }
+    if (sendmsg(s, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        tier_count(&a->view, TIER_COUNT_UNSENT);
 }
 
 void shim_notify_miss(const char *key, int len, int fd)
 {
     struct shim_attach *a = shim_enter(false);
-    union {
-        struct cmsghdr h;
-        char space[CMSG_SPACE(sizeof(int))];
-    } ctl;
 
     if (!a)
         return;
-    int s = load_relaxed(&a->sockfd);
-    if (s >= 0) {
-        struct iovec iov[2] = {{PROTO_MISS_TAG, PROTO_MISS_TAG_LEN}, {(void *)key, (size_t)len}};
-        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-        if (fd >= 0) {
-            memset(&ctl, 0, sizeof ctl);
-            mh.msg_control = ctl.space;
-            mh.msg_controllen = sizeof ctl.space;
-            struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-            cm->cmsg_level = SOL_SOCKET;
-            cm->cmsg_type = SCM_RIGHTS;
-            cm->cmsg_len = CMSG_LEN(sizeof(int));
-            memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-        }
-        if (sendmsg(s, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-            tier_count(&a->view, TIER_COUNT_UNSENT);
-    }
+    send_notice(a, PROTO_MISS_TAG, key, len, fd);
     tier_count(&a->view, TIER_COUNT_MISS);
     shim_leave(a);
     if (shim_cfg.log != SHIM_LOG_OFF)
         shim_log("MISS", key);
+}
+
+void shim_notify_stat(const char *key, int len)
+{
+    struct shim_attach *a = shim_enter(false);
+
+    if (!a)
+        return;
+    send_notice(a, PROTO_STAT_TAG, key, len, -1);
+    shim_leave(a);
+    if (shim_cfg.log != SHIM_LOG_OFF)
+        shim_log("META-ASKED", key);
 }

@@ -1,5 +1,5 @@
 /* mm.c - calls that may take readable memory away from the program:
- * munmap, mremap, mprotect without PROT_READ, pkey_mprotect, mmap with
+ * munmap, mremap, mprotect without PROT_READ or PROT_WRITE, pkey_mprotect, mmap with
  * MAP_FIXED (over what was there), madvise(MADV_GUARD_INSTALL), shmat with
  * SHM_REMAP, shmdt and dlclose. (Not brk and sbrk: libc's own allocator
  * moves the break without them, and hooking them from inside an allocator
@@ -87,7 +87,7 @@ SHIM_EXPORT void *mremap(void *a, size_t old, size_t n, int flags, ...)
 
 SHIM_EXPORT int mprotect(void *a, size_t n, int prot)
 {
-    FORGET_AROUND(!(prot & PROT_READ),
+    FORGET_AROUND((prot & (PROT_READ | PROT_WRITE)) != (PROT_READ | PROT_WRITE),
                   REAL_OR(mprotect, (int)shim_sys_ret(shim_sys3(SYS_mprotect, a, n, prot)), a, n,
                           prot));
 }

@@ -174,14 +174,30 @@ SHIM_EXPORT int remove(const char *p)
     ONE_PATH(AT_FDCWD, p, true, REAL(remove)(p));
 }
 
+/* A link changes the old name's stat too (nlink, ctime). */
 SHIM_EXPORT int link(const char *o, const char *n)
 {
-    ONE_PATH(AT_FDCWD, n, false, REAL(link)(o, n));
+    TWO_PATHS(AT_FDCWD, o, AT_FDCWD, n, REAL(link)(o, n));
 }
 
 SHIM_EXPORT int linkat(int od, const char *o, int nd, const char *n, int flags)
 {
-    ONE_PATH(nd, n, false, REAL(linkat)(od, o, nd, n, flags));
+    if ((flags & AT_EMPTY_PATH) && shim_path_len(o) == 0) {
+        struct hook h;
+        struct fd_change fc;
+        struct shim_change c;
+        if (!hook_enter(&h))
+            return REAL(linkat)(od, o, nd, n, flags);
+        fd_change_begin(&fc, od);
+        shim_change_begin(&c, nd, n, false);
+        hook_call(&h);
+        int r = REAL(linkat)(od, o, nd, n, flags);
+        hook_called(&h);
+        shim_change_end(&c);
+        fd_change_end(&fc);
+        return hook_leave(&h, r);
+    }
+    TWO_PATHS(od, o, nd, n, REAL(linkat)(od, o, nd, n, flags));
 }
 
 SHIM_EXPORT int symlink(const char *target, const char *n)

@@ -4,6 +4,7 @@
  * shmd as a miss after the real open; an open for writing marks its path
  * changed around the real call (change.h) and its descriptor for its
  * close (fdtab.h). */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/syscall.h>
@@ -86,15 +87,21 @@ __attribute__((noinline)) static int open_slow(struct hook *h, enum open_kind k,
             shim_fd_track_write(fd, tag);
         return fd;
     }
-    int len;
-    fd = shim_serve_path(dirfd, path, maybe, flags, key, &len, &notify);
+    int len, err;
+    fd = shim_serve_path(dirfd, path, maybe, flags, key, &len, &notify, &err);
     if (fd >= 0)
         return fd; /* a hit: errno as the caller had it */
+    if (fd == SHIM_SERVE_NEGATIVE) {
+        h->err = err;
+        return -1;
+    }
     hook_call(h);
     fd = real_open(k, dirfd, path, flags, mode);
     hook_called(h);
     if (len >= 0 && fd >= 0 && notify)
         shim_notify_miss(key, len, fd);
+    else if (len >= 0 && fd < 0 && (h->err == ENOENT || h->err == ENOTDIR))
+        shim_notify_stat(key, len); /* record that it does not exist */
     return fd;
 }
 

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 
 #include "preload/readable.h"
@@ -38,6 +39,7 @@
 #define CHUNK_LIMIT SHIM_READABLE_CHUNK_LIMIT /* chunk + 1 must fit above the gen */
 
 uint64_t shim_readable_chunks[SLOTS];
+uint64_t shim_writable_chunks[SLOTS];
 uint64_t shim_readable_gen = 1; /* low GEN_BITS never 0: an empty entry never matches */
 
 /* Ask the kernel. Anything but the EINVAL of a readable mask (EFAULT, or a
@@ -56,6 +58,21 @@ bool shim_chunk_readable_slow(uint64_t chunk, uint64_t *slot, uint64_t gen)
         store_relaxed(slot, (chunk + 1) << GEN_BITS | gen);
         /* a forget since gen was read, maybe a wrap that cleared the table
          * before this store: do not leave an entry that could match again */
+        if ((load_acquire(&shim_readable_gen) & GEN_MASK) != gen)
+            store_relaxed(slot, 0);
+    }
+    return true;
+}
+
+/* getrandom writes n bytes of the caller's buffer, or fails EFAULT without
+ * a trace; GRND_NONBLOCK so it never waits (EAGAIN only before the
+ * kernel's generator is seeded, early in boot: then not writable). */
+bool shim_chunk_writable_slow(uint64_t chunk, uint64_t *slot, uint64_t gen, void *at)
+{
+    if (shim_sys3(SYS_getrandom, at, 1, GRND_NONBLOCK) != 1)
+        return false;
+    if (chunk + 1 < CHUNK_LIMIT) {
+        store_relaxed(slot, (chunk + 1) << GEN_BITS | gen);
         if ((load_acquire(&shim_readable_gen) & GEN_MASK) != gen)
             store_relaxed(slot, 0);
     }
@@ -104,8 +121,10 @@ void shim_readable_forget(void)
     if ((g & GEN_MASK) == 0) {
         /* the generation wrapped: entries of 2^20 forgets ago would match
          * again; clear them and skip 0 */
-        for (unsigned i = 0; i < SLOTS; i++)
+        for (unsigned i = 0; i < SLOTS; i++) {
             store_relaxed(&shim_readable_chunks[i], 0);
+            store_relaxed(&shim_writable_chunks[i], 0);
+        }
         fetch_add_seqcst(&shim_readable_gen, 1);
     }
 }

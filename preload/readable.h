@@ -59,6 +59,36 @@ static inline bool shim_readable_short(const void *p, size_t n)
            shim_chunk_readable((a + n - 1) >> SHIM_CHUNK_SHIFT);
 }
 
+/* Writable chunks: the same scheme, another table (a chunk found writable
+ * was found by writing one byte of the caller's own buffer). */
+extern uint64_t shim_writable_chunks[1u << SHIM_READABLE_SLOTS_SHIFT]
+    __attribute__((visibility("hidden")));
+bool shim_chunk_writable_slow(uint64_t chunk, uint64_t *slot, uint64_t gen, void *at)
+    __attribute__((visibility("hidden")));
+
+/* True when the n bytes at p (n > 0, a struct stat or a readlink buffer)
+ * can be written. Call it only right before writing them all: to find a
+ * new chunk writable, the kernel writes a random byte into it, inside
+ * [p, p + n). Never faults. */
+static inline bool shim_writable(void *p, size_t n)
+{
+    uintptr_t a = (uintptr_t)p, end = a + n;
+    uint64_t gen = load_acquire(&shim_readable_gen) & SHIM_READABLE_GEN_MASK;
+
+    if (!p || n == 0 || end < a)
+        return false;
+    for (uint64_t c = a >> SHIM_CHUNK_SHIFT; c <= (end - 1) >> SHIM_CHUNK_SHIFT; c++) {
+        uint64_t *slot = &shim_writable_chunks[(c * 0x9e3779b97f4a7c15ULL) >>
+                                               (64 - SHIM_READABLE_SLOTS_SHIFT)];
+        uintptr_t at = c << SHIM_CHUNK_SHIFT > a ? c << SHIM_CHUNK_SHIFT : a;
+        if (!(c + 1 < SHIM_READABLE_CHUNK_LIMIT &&
+              load_relaxed(slot) == ((c + 1) << SHIM_READABLE_GEN_BITS | gen)) &&
+            !shim_chunk_writable_slow(c, slot, gen, (void *)at))
+            return false;
+    }
+    return true;
+}
+
 /* The length of the NUL-terminated string at p when every byte of it up to
  * and including the NUL can be read and it is shorter than TIER_PATH_MAX;
  * -1 otherwise (p NULL or unreadable, or too long). Never faults. */
@@ -67,8 +97,9 @@ int shim_path_len(const char *p) __attribute__((visibility("hidden")));
 /* True when the n bytes at p can be read. Never faults. */
 bool shim_readable(const void *p, size_t n) __attribute__((visibility("hidden")));
 
-/* The address space may have lost readable memory (munmap, mprotect,
- * mremap, MAP_FIXED over a mapping, ...): forget every chunk remembered.
+/* The address space may have lost readable or writable memory (munmap,
+ * mprotect, mremap, MAP_FIXED over a mapping, ...): forget every chunk
+ * remembered, in both tables.
  * Called before and after such a call (mm.c). */
 void shim_readable_forget(void) __attribute__((visibility("hidden")));
 

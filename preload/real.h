@@ -4,10 +4,10 @@
  * SHIM_HOOKS is the list of every exported hook, X(return type, name,
  * parameters): the build writes the linker version script from it (nothing
  * else leaves the shared object) and init.c resolves each real function
- * with dlsym(RTLD_NEXT) once. SHIM_CALLS lists libc functions the shim
- * calls for its own work that it does not hook now but that programs'
- * calls may reach through a hook later (a stat, a readlink, syscall()):
- * the shim calls them through REAL() so it never re-enters itself. */
+ * with dlsym(RTLD_NEXT) once. The shim calls every libc function it hooks
+ * (its own stat, readlink, syscall()) through REAL(), so it never
+ * re-enters itself. SHIM_CALLS would list libc functions it calls through
+ * REAL() without hooking them (none now). */
 #ifndef SHMCACHE_REAL_H
 #define SHMCACHE_REAL_H
 
@@ -48,6 +48,21 @@ struct statx;
     X(int, __fxstatat, (int, int, const char *, struct stat *, int)) \
     X(int, __fxstatat64, (int, int, const char *, struct stat64 *, int)) \
     X(int, statx, (int, const char *, int, unsigned, struct statx *)) \
+    X(int, stat, (const char *, struct stat *)) \
+    X(int, stat64, (const char *, struct stat64 *)) \
+    X(int, lstat, (const char *, struct stat *)) \
+    X(int, lstat64, (const char *, struct stat64 *)) \
+    X(int, __xstat, (int, const char *, struct stat *)) \
+    X(int, __xstat64, (int, const char *, struct stat64 *)) \
+    X(int, __lxstat, (int, const char *, struct stat *)) \
+    X(int, __lxstat64, (int, const char *, struct stat64 *)) \
+    X(int, access, (const char *, int)) \
+    X(int, faccessat, (int, const char *, int, int)) \
+    X(int, euidaccess, (const char *, int)) \
+    X(int, eaccess, (const char *, int)) \
+    X(ssize_t, readlink, (const char *, char *, size_t)) \
+    X(ssize_t, readlinkat, (int, const char *, char *, size_t)) \
+    X(long, syscall, (long, ...)) \
     X(int, close, (int)) \
     X(int, close_range, (unsigned, unsigned, int)) \
     X(void, closefrom, (int)) \
@@ -107,12 +122,7 @@ struct statx;
     X(int, shmdt, (const void *)) \
     X(int, dlclose, (void *))
 
-#define SHIM_CALLS(Y) \
-    Y(int, stat, (const char *, struct stat *)) \
-    Y(int, lstat, (const char *, struct stat *)) \
-    Y(int, faccessat, (int, const char *, int, int)) \
-    Y(ssize_t, readlink, (const char *, char *, size_t)) \
-    Y(long, syscall, (long, ...))
+#define SHIM_CALLS(Y)
 
 struct shim_real {
 #define X(ret, name, args) ret (*name) args;
@@ -155,5 +165,9 @@ int __fxstat(int, int, struct stat *);
 int __fxstat64(int, int, struct stat64 *);
 int __fxstatat(int, int, const char *, struct stat *, int);
 int __fxstatat64(int, int, const char *, struct stat64 *, int);
+int __xstat(int, const char *, struct stat *);
+int __xstat64(int, const char *, struct stat64 *);
+int __lxstat(int, const char *, struct stat *);
+int __lxstat64(int, const char *, struct stat64 *);
 
 #endif

@@ -1,25 +1,31 @@
-/* stat.c - the fstat family: the stat of a descriptor the shim handed out
- * is the source's (objtab.c decides, after the real call says what the
- * descriptor is now). fstatat and statx count only with AT_EMPTY_PATH and
- * an empty (or NULL) path: a descriptor, not a path. Path metadata is
- * answered by the real calls. */
+/* stat.c - the stat family. Of a descriptor (fstat, and fstatat or statx
+ * with AT_EMPTY_PATH and an empty path): the stat of a descriptor the shim
+ * handed out is the source's (objtab.c decides, after the real call says
+ * what the descriptor is now). Of a path (stat, lstat, fstatat, statx, the
+ * pre-2.33 __xstat names): from the tier's records when it has them
+ * (meta.c). */
 #include <fcntl.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "preload/hook.h"
+#include "preload/key.h"
+#include "preload/meta.h"
+#include "preload/readable.h"
+#include "preload/stat.h"
 #include "preload/objtab.h"
 #include "preload/sys.h"
+#include "tier/stat.h"
 
 _Static_assert(sizeof(struct stat) == sizeof(struct stat64),
                "64-bit targets only: struct stat64 is struct stat");
 
-/* A successful call with these arguments described a descriptor; the
- * kernel read path already (or accepted NULL), so reading it is safe. */
+/* These arguments name a descriptor, not a path (path read only once it
+ * is known readable). */
 static bool empty_path(const char *path, int flags)
 {
-    const char *p = shim_unknown(path);
-    return (flags & AT_EMPTY_PATH) && (!p || !p[0]);
+    return (flags & AT_EMPTY_PATH) && (!shim_unknown(path) || shim_path_len(path) == 0);
 }
 
 static int real_fstatat(int dirfd, const char *path, struct stat *st, int flags)
@@ -44,24 +50,6 @@ SHIM_EXPORT int fstat(int fd, struct stat *st)
 SHIM_EXPORT int fstat64(int fd, struct stat64 *st)
 {
     return fstat(fd, (struct stat *)st);
-}
-
-SHIM_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
-{
-    struct hook h;
-
-    if (!hook_enter(&h))
-        return real_fstatat(dirfd, path, st, flags);
-    int r = REAL(fstatat)(dirfd, path, st, flags);
-    hook_called(&h);
-    if (r == 0 && empty_path(path, flags))
-        shim_fix_stat(dirfd, st);
-    return hook_leave(&h, r);
-}
-
-SHIM_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
-{
-    return fstatat(dirfd, path, (struct stat *)st, flags);
 }
 
 /* Binaries linked against glibc < 2.33 call the versioned wrappers. ver 1 is
@@ -91,22 +79,205 @@ SHIM_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st)
     return __fxstat(ver, fd, (struct stat *)st);
 }
 
-SHIM_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
+/* ---- the stat family by path --------------------------------------------
+ * Under a prefix, answered from the tier (meta.c) when it knows; else the
+ * real call, and a notice to shmd so that it will. The answer is written
+ * only after the caller's buffer is known writable (else the real call,
+ * which answers EFAULT). */
+
+/* Which real function a path-stat hook stands for. */
+enum stat_kind { S_STAT, S_LSTAT, S_FSTATAT, S_XSTAT, S_LXSTAT, S_FXSTATAT };
+
+struct stat_call {
+    enum stat_kind kind;
+    int ver;                    /* the old ABI's version argument */
+    int dirfd;
+    const char *path;
+    struct stat *st;
+    int flags;
+};
+
+static int stat_real(const struct stat_call *c)
+{
+    switch (c->kind) {
+    case S_STAT:
+        return REAL(stat)(c->path, c->st);
+    case S_LSTAT:
+        return REAL(lstat)(c->path, c->st);
+    case S_FSTATAT:
+        return REAL(fstatat)(c->dirfd, c->path, c->st, c->flags);
+    case S_XSTAT:
+        return REAL(__xstat)(c->ver, c->path, c->st);
+    case S_LXSTAT:
+        return REAL(__lxstat)(c->ver, c->path, c->st);
+    case S_FXSTATAT:
+        return REAL(__fxstatat)(c->ver, c->dirfd, c->path, c->st, c->flags);
+    }
+    return -1;
+}
+
+/* Flags a path stat may carry and still be answered from the tier. */
+#define STAT_FLAGS_SERVED (AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH)
+
+__attribute__((noinline)) static int stat_path(struct hook *h, const struct stat_call *c,
+                                               int maybe)
+{
+    struct shim_meta m;
+    bool nofollow = c->kind == S_LSTAT || c->kind == S_LXSTAT || (c->flags & AT_SYMLINK_NOFOLLOW);
+
+    if (!(c->flags & ~STAT_FLAGS_SERVED)) {
+        shim_meta_lookup(c->dirfd, c->path, maybe, nofollow, NULL, 0, &m);
+        if (m.found == SHIM_META_STAT && shim_writable(c->st, sizeof *c->st)) {
+            memset(c->st, 0, sizeof *c->st);
+            tier_stat_to(&m.st, c->st);
+            return 0; /* errno as the caller had it */
+        }
+        if (m.found == SHIM_META_ERROR) {
+            h->err = m.err;
+            return -1;
+        }
+    } else {
+        m.len = -1;
+        m.notify = false;
+    }
+    hook_call(h);
+    int r = stat_real(c);
+    hook_called(h);
+    shim_meta_notify(&m, r, h->err);
+    return r;
+}
+
+/* The shape of the path-stat hooks: the fd case (AT_EMPTY_PATH with "")
+ * is the fstat family's, above. */
+static int stat_hook(enum stat_kind kind, int ver, int dirfd, const char *path, struct stat *st,
+                     int flags)
 {
     struct hook h;
+    struct stat_call c = {kind, ver, dirfd, path, st, flags};
 
     if (!hook_enter(&h))
-        return REAL(__fxstatat)(ver, dirfd, path, st, flags);
-    int r = REAL(__fxstatat)(ver, dirfd, path, st, flags);
-    hook_called(&h);
-    if (r == 0 && STAT_VER_OK(ver) && empty_path(path, flags))
-        shim_fix_stat(dirfd, st);
-    return hook_leave(&h, r);
+        return stat_real(&c);
+    if (empty_path(path, flags)) {
+        hook_call(&h);
+        int r = stat_real(&c);
+        hook_called(&h);
+        if (r == 0)
+            shim_fix_stat(dirfd, st);
+        return hook_leave(&h, r);
+    }
+    int maybe;
+    if (((kind == S_XSTAT || kind == S_LXSTAT || kind == S_FXSTATAT) && !STAT_VER_OK(ver)) ||
+        !(maybe = shim_open_maybe(dirfd, path))) {
+        hook_call(&h);
+        return stat_real(&c); /* outside the prefixes: its errno stands */
+    }
+    return hook_leave(&h, stat_path(&h, &c, maybe));
+}
+
+SHIM_EXPORT int stat(const char *path, struct stat *st)
+{
+    return stat_hook(S_STAT, 0, AT_FDCWD, path, st, 0);
+}
+
+SHIM_EXPORT int stat64(const char *path, struct stat64 *st)
+{
+    return stat_hook(S_STAT, 0, AT_FDCWD, path, (struct stat *)st, 0);
+}
+
+SHIM_EXPORT int lstat(const char *path, struct stat *st)
+{
+    return stat_hook(S_LSTAT, 0, AT_FDCWD, path, st, 0);
+}
+
+SHIM_EXPORT int lstat64(const char *path, struct stat64 *st)
+{
+    return stat_hook(S_LSTAT, 0, AT_FDCWD, path, (struct stat *)st, 0);
+}
+
+SHIM_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+    return stat_hook(S_FSTATAT, 0, dirfd, path, st, flags);
+}
+
+SHIM_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
+{
+    return stat_hook(S_FSTATAT, 0, dirfd, path, (struct stat *)st, flags);
+}
+
+SHIM_EXPORT int __xstat(int ver, const char *path, struct stat *st)
+{
+    return stat_hook(S_XSTAT, ver, AT_FDCWD, path, st, 0);
+}
+
+SHIM_EXPORT int __xstat64(int ver, const char *path, struct stat64 *st)
+{
+    return stat_hook(S_XSTAT, ver, AT_FDCWD, path, (struct stat *)st, 0);
+}
+
+SHIM_EXPORT int __lxstat(int ver, const char *path, struct stat *st)
+{
+    return stat_hook(S_LXSTAT, ver, AT_FDCWD, path, st, 0);
+}
+
+SHIM_EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st)
+{
+    return stat_hook(S_LXSTAT, ver, AT_FDCWD, path, (struct stat *)st, 0);
+}
+
+SHIM_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
+{
+    return stat_hook(S_FXSTATAT, ver, dirfd, path, st, flags);
 }
 
 SHIM_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags)
 {
-    return __fxstatat(ver, dirfd, path, (struct stat *)st, flags);
+    return stat_hook(S_FXSTATAT, ver, dirfd, path, (struct stat *)st, flags);
+}
+
+/* statx: the fd case as fstat, a path as stat or lstat; AT_STATX_FORCE_SYNC
+ * asks the filesystem itself, so it goes to it. */
+#define STATX_FLAGS_SERVED (AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | \
+                            AT_STATX_DONT_SYNC)
+
+int shim_statx(struct hook *h, int dirfd, const char *path, int flags, unsigned mask,
+               struct statx *x, int (*real)(int, const char *, int, unsigned, struct statx *))
+{
+    struct shim_meta m;
+
+    if (empty_path(path, flags)) {
+        hook_call(h);
+        int r = real(dirfd, path, flags, mask, x);
+        hook_called(h);
+        if (r == 0)
+            shim_fix_statx(dirfd, x);
+        return r;
+    }
+    m.len = -1;
+    m.notify = false;
+    int maybe = shim_open_maybe(dirfd, path);
+    if (maybe && !(flags & ~STATX_FLAGS_SERVED) && !(mask & STATX__RESERVED)) {
+        shim_meta_lookup(dirfd, path, maybe, flags & AT_SYMLINK_NOFOLLOW, NULL, 0, &m);
+        if (m.found == SHIM_META_STAT && tier_stat_statx_known(&m.st, mask) &&
+            shim_writable(x, sizeof *x)) {
+            tier_stat_fill_statx(&m.st, mask, x);
+            return 0;
+        }
+        if (m.found == SHIM_META_ERROR) {
+            h->err = m.err;
+            return -1;
+        }
+    }
+    hook_call(h);
+    int r = real(dirfd, path, flags, mask, x);
+    hook_called(h);
+    shim_meta_notify(&m, r, h->err);
+    return r;
+}
+
+static int statx_real(int dirfd, const char *path, int flags, unsigned mask, struct statx *x)
+{
+    return shim_real.statx ? shim_real.statx(dirfd, path, flags, mask, x)
+                           : (int)shim_sys_ret(shim_sys6(SYS_statx, dirfd, (long)path, flags, mask, (long)x, 0));
 }
 
 SHIM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *x)
@@ -114,11 +285,6 @@ SHIM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, str
     struct hook h;
 
     if (!hook_enter(&h))
-        return shim_real.statx ? shim_real.statx(dirfd, path, flags, mask, x)
-                               : (int)shim_sys_ret(shim_sys6(SYS_statx, dirfd, (long)path, flags, mask, (long)x, 0));
-    int r = REAL(statx)(dirfd, path, flags, mask, x);
-    hook_called(&h);
-    if (r == 0 && empty_path(path, flags))
-        shim_fix_statx(dirfd, x);
-    return hook_leave(&h, r);
+        return statx_real(dirfd, path, flags, mask, x);
+    return hook_leave(&h, shim_statx(&h, dirfd, path, flags, mask, x, statx_real));
 }

@@ -72,14 +72,18 @@ __attribute__((noinline)) static FILE *fopen_slow(struct hook *h, bool large, co
 {
     char key[PATH_KEY_SIZE];
     bool notify;
-    int len;
+    int len, err;
 
-    int fd = shim_serve_path(AT_FDCWD, path, maybe, flags, key, &len, &notify);
+    int fd = shim_serve_path(AT_FDCWD, path, maybe, flags, key, &len, &notify, &err);
     if (fd >= 0) {
         FILE *fp = fdopen(fd, mode);
         if (fp)
             return fp;
         shim_close(fd);
+    }
+    if (fd == SHIM_SERVE_NEGATIVE) {
+        h->err = err;
+        return NULL;
     }
     hook_call(h);
     FILE *fp = real_fopen(large, path, mode);
@@ -147,8 +151,8 @@ __attribute__((noinline)) static FILE *freopen_slow(struct hook *h, bool large, 
             shim_fd_track_write(fileno(fp), tag);
     } else if (fp && maybe) {
         bool notify;
-        int len;
-        int obj = shim_serve_path(AT_FDCWD, path, maybe, flags, key, &len, &notify);
+        int len, err;
+        int obj = shim_serve_path(AT_FDCWD, path, maybe, flags, key, &len, &notify, &err);
         if (obj >= 0) {
             if (REAL(dup3)(obj, fileno(fp), flags & O_CLOEXEC) < 0)
                 notify = true;

@@ -214,6 +214,7 @@ int claim_instance(struct shmd *d)
     p.max_file = d->opt.max_file;
     p.revalidate_ms = d->opt.revalidate_ms;
     p.settle_ms = d->opt.settle_ms;
+    p.negative_ms = d->opt.negative_ms;
     namespace_identity(&p);
     if (store_create(&d->store, d->dirfd, &p) < 0) {
         shmd_log(SHMD_LOG_ERROR, "cannot create %s/index: %s", d->opt.dir, strerror(errno));

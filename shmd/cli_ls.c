@@ -19,6 +19,7 @@
 struct entry {
     uint64_t size, age_ms, hits;
     char *path;                 /* as the daemon escaped it */
+    char kind[8];              /* file, meta, absent */
 };
 
 static const char *g_sort;
@@ -79,9 +80,10 @@ int cli_ls(int argc, char **argv)
         return 1;
     while (fgets(line, sizeof line, f)) {
         unsigned long long size, age, hits;
+        char kind[8];
         int off = 0;
         line[strcspn(line, "\n")] = '\0';
-        if (sscanf(line, "%llu %llu %llu %n", &size, &age, &hits, &off) != 3 || !off)
+        if (sscanf(line, "%llu %llu %llu %7s %n", &size, &age, &hits, kind, &off) != 4 || !off)
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 256;
@@ -90,7 +92,8 @@ int cli_ls(int argc, char **argv)
                 goto out;
             e = ne;
         }
-        e[n] = (struct entry){size, age, hits, strdup(line + off)};
+        e[n] = (struct entry){size, age, hits, strdup(line + off), ""};
+        snprintf(e[n].kind, sizeof e[n].kind, "%s", kind);
         if (!e[n].path)
             goto out;
         n++;
@@ -104,17 +107,17 @@ int cli_ls(int argc, char **argv)
             unescape(e[i].path, path);
             printf("%s{\"path\": ", i ? ",\n " : "");
             cli_json_string(stdout, path);
-            printf(", \"size\": %llu, \"age_ms\": %llu, \"hits\": %llu}",
-                   (unsigned long long)e[i].size, (unsigned long long)e[i].age_ms,
+            printf(", \"kind\": \"%s\", \"size\": %llu, \"age_ms\": %llu, \"hits\": %llu}",
+                   e[i].kind, (unsigned long long)e[i].size, (unsigned long long)e[i].age_ms,
                    (unsigned long long)e[i].hits);
         }
         printf("]\n");
     } else {
-        printf("%10s %8s %10s  %s\n", "SIZE", "AGE", "HITS", "PATH");
+        printf("%10s %8s %10s  %-6s  %s\n", "SIZE", "AGE", "HITS", "KIND", "PATH");
         for (size_t i = 0; i < n; i++)
-            printf("%10s %7llus %10llu  %s\n", units_format_size(e[i].size, a, sizeof a),
+            printf("%10s %7llus %10llu  %-6s  %s\n", units_format_size(e[i].size, a, sizeof a),
                    (unsigned long long)(e[i].age_ms / 1000), (unsigned long long)e[i].hits,
-                   e[i].path);
+                   e[i].kind, e[i].path);
     }
     rc = 0;
 out:

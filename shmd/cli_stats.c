@@ -14,7 +14,7 @@
 #include "shmd/units.h"
 #include "tier/path.h"
 
-#define KV_MAX 64
+#define KV_MAX 96
 
 struct kv {
     char key[64];
@@ -98,7 +98,13 @@ static void print_prometheus(const struct snapshot *s)
     } m[] = {
         {"hits", "hits_total", "counter", "Opens served from the tier."},
         {"misses", "misses_total", "counter", "Opens under a prefix served by the source."},
-        {"entries", "entries", "gauge", "Files in the tier."},
+        {"meta_hits", "meta_hits_total", "counter", "stat, access and readlink answered from the tier."},
+        {"negative_hits", "negative_hits_total", "counter", "... of them, that a path does not exist."},
+        {"entries", "entries", "gauge", "Entries in the tier: files, metadata, negative."},
+        {"meta_entries", "meta_entries", "gauge", "Entries with a path's metadata and no copy."},
+        {"negative_entries", "negative_entries", "gauge", "Entries saying a path does not exist."},
+        {"dir_entries", "dir_entries", "gauge", "Directory listings in the tier."},
+        {"meta_loads", "meta_loads_total", "counter", "Metadata entries recorded."},
         {"bytes", "bytes", "gauge", "Sum of the sizes of the files in the tier."},
         {"memory", "memory_bytes", "gauge", "tmpfs memory the copies occupy."},
         {"capacity", "capacity_bytes", "gauge", "Most memory the copies may occupy."},
@@ -160,13 +166,17 @@ static void print_table(const struct snapshot *s, const struct snapshot *prev)
     printf("%-15s %s (pid %s, up %lluh%02llum%02llus)\n", "instance", str(s, "dir"), str(s, "pid"),
            (unsigned long long)(up / 3600), (unsigned long long)(up / 60 % 60),
            (unsigned long long)(up % 60));
-    printf("%-15s %llu\n", "entries", (unsigned long long)num(s, "entries"));
+    printf("%-15s %llu (%llu metadata, %llu negative)\n", "entries",
+           (unsigned long long)num(s, "entries"), (unsigned long long)num(s, "meta_entries"),
+           (unsigned long long)num(s, "negative_entries"));
     printf("%-15s %s of %s (%.1f%%)\n", "memory", units_format_size(mem, a, sizeof a),
            units_format_size(cap, b, sizeof b), cap ? 100.0 * (double)mem / (double)cap : 0.0);
     printf("%-15s %s\n", "bytes", units_format_size(num(s, "bytes"), a, sizeof a));
     printf("%-15s %llu\n", "hits", (unsigned long long)hits);
     printf("%-15s %llu\n", "misses", (unsigned long long)misses);
     print_ratio("hit ratio", hits, misses);
+    printf("%-15s %llu (%llu negative)\n", "metadata hits", (unsigned long long)num(s, "meta_hits"),
+           (unsigned long long)num(s, "negative_hits"));
     if (prev) {
         uint64_t dh = hits - num(prev, "hits"), dm = misses - num(prev, "misses");
         printf("%-15s %llu hits/s, %llu misses/s\n", "last second", (unsigned long long)dh,

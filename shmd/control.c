@@ -3,11 +3,12 @@
  *
  *   ping                  -> ok
  *   stats                 -> ok, then "key value" lines
- *   ls                    -> ok, then "size age_ms hits path" lines
+ *   ls                    -> ok, then "size age_ms hits kind path" lines
+ *                            (kind: file, meta or absent)
  *   warm PATH...          -> ok, then "loaded|cached SIZE PATH" or
  *                            "skipped REASON PATH" per path as they finish
- *   evict PATH...         -> ok, then "evicted N" (a path that is not an
- *                            entry evicts every entry below it)
+ *   evict PATH...         -> ok, then "evicted N" (the entry for each path
+ *                            and every entry below it)
  *   flush                 -> ok, then "evicted N"
  *   stop                  -> ok; the daemon then shuts down
  *
@@ -81,15 +82,22 @@ static void cmd_stats(struct conn *c)
     reply(c, "uptime_ms %llu\n", (unsigned long long)((mono_ns() - d->started_mono_ns) / NS_PER_MS));
     reply(c, "hits %llu\n", (unsigned long long)n.hits);
     reply(c, "misses %llu\n", (unsigned long long)n.misses);
+    reply(c, "meta_hits %llu\n", (unsigned long long)n.meta_hits);
+    reply(c, "negative_hits %llu\n", (unsigned long long)n.negative_hits);
     reply(c, "entries %llu\n", (unsigned long long)load_relaxed(&h->entries));
     reply(c, "bytes %llu\n", (unsigned long long)load_relaxed(&h->bytes));
     reply(c, "memory %llu\n", (unsigned long long)load_relaxed(&h->memory));
+    reply(c, "meta_entries %llu\n", (unsigned long long)load_relaxed(&h->meta_entries));
+    reply(c, "negative_entries %llu\n", (unsigned long long)load_relaxed(&h->negative_entries));
+    reply(c, "dir_entries %llu\n", (unsigned long long)load_relaxed(&h->dir_entries));
     reply(c, "capacity %llu\n", (unsigned long long)h->capacity);
     reply(c, "max_file %llu\n", (unsigned long long)h->max_file);
     reply(c, "slots %u\n", h->slot_count);
     reply(c, "revalidate_ms %llu\n", (unsigned long long)h->revalidate_ms);
     reply(c, "settle_ms %llu\n", (unsigned long long)h->settle_ms);
+    reply(c, "negative_ms %llu\n", (unsigned long long)h->negative_ms);
     reply(c, "loads %llu\n", (unsigned long long)load_relaxed(&h->loads));
+    reply(c, "meta_loads %llu\n", (unsigned long long)load_relaxed(&h->meta_loads));
     reply(c, "load_failures %llu\n", (unsigned long long)load_relaxed(&h->load_failures));
     reply(c, "evictions %llu\n", (unsigned long long)load_relaxed(&h->evictions));
     reply(c, "invalidations %llu\n", (unsigned long long)load_relaxed(&h->invalidations));
@@ -121,14 +129,17 @@ static void cmd_ls(struct conn *c)
         const struct tier_record *t = &s->records[i];
         bool live = t->object_id != 0;
         uint64_t size = t->st.size, loaded = t->loaded_ns;
-        uint32_t hits = load_relaxed(&s->view.hits[i]);
+        uint32_t hits = load_relaxed(&s->view.hits[i]), kind = t->kind & TIER_KIND_MASK;
         if (live)
             store_path_copy(s, i, path);
         store_unlock(s);
         if (!live)
             continue;
-        reply(c, "%llu %llu %u ", (unsigned long long)size,
-              (unsigned long long)(now > loaded ? (now - loaded) / NS_PER_MS : 0), hits);
+        /* a file's copy, a path known by its metadata, one known absent
+         * (its size is the directory's: shown as 0) */
+        reply(c, "%llu %llu %u %s ", kind == TIER_KIND_NEG ? 0ULL : (unsigned long long)size,
+              (unsigned long long)(now > loaded ? (now - loaded) / NS_PER_MS : 0), hits,
+              kind == TIER_KIND_FILE ? "file" : kind == TIER_KIND_META ? "meta" : "absent");
         reply_path(c, path);
         reply(c, "\n");
     }
@@ -167,7 +178,7 @@ static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
         /* wait for a queue slot rather than drop: warm is explicit */
         warm_batch_expect(b, 1);
         int r;
-        while ((r = queue_submit(c->d->queue, key, (size_t)len, -1, b)) < 0 &&
+        while ((r = queue_submit(c->d->queue, QUEUE_FILE, key, (size_t)len, -1, b)) < 0 &&
                !load_relaxed(&c->d->stopping))
             usleep(SUBMIT_RETRY_US);
         if (r < 0) {
@@ -188,7 +199,7 @@ static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
     warm_batch_free(b);
 }
 
-/* Remove the entry for key, or every entry below it. Returns the count.
+/* Remove the entry for key and every entry below it. Returns the count.
  * pre: s->lock held. */
 static uint64_t evict_path(struct store *s, const char *key, size_t len)
 {
@@ -196,9 +207,13 @@ static uint64_t evict_path(struct store *s, const char *key, size_t len)
     int i = store_find(s, key, len, tier_hash(s->view.hash_seed, key, len));
 
     if (i >= 0) {
+        bool file = (s->records[i].kind & TIER_KIND_MASK) == TIER_KIND_FILE;
         store_remove(s, (uint32_t)i);
-        return 1;
+        n++;
+        if (file)
+            return n; /* nothing is below a file */
     }
+    /* a directory (known by its metadata, or not at all): every entry below */
     for (uint32_t r = 0; r < store_records_hi(s); r++) {
         const struct tier_record *t = &s->records[r];
         if (t->object_id && t->path_len > len &&

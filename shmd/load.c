@@ -13,7 +13,10 @@
  *   - it did not change while being copied: the bytes copied equal st_size,
  *     fstat before and after agree (dev, ino, size, mtime, ctime) and the
  *     path still names the same inode;
- *   - no shim changed the path (generation, epoch) since the load began.
+ *   - no shim changed the path (generation, epoch) since the load began,
+ *     nor the path with its symlinks resolved, if that is another one (its
+ *     bucket's generation is recorded too: a change through the target's
+ *     own name kills the entry).
  * Copies are made in a new, never reused object name and published only
  * when complete, so nothing half-written is ever visible.
  *
@@ -139,15 +142,15 @@ static void fail_count(struct shmd *d, struct load_result *r, int fail)
     fetch_add_relaxed(&h->load_failures, 1);
 }
 
-/* Is the entry for key current: present, not killed, and its source
- * still exactly as copied (t)? */
+/* Is the entry for key a current copy: a file, not killed, and its source
+ * still exactly as copied (t)? (Only metadata of it is no copy.) */
 static bool entry_fresh(struct store *s, const char *key, size_t len, uint64_t hash,
                         const struct tier_stat *t)
 {
     store_lock(s);
     int i = store_find(s, key, len, hash);
-    bool fresh = i >= 0 && !store_entry_killed(s, (uint32_t)i) &&
-                 tier_stat_same(&s->records[i].st, t);
+    bool fresh = i >= 0 && (s->records[i].kind & TIER_KIND_MASK) == TIER_KIND_FILE &&
+                 !store_entry_killed(s, (uint32_t)i) && tier_stat_same(&s->records[i].st, t);
     store_unlock(s);
     return fresh;
 }
@@ -181,13 +184,12 @@ void load_file(struct shmd *d, const char *key, size_t len, int given, struct lo
         fail_count(d, r, TIER_FAIL_NOENT);
         goto out;
     }
-    int special = source_stat(fd, "", AT_EMPTY_PATH, &st1) < 0 ? -1 : source_special(fd, st1.st_dev);
+    int special = source_tstat(fd, "", AT_EMPTY_PATH, &st1, &t1) < 0 ? -1 : source_special(fd, st1.st_dev);
     if (special < 0) {
         fail_count(d, r, TIER_FAIL_IO);
         goto out;
     }
     r->size = (uint64_t)st1.st_size;
-    tier_stat_from(&t1, &st1);
     if (!S_ISREG(st1.st_mode) || special ||
         ((uint64_t)st1.st_dev == d->tier_dev &&
          path_is_under(key, len, d->opt.dir, strlen(d->opt.dir)))) {
@@ -268,6 +270,27 @@ void load_file(struct shmd *d, const char *key, size_t len, int given, struct lo
     }
     close(ofd);
     ofd = -1;
+    /* reached through a symlink: a change through the target's own name
+     * must kill the entry too (its bucket's gen is recorded as well) */
+    char real[PATH_KEY_SIZE];
+    uint32_t real_bucket1 = 0;
+    uint64_t real_gen = 0;
+    int rn = source_real_path(key, fd, real);
+    if (rn >= 0 && ((size_t)rn != len || memcmp(real, key, len) != 0)) {
+        real_bucket1 = (uint32_t)(tier_hash(s->view.hash_seed, real, (size_t)rn) & s->view.bucket_mask) + 1;
+        real_gen = load_acquire(&s->view.gens[real_bucket1 - 1]);
+        if (!tier_change_quiet(real_gen)) {
+            fail_count(d, r, TIER_FAIL_CHANGED);
+            goto out;
+        }
+    }
+    /* is the path itself a symlink? (for lstat from the tier; the kernel
+     * has its attributes from the open) */
+    struct stat lst;
+    uint32_t kind = TIER_KIND_FILE;
+    if (source_stat(AT_FDCWD, key, AT_SYMLINK_NOFOLLOW, &lst) == 0 && !S_ISLNK(lst.st_mode) &&
+        lst.st_ino == st1.st_ino && lst.st_dev == st1.st_dev)
+        kind |= TIER_KIND_PLAIN;
     uint32_t access, dirs_uid;
     shmd_access(key, len, fd, (uint64_t)st1.st_dev, st1.st_mode, epoch, &access, &dirs_uid);
 
@@ -275,11 +298,13 @@ void load_file(struct shmd *d, const char *key, size_t len, int given, struct lo
         .record = (uint32_t)rec, .id = id, .ino = (uint64_t)ost.st_ino,
         .ctime_sec = ost.st_ctim.tv_sec, .ctime_nsec = ost.st_ctim.tv_nsec,
         .epoch = epoch, .gen = gen, .checked_ns = checked_ns, .st = t1,
-        .access = access, .dirs_uid = dirs_uid,
+        .access = access, .dirs_uid = dirs_uid, .kind = kind,
+        .real_bucket1 = real_bucket1, .real_gen = real_gen,
     };
     store_lock(s);
     if (load_acquire(&s->view.gens[hash & s->view.bucket_mask]) != gen ||
-        load_acquire(&s->view.marks->epoch) != epoch) {
+        load_acquire(&s->view.marks->epoch) != epoch ||
+        (real_bucket1 && load_acquire(&s->view.gens[real_bucket1 - 1]) != real_gen)) {
         store_unlock(s);
         fail_count(d, r, TIER_FAIL_CHANGED); /* a shim changed it meanwhile */
         goto out;

@@ -71,15 +71,20 @@ void miss_drain(struct shmd *d)
             return;
         take_ancillary(&mh, &cred, &fd);
         size_t len;
+        int what = -1;
         if ((cred.uid != me && cred.uid != 0) || (mh.msg_flags & MSG_TRUNC) ||
-            proto_miss_parse(buf, (size_t)n, key, &len) < 0) {
+            (what = proto_miss_parse(buf, (size_t)n, key, &len)) < 0) {
             fetch_add_relaxed(&d->bad_messages, 1);
             if (fd >= 0)
                 close(fd);
             continue;
         }
         fetch_add_relaxed(&d->store.hdr->misses_received, 1);
-        if (queue_submit(d->queue, key, len, fd, NULL) < 0)
+        if (what == 1 && fd >= 0) {
+            close(fd); /* a metadata miss carries no descriptor */
+            fd = -1;
+        }
+        if (queue_submit(d->queue, what == 1 ? QUEUE_META : QUEUE_FILE, key, len, fd, NULL) < 0)
             fetch_add_relaxed(&d->dropped, 1);
     }
 }

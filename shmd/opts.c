@@ -58,6 +58,8 @@ void shmd_usage(FILE *f)
           "  --revalidate-ms MS   compare every entry with its source this often;\n"
           "                       0: sources are immutable (default 1000)\n"
           "  --settle-ms MS       admit only files unchanged this long (default 1000)\n"
+          "  --negative-ms MS     a cached \"does not exist\" is re-checked (through its\n"
+          "                       directory) this often; 0: not cached (default 1000)\n"
           "  --loaders N          loader threads (default 4)\n"
           "  --log-level LEVEL    error, warning, info or debug (default info)\n",
           f);
@@ -84,6 +86,7 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
         {"slots", required_argument, NULL, 's'},
         {"revalidate-ms", required_argument, NULL, 'r'},
         {"settle-ms", required_argument, NULL, 'S'},
+        {"negative-ms", required_argument, NULL, 'N'},
         {"loaders", required_argument, NULL, 'L'},
         {"log-level", required_argument, NULL, 'l'},
         {"prefix", required_argument, NULL, 'p'},
@@ -98,6 +101,7 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
     o->slots = 65536;
     o->revalidate_ms = 1000;
     o->settle_ms = 1000;
+    o->negative_ms = 1000;
     o->loaders = 4;
     o->log_level = SHMD_LOG_INFO;
     if (nextra)
@@ -145,6 +149,11 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
             if (units_parse_uint(a, 3600000, &v) < 0)
                 return set_err(err, errsz, "--settle-ms", a, "milliseconds from 0 to 3600000");
             o->settle_ms = v;
+            break;
+        case 'N':
+            if (units_parse_uint(a, 3600000, &v) < 0)
+                return set_err(err, errsz, "--negative-ms", a, "milliseconds from 0 to 3600000");
+            o->negative_ms = v;
             break;
         case 'L':
             if (units_parse_uint(a, SHMD_LOADERS_MAX, &v) < 0 || v < 1)

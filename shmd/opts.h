@@ -39,6 +39,7 @@ struct shmd_opts {
     uint32_t slots;            /* power of two */
     uint64_t revalidate_ms;
     uint64_t settle_ms;
+    uint64_t negative_ms;      /* --negative-ms: 0 caches no "does not exist" */
     unsigned loaders;          /* threads, 1..SHMD_LOADERS_MAX */
     int log_level;             /* enum shmd_log_level */
 };

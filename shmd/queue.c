@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shmd/meta.h"
 #include "shmd/opts.h"
 #include "shmd/queue.h"
 #include "shmd/thread.h"
@@ -29,6 +30,7 @@
 struct job {
     struct job *next;
     struct warm_batch *batch;  /* NULL for a miss */
+    enum queue_what what;
     int fd;                    /* the program's descriptor, or -1; owned */
     uint64_t hash;             /* daemon-local dedup hash */
     size_t len;
@@ -72,9 +74,9 @@ struct warm_batch {
  * a collision only delays one path's load to the next miss). */
 #define DEDUP_SEED 0x5348u
 
-static uint64_t key_hash(const char *key, size_t len)
+static uint64_t key_hash(enum queue_what what, const char *key, size_t len)
 {
-    return tier_hash(DEDUP_SEED, key, len);
+    return tier_hash(DEDUP_SEED + what, key, len);
 }
 
 /* pre (both): q->mu held */
@@ -95,9 +97,10 @@ static void inflight_del(struct queue *q, uint64_t h)
         }
 }
 
-int queue_submit(struct queue *q, const char *key, size_t len, int fd, struct warm_batch *b)
+int queue_submit(struct queue *q, enum queue_what what, const char *key, size_t len, int fd,
+                 struct warm_batch *b)
 {
-    uint64_t h = key_hash(key, len);
+    uint64_t h = key_hash(what, key, len);
     int ret = 0;
 
     pthread_mutex_lock(&q->mu);
@@ -113,6 +116,7 @@ int queue_submit(struct queue *q, const char *key, size_t len, int fd, struct wa
         } else {
             j->next = NULL;
             j->batch = b;
+            j->what = what;
             j->fd = fd;
             fd = -1; /* the job owns it now */
             j->hash = h;
@@ -176,7 +180,10 @@ static void *loader_main(void *arg)
         q->queued--;
         pthread_mutex_unlock(&q->mu);
 
-        load_file(q->d, j->key, j->len, j->fd, &r);
+        if (j->what == QUEUE_META)
+            load_meta(q->d, j->key, j->len, &r);
+        else
+            load_file(q->d, j->key, j->len, j->fd, &r);
         if (j->fd >= 0)
             close(j->fd);
 

@@ -25,6 +25,10 @@ struct queue *queue_start(struct shmd *d, unsigned threads);
  * must stay mapped. */
 bool queue_stop(struct queue *q, uint64_t deadline_ns);
 
+/* What a job loads: a file's bytes (load_file), or a path's metadata
+ * (load_meta). */
+enum queue_what { QUEUE_FILE, QUEUE_META };
+
 /* Queue a load of key (len bytes, padded as path_normalize leaves it). fd,
  * when not -1, is a program's read-only descriptor of that path (from a
  * miss): the queue owns it from here and closes it, whatever the outcome.
@@ -32,7 +36,8 @@ bool queue_stop(struct queue *q, uint64_t deadline_ns);
  * less than a retry time ago, is suppressed; with one (warm) it is always
  * queued and its result delivered to b. Returns 0 queued, 1 suppressed,
  * -1 queue full or stopping. Any thread. */
-int queue_submit(struct queue *q, const char *key, size_t len, int fd, struct warm_batch *b);
+int queue_submit(struct queue *q, enum queue_what what, const char *key, size_t len, int fd,
+                 struct warm_batch *b);
 
 /* True when no job is queued or loading (for tests and fuzzers: a point
  * where every descriptor that came with a miss has been closed). */

@@ -9,13 +9,17 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include "shmd/source.h"
 #include "tier/clock.h"
+#include "tier/path.h"
+#include "tier/stat.h"
 
 int source_open(const char *path, int given)
 {
@@ -32,9 +36,16 @@ int source_open(const char *path, int given)
 
 int source_stat(int dirfd, const char *path, int flags, struct stat *st)
 {
-    struct statx x;
+    return source_tstat(dirfd, path, flags, st, NULL);
+}
 
-    if (statx(dirfd, path, flags, STATX_BASIC_STATS & ~(unsigned)STATX_ATIME, &x) < 0)
+int source_tstat(int dirfd, const char *path, int flags, struct stat *st, struct tier_stat *t)
+{
+    struct statx x;
+    unsigned want = (STATX_BASIC_STATS & ~(unsigned)STATX_ATIME) |
+                    (t ? STATX_BTIME | STATX_MNT_ID : 0);
+
+    if (statx(dirfd, path, flags, want, &x) < 0)
         return -1;
     memset(st, 0, sizeof *st);
     st->st_dev = makedev(x.stx_dev_major, x.stx_dev_minor);
@@ -53,6 +64,19 @@ int source_stat(int dirfd, const char *path, int flags, struct stat *st)
     st->st_mtim.tv_nsec = (long)x.stx_mtime.tv_nsec;
     st->st_ctim.tv_sec = (time_t)x.stx_ctime.tv_sec;
     st->st_ctim.tv_nsec = (long)x.stx_ctime.tv_nsec;
+    if (t) {
+        tier_stat_from(t, st);
+        if (x.stx_mask & STATX_BTIME) {
+            t->btime_sec = x.stx_btime.tv_sec;
+            t->btime_nsec = x.stx_btime.tv_nsec;
+        }
+        /* what a statx for TIER_STATX_RECORDED would say: atime was not
+         * asked for, but the kernel answers it for a request that does */
+        t->statx_mask = (x.stx_mask | STATX_ATIME) & TIER_STATX_RECORDED;
+        t->mnt_id = x.stx_mnt_id;
+        t->attributes = x.stx_attributes;
+        t->attributes_mask = x.stx_attributes_mask;
+    }
     return 0;
 }
 
@@ -145,4 +169,26 @@ bool source_open_for_writing(int fd)
         return false;
     }
     return errno == EAGAIN;
+}
+
+int source_real_path(const char *path, int fd, char *out)
+{
+    char link[32];
+    int own = -1;
+
+    if (fd < 0) {
+        own = fd = open(path, O_PATH | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+    }
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, out, TIER_PATH_MAX - 1);
+    if (own >= 0)
+        close(own);
+    if (n <= 0 || out[0] != '/')
+        return -1;
+    out[n] = '\0';
+    if (n >= 10 && strcmp(out + n - 10, " (deleted)") == 0)
+        return -1;
+    return path_normalize(out, NULL, false, out, PATH_KEY_SIZE);
 }

@@ -24,6 +24,11 @@ int source_open(const char *path, int given);
  * (AT_EMPTY_PATH for a descriptor). Returns 0, or -1 with errno. */
 int source_stat(int dirfd, const char *path, int flags, struct stat *st);
 
+/* The same, and also as a tier_stat with the birth time where the
+ * filesystem tells it (what an entry records). */
+struct tier_stat;
+int source_tstat(int dirfd, const char *path, int flags, struct stat *st, struct tier_stat *t);
+
 /* 1 when the file open on fd (on device dev) lives on a filesystem whose
  * files are not plain data (proc, sysfs, ...), 0 when not, -1 when
  * fstatfs fails. Remembered per device for a while (source.c). */
@@ -33,5 +38,11 @@ int source_special(int fd, dev_t dev);
  * as far as a read lease can tell (false when it cannot). fd may share a
  * program's open file description: it is left as it was. */
 bool source_open_for_writing(int fd);
+
+/* The normalised path of the file open as fd (or, with fd -1, of what path
+ * names, symlinks followed), as the kernel resolved it (/proc/self/fd),
+ * into out (PATH_KEY_SIZE bytes, padded as a key). Returns its length, or
+ * -1 (no /proc, a deleted file, too long). */
+int source_real_path(const char *path, int fd, char *out);
 
 #endif

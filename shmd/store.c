@@ -153,7 +153,7 @@ int store_create(struct store *s, int dirfd, const struct store_params *p)
     s->dirfd = dirfd;
     s->fd = -1;
     pthread_mutex_init(&s->lock, NULL);
-    s->free_classes = TIER_PATH_MAX / 8 + 2;
+    s->free_classes = 2 * (TIER_PATH_MAX / 8) + 4; /* a path and a link target */
     s->free = calloc(s->free_classes, sizeof *s->free);
     s->free_records = malloc((size_t)records * sizeof *s->free_records);
     if (!s->free || !s->free_records)
@@ -209,6 +209,7 @@ int store_create(struct store *s, int dirfd, const struct store_params *p)
     h->max_file = p->max_file;
     h->revalidate_ms = p->revalidate_ms;
     h->settle_ms = p->settle_ms;
+    h->negative_ms = p->negative_ms;
     h->heartbeat_ns = mono_ns();
     h->state = TIER_STATE_LIVE;
     struct tier_marks *m = (struct tier_marks *)((unsigned char *)s->map + marks_off);
@@ -250,9 +251,11 @@ fail:
     return -1;
 }
 
-static void unlink_object(struct store *s, uint64_t id, uint32_t record)
+static void unlink_object(struct store *s, uint64_t id, uint32_t record, uint32_t kind)
 {
     char name[TIER_OBJECT_NAME_SIZE];
+    if ((kind & TIER_KIND_MASK) != TIER_KIND_FILE)
+        return; /* no object */
     tier_object_name(s->view.generation, id, record, name);
     unlinkat(s->dirfd, name, 0);
 }
@@ -264,7 +267,7 @@ void store_destroy(struct store *s, bool unmap)
     store_release(&s->hdr->state, TIER_STATE_STOPPED);
     for (uint32_t i = 0; i < s->records_hi; i++)
         if (s->records[i].object_id)
-            unlink_object(s, s->records[i].object_id, i);
+            unlink_object(s, s->records[i].object_id, i, s->records[i].kind);
     unlinkat(s->dirfd, "index", 0);
     if (!unmap)
         return;
@@ -327,6 +330,12 @@ uint64_t store_new_id(struct store *s)
 static uint64_t record_size(size_t len)
 {
     return ((uint64_t)len + 8) & ~(uint64_t)7;
+}
+
+/* The arena bytes of a record: its path, and a link's target after it. */
+static uint64_t arena_bytes(const struct tier_record *t)
+{
+    return record_size(t->path_len) + (t->kind & TIER_KIND_LINK ? record_size(t->target_len) : 0);
 }
 
 static void arena_push(struct store *s, uint64_t off, uint64_t size)
@@ -434,13 +443,30 @@ static void fill_record(struct tier_record *t, uint64_t hash, const struct store
     t->st = o->st;
     t->access = o->access;
     t->dirs_uid = o->dirs_uid;
+    t->kind = o->kind;
+    t->lst = o->lst;
+    t->target_len = o->kind & TIER_KIND_LINK ? o->target_len : 0;
+    t->real_bucket1 = o->real_bucket1;
+    t->real_gen = o->real_gen;
 }
 
-static void account(struct store *s, const struct tier_stat *st, int sign)
+/* Bytes of object memory an entry holds: only files have an object. */
+static uint64_t entry_memory(uint32_t kind, uint64_t size)
 {
+    return (kind & TIER_KIND_MASK) == TIER_KIND_FILE ? store_object_memory(size) : 0;
+}
+
+static void account(struct store *s, const struct tier_record *t, int sign)
+{
+    uint32_t k = t->kind & TIER_KIND_MASK;
+
     counter_add(&s->hdr->entries, sign);
-    counter_add(&s->hdr->bytes, sign * (int64_t)st->size);
-    counter_add(&s->hdr->memory, sign * (int64_t)store_object_memory(st->size));
+    if (k == TIER_KIND_FILE) {
+        counter_add(&s->hdr->bytes, sign * (int64_t)t->st.size);
+        counter_add(&s->hdr->memory, sign * (int64_t)store_object_memory(t->st.size));
+    } else {
+        counter_add(k == TIER_KIND_NEG ? &s->hdr->negative_entries : &s->hdr->meta_entries, sign);
+    }
 }
 
 /* The slot that names record r, which must be live. */
@@ -465,20 +491,26 @@ int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
     struct tier_record t;
     uint64_t off;
 
-    unreserve_memory(s, store_object_memory(obj->st.size));
+    unreserve_memory(s, entry_memory(obj->kind, obj->st.size));
     memset(&t, 0, sizeof t);
     fill_record(&t, hash, obj);
     t.path_len = (uint32_t)len;
-    if (old >= 0) {
-        off = s->records[old].path_off; /* the path record moves over */
+    uint64_t size = arena_bytes(&t);
+    /* the path record moves over only when it holds nothing but the path:
+     * a target is rewritten, and readers of the old record may read it */
+    bool move = old >= 0 && !(s->records[old].kind & TIER_KIND_LINK) && !(t.kind & TIER_KIND_LINK);
+    if (move) {
+        off = s->records[old].path_off;
     } else {
-        uint64_t size = record_size(len);
         int64_t o;
-        while (load_relaxed(&s->hdr->entries) >= s->max_entries || (o = arena_alloc(s, size)) < 0) {
+        while ((old < 0 && load_relaxed(&s->hdr->entries) >= s->max_entries) ||
+               (o = arena_alloc(s, size)) < 0) {
             if (!store_evict_one(s)) {
                 record_free(s, r);
                 return -1;
             }
+            if (old >= 0 && s->records[old].object_id == 0)
+                old = -1; /* evicted the entry being replaced */
         }
         off = (uint64_t)o;
         if (region_grow(s, s->hdr->arena_offset, s->view.arena_size, &s->arena_ready,
@@ -487,25 +519,29 @@ int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
             record_free(s, r);
             return -2;
         }
-        /* the path first: readers reach it only through the record */
-        uint64_t words[PATH_KEY_SIZE / 8];
+        /* path and target first: readers reach them only through the record */
+        uint64_t words[2 * PATH_KEY_SIZE / 8];
         memset(words, 0, size);
         memcpy(words, key, len);
+        if (t.kind & TIER_KIND_LINK)
+            memcpy((char *)words + record_size(len), obj->target, obj->target_len);
         words_store_relaxed((uint64_t *)(s->arena + off), words, size / 8);
     }
     t.path_off = off;
     record_write(s, r, &t);
     store_relaxed(&s->view.refs[r], 1);
     store_relaxed(&s->view.hits[r], 0);
-    account(s, &obj->st, +1);
+    account(s, &t, +1);
 
     if (old >= 0) {
         /* the slot switches to the new record, then the old one goes */
         struct tier_record was = s->records[old];
         slot_set(&s->slots[slot_of(s, (uint32_t)old)], hash, (uint64_t)r + 1);
         record_clear(s, (uint32_t)old);
-        account(s, &was.st, -1);
-        unlink_object(s, was.object_id, (uint32_t)old);
+        account(s, &was, -1);
+        if (!move)
+            arena_push(s, was.path_off, arena_bytes(&was));
+        unlink_object(s, was.object_id, (uint32_t)old, was.kind);
         return (int)r;
     }
     uint32_t mask = s->view.slot_mask;
@@ -543,12 +579,12 @@ void store_remove(struct store *s, uint32_t r)
         slot_set(&s->slots[hole], 0, 0);
     }
     record_clear(s, r);
-    account(s, &old.st, -1);
+    account(s, &old, -1);
     if (load_relaxed(&s->hdr->entries) == 0)
         arena_reset(s);
     else
-        arena_push(s, old.path_off, record_size(old.path_len));
-    unlink_object(s, old.object_id, r);
+        arena_push(s, old.path_off, arena_bytes(&old));
+    unlink_object(s, old.object_id, r, old.kind);
 }
 
 bool store_evict_one(struct store *s)
@@ -577,7 +613,7 @@ bool store_evict_one(struct store *s)
 }
 
 bool store_revive(struct store *s, uint32_t r, uint64_t id, uint64_t gen, uint64_t epoch,
-                  uint32_t access, uint32_t dirs_uid)
+                  uint64_t real_gen, uint32_t access, uint32_t dirs_uid)
 {
     assert_locked(s);
     shmd_assert(r < s->records_hi && tier_change_quiet(gen) && tier_change_quiet(epoch));
@@ -587,6 +623,7 @@ bool store_revive(struct store *s, uint32_t r, uint64_t id, uint64_t gen, uint64
         return false;
     t.gen = gen;
     t.epoch = epoch;
+    t.real_gen = real_gen;
     t.access = access;
     t.dirs_uid = dirs_uid;
     record_write(s, r, &t);
@@ -597,7 +634,9 @@ bool store_entry_killed(const struct store *s, uint32_t r)
 {
     const struct tier_record *t = &s->records[r];
     return load_acquire(&s->view.gens[t->hash & s->view.bucket_mask]) != t->gen ||
-           load_acquire(&s->view.marks->epoch) != t->epoch;
+           load_acquire(&s->view.marks->epoch) != t->epoch ||
+           (t->real_bucket1 && (t->real_bucket1 - 1 > s->view.bucket_mask ||
+                                load_acquire(&s->view.gens[t->real_bucket1 - 1]) != t->real_gen));
 }
 
 void store_counts(const struct store *s, struct store_counts *c)
@@ -607,13 +646,15 @@ void store_counts(const struct store *s, struct store_counts *c)
         c->hits += load_relaxed(&s->view.stripes[i].hits);
         c->misses += load_relaxed(&s->view.stripes[i].misses);
         c->unsent += load_relaxed(&s->view.stripes[i].unsent);
+        c->meta_hits += load_relaxed(&s->view.stripes[i].meta_hits);
+        c->negative_hits += load_relaxed(&s->view.stripes[i].negative_hits);
     }
 }
 
 const char *store_validate(const struct store *s)
 {
     uint32_t mask = s->view.slot_mask;
-    uint64_t entries = 0, bytes = 0, memory = 0, named = 0;
+    uint64_t entries = 0, bytes = 0, memory = 0, named = 0, meta = 0, neg = 0;
 
     for (uint32_t i = 0; i <= mask; i++) {
         uint64_t rec = s->slots[i].record;
@@ -638,9 +679,21 @@ const char *store_validate(const struct store *s)
         if (t->object_id == 0)
             continue;
         entries++;
-        bytes += t->st.size;
-        memory += store_object_memory(t->st.size);
-        if (t->path_off % 8 || t->path_off + record_size(t->path_len) > s->view.arena_size)
+        switch (t->kind & TIER_KIND_MASK) {
+        case TIER_KIND_FILE:
+            bytes += t->st.size;
+            memory += store_object_memory(t->st.size);
+            break;
+        case TIER_KIND_META:
+            meta++;
+            break;
+        case TIER_KIND_NEG:
+            neg++;
+            break;
+        default:
+            return "record of an unknown kind";
+        }
+        if (t->path_off % 8 || t->path_off + arena_bytes(t) > s->view.arena_size)
             return "path record out of the arena";
         if (store_find(s, (const char *)s->arena + t->path_off, t->path_len, t->hash) != (int)r)
             return "record not found by its own path";
@@ -649,7 +702,8 @@ const char *store_validate(const struct store *s)
         return "slots and live records differ in number";
     if (entries + s->nfree > s->view.record_count)
         return "free list and live records overlap";
-    if (entries != s->hdr->entries || bytes != s->hdr->bytes || memory != s->hdr->memory)
+    if (entries != s->hdr->entries || bytes != s->hdr->bytes || memory != s->hdr->memory ||
+        meta != s->hdr->meta_entries || neg != s->hdr->negative_entries)
         return "counters differ from the table";
     return NULL;
 }

@@ -25,6 +25,7 @@ struct store_params {
     uint64_t max_file;         /* bytes */
     uint64_t revalidate_ms;
     uint64_t settle_ms;
+    uint64_t negative_ms;
     uint64_t root_dev, root_ino, mntns_ino;
 };
 
@@ -41,6 +42,13 @@ struct store_obj {
     struct tier_stat st;       /* the source */
     uint32_t access;           /* TIER_ACCESS_*, and the owner of the */
     uint32_t dirs_uid;         /* directories not open (shmd_access) */
+    uint32_t kind;             /* TIER_KIND_*: FILE has an object, the others
+                                  none (id is still unique, ino 0) */
+    struct tier_stat lst;      /* with TIER_KIND_LINK */
+    const char *target;        /* with TIER_KIND_LINK: target_len bytes */
+    uint32_t target_len;
+    uint32_t real_bucket1;     /* see struct tier_record */
+    uint64_t real_gen;
 };
 
 struct arena_free {            /* free path records of one size class */
@@ -141,7 +149,7 @@ void store_remove(struct store *s, uint32_t r);
  * and classified its permissions again (a directory above may have changed).
  * Returns false if record r no longer holds object id. */
 bool store_revive(struct store *s, uint32_t r, uint64_t id, uint64_t gen, uint64_t epoch,
-                  uint32_t access, uint32_t dirs_uid);
+                  uint64_t real_gen, uint32_t access, uint32_t dirs_uid);
 
 /* Choose and remove one entry by CLOCK. Returns false when there is none. */
 bool store_evict_one(struct store *s);
@@ -151,7 +159,7 @@ bool store_entry_killed(const struct store *s, uint32_t r);
 
 /* Sums of the striped counters the shims keep. */
 struct store_counts {
-    uint64_t hits, misses, unsent;
+    uint64_t hits, misses, unsent, meta_hits, negative_hits;
 };
 void store_counts(const struct store *s, struct store_counts *c);
 

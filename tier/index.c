@@ -16,6 +16,14 @@
 #include "tier/seqlock.h"
 
 #define RECORD_WORDS (sizeof(struct tier_record) / 8)
+/* A record is copied in two parts: everything up to lst, then the words
+ * after it; lst itself only for a symlink (the only kind that uses it). */
+#define HEAD_WORDS (offsetof(struct tier_record, lst) / 8)
+#define TAIL_OFF (offsetof(struct tier_record, real_gen) / 8)
+_Static_assert(offsetof(struct tier_record, lst) % 8 == 0 &&
+               offsetof(struct tier_record, real_gen) ==
+                   offsetof(struct tier_record, lst) + sizeof(struct tier_stat),
+               "the record's parts are whole words, lst between them");
 
 static bool pow2(uint64_t x)
 {
@@ -122,7 +130,11 @@ static int read_record(const struct tier_view *v, uint32_t r, const char *key,
         uint64_t s1;
         if (!read_seqcount_begin(&rec->seq, &s1))
             continue;
-        words_load_relaxed((uint64_t *)out, (const uint64_t *)rec, RECORD_WORDS);
+        const uint64_t *w = (const uint64_t *)rec;
+        words_load_relaxed((uint64_t *)out, w, HEAD_WORDS);
+        words_load_relaxed((uint64_t *)out + TAIL_OFF, w + TAIL_OFF, RECORD_WORDS - TAIL_OFF);
+        if (out->kind & TIER_KIND_LINK)
+            words_load_relaxed((uint64_t *)out + HEAD_WORDS, w + HEAD_WORDS, TAIL_OFF - HEAD_WORDS);
         bool same = out->object_id != 0 &&
                     (!key || (out->hash == hash && out->path_len == len &&
                               path_equal(v, out->path_off, key, len)));
@@ -145,6 +157,11 @@ static void entry_from(struct tier_entry *e, uint32_t r, const struct tier_recor
     e->st = copy->st;
     e->access = copy->access;
     e->dirs_uid = copy->dirs_uid;
+    e->kind = copy->kind;
+    if (copy->kind & TIER_KIND_LINK)
+        e->lst = copy->lst;
+    e->target_len = copy->target_len;
+    e->target_off = copy->path_off + (((uint64_t)copy->path_len + 8) & ~(uint64_t)7);
 }
 
 enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
@@ -186,6 +203,10 @@ enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
         uint64_t epoch = load_acquire(&v->marks->epoch);
         if (gen != copy.gen || epoch != copy.epoch)
             return TIER_STALE;
+        /* reached through a symlink: the target's bucket too */
+        if (copy.real_bucket1 && (copy.real_bucket1 - 1 > v->bucket_mask ||
+                                  load_acquire(&v->gens[copy.real_bucket1 - 1]) != copy.real_gen))
+            return TIER_STALE;
         entry_from(e, r, &copy);
         return TIER_HIT;
     }
@@ -213,6 +234,23 @@ static void hex8(uint32_t x, char *buf)
     v = __builtin_bswap64(v); /* the most significant digit first in memory */
 #endif
     memcpy(buf, &v, 8);
+}
+
+long tier_entry_target(const struct tier_view *v, const struct tier_entry *e, char *buf, size_t n)
+{
+    const struct tier_record *rec = &v->records[e->record];
+    uint64_t off = e->target_off;
+    size_t len = e->target_len;
+
+    if (!(e->kind & TIER_KIND_LINK) || off % 8 || off > v->arena_size ||
+        len >= TIER_PATH_MAX || len > v->arena_size - off)
+        return -1;
+    if (len > n)
+        len = n;
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (char)load_relaxed(&v->arena[off + i]);
+    fence_acquire(); /* the bytes are read before the record is checked again */
+    return read_seqcount_unchanged(&rec->seq, e->seq) ? (long)len : -1;
 }
 
 void tier_object_name(uint64_t generation, uint64_t id, uint32_t record, char *buf)
@@ -267,7 +305,9 @@ void tier_count(const struct tier_view *v, enum tier_counter c)
 {
     int cpu = sched_getcpu();
     struct tier_stripe *s = &v->stripes[(uint32_t)(cpu < 0 ? 0 : cpu) & v->stripe_mask];
-    uint64_t *n = c == TIER_COUNT_HIT ? &s->hits : c == TIER_COUNT_MISS ? &s->misses : &s->unsent;
+    uint64_t *n = c == TIER_COUNT_HIT ? &s->hits : c == TIER_COUNT_MISS ? &s->misses
+                : c == TIER_COUNT_UNSENT ? &s->unsent : c == TIER_COUNT_META_HIT ? &s->meta_hits
+                : &s->negative_hits;
 
     fetch_add_relaxed(n, 1);
 }

@@ -64,6 +64,10 @@ struct tier_entry {
     struct tier_stat st;
     uint32_t access;          /* TIER_ACCESS_* */
     uint32_t dirs_uid;
+    uint32_t kind;            /* TIER_KIND_* */
+    uint32_t target_len;      /* with TIER_KIND_LINK: see tier_entry_target */
+    uint64_t target_off;      /* bytes from the arena start */
+    struct tier_stat lst;     /* with TIER_KIND_LINK */
 };
 
 enum tier_lookup_result {
@@ -85,6 +89,12 @@ enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
  * the open. */
 bool tier_entry_unchanged(const struct tier_view *v, const struct tier_entry *e);
 
+/* Copy the symlink target of e (TIER_KIND_LINK) into buf, at most n bytes
+ * and no NUL, as readlink(2) does. Returns the bytes copied (the whole
+ * target is target_len), or -1 when the record changed meanwhile (a miss)
+ * or is inconsistent. */
+long tier_entry_target(const struct tier_view *v, const struct tier_entry *e, char *buf, size_t n);
+
 /* The object's file name in the instance directory: "o" followed by 40 hex
  * digits: the index generation (16), the object id (16) and the record (8)
  * that holds it for its whole life. buf must hold TIER_OBJECT_NAME_SIZE
@@ -101,7 +111,8 @@ bool tier_object_parse(const char *name, uint64_t *generation, uint64_t *id, uin
 bool tier_record_get(const struct tier_view *v, uint32_t r, uint64_t id, struct tier_entry *e);
 
 /* Count an event in this CPU's stripe (relaxed; never blocks). */
-enum tier_counter { TIER_COUNT_HIT, TIER_COUNT_MISS, TIER_COUNT_UNSENT };
+enum tier_counter { TIER_COUNT_HIT, TIER_COUNT_MISS, TIER_COUNT_UNSENT, TIER_COUNT_META_HIT,
+                    TIER_COUNT_NEGATIVE_HIT };
 void tier_count(const struct tier_view *v, enum tier_counter c);
 
 /* A hit on a record: set its CLOCK reference bit (read-mostly: the line is

@@ -33,7 +33,7 @@
 
 #define TIER_MAGIC        0x3158444948534d53ULL /* "SMSHIDX1" little-endian */
 #define TIER_MARKS_MAGIC  0x314b52414d534d53ULL /* "SMSMARK1" */
-#define TIER_VERSION      3u
+#define TIER_VERSION      4u
 #define TIER_PAGE         4096u
 #define TIER_HEADER_SIZE  4096u
 #define TIER_PATH_MAX     4096u   /* bytes including the NUL, as PATH_MAX */
@@ -101,7 +101,7 @@ struct tier_header {
     uint64_t max_file;        /* bytes */
     uint64_t revalidate_ms;   /* 0: never revalidate */
     uint64_t settle_ms;
-    uint64_t reserved0;
+    uint64_t negative_ms;     /* bound on a cached "does not exist"; 0: none cached */
 
     /* Live line, own cache line: read on every hit. */
     uint64_t heartbeat_ns;    /* CLOCK_MONOTONIC ns of the last heartbeat */
@@ -119,8 +119,12 @@ struct tier_header {
     uint64_t invalidations;   /* entries dropped because the source changed */
     uint64_t misses_received; /* miss datagrams accepted */
     uint64_t fail[16];        /* by enum tier_fail */
+    uint64_t meta_entries;    /* live records of kind TIER_KIND_META */
+    uint64_t negative_entries; /* live records of kind TIER_KIND_NEG */
+    uint64_t dir_entries;     /* directory listings (none yet) */
+    uint64_t meta_loads;      /* metadata records published */
 };
-_Static_assert(sizeof(struct tier_header) == 448 && sizeof(struct tier_header) <= TIER_HEADER_SIZE,
+_Static_assert(sizeof(struct tier_header) == 480 && sizeof(struct tier_header) <= TIER_HEADER_SIZE,
                "tier_header moved: bump TIER_VERSION, update test_layout.c");
 
 /* The source's struct stat as seen when the copy was made. */
@@ -141,8 +145,17 @@ struct tier_stat {
     int64_t mtime_nsec;
     int64_t ctime_sec;
     int64_t ctime_nsec;
+    int64_t btime_sec;        /* birth time, when the filesystem tells it */
+    int64_t btime_nsec;       /* -1: it does not */
+    /* what statx(2) answered beyond struct stat (statx_mask 0: not known,
+     * a statx is then asked of the kernel) */
+    uint32_t statx_mask;      /* stx_mask of that answer */
+    uint32_t reserved;
+    uint64_t mnt_id;          /* stx_mnt_id */
+    uint64_t attributes;      /* stx_attributes */
+    uint64_t attributes_mask; /* stx_attributes_mask */
 };
-_Static_assert(sizeof(struct tier_stat) == 112, "tier_stat moved: bump TIER_VERSION");
+_Static_assert(sizeof(struct tier_stat) == 160, "tier_stat moved: bump TIER_VERSION");
 
 /* One slot of the open-addressing table: linear probing, backward-shift
  * deletion (no tombstones: a probe ends at an empty slot). The two words
@@ -154,12 +167,34 @@ struct tier_slot {
 };
 _Static_assert(sizeof(struct tier_slot) == 16, "tier_slot moved: bump TIER_VERSION");
 
-/* One cached file. Invariant: while seq is even, every other field
- * describes one complete entry, or object_id == 0 (free record). */
+/* One cached path. Invariant: while seq is even, every other field
+ * describes one complete entry, or object_id == 0 (free record).
+ *
+ * Kinds (kind & TIER_KIND_MASK):
+ *   FILE  the file's bytes in an object; st is stat(path) (the file, through
+ *         any symlinks), as for every kind that exists;
+ *   META  no object: a path that exists (a directory, a symlink to one, a
+ *         file not copied); st is stat(path);
+ *   NEG   stat(path) fails with errno kind >> TIER_KIND_ERR_SHIFT (ENOENT or
+ *         ENOTDIR, never an error that depends on who asks); st is the
+ *         parent directory's stat when that was checked.
+ * TIER_KIND_LINK: the path itself is a symlink: lst is lstat(path) and the
+ * link's target_len bytes follow the path in the arena (NUL-terminated,
+ * zero-padded). TIER_KIND_PLAIN: the path itself is no symlink: lstat(path)
+ * is stat(path), or fails as it does. With neither, lstat is not known. */
+#define TIER_KIND_FILE      0u
+#define TIER_KIND_META      1u
+#define TIER_KIND_NEG       2u
+#define TIER_KIND_MASK      0xffu
+#define TIER_KIND_LINK      0x100u
+#define TIER_KIND_PLAIN     0x200u
+#define TIER_KIND_ERR_SHIFT 16
+
 struct tier_record {
     uint64_t seq;             /* seqlock: odd while shmd rewrites the record */
     uint64_t hash;            /* tier_hash(seed, path) */
-    uint64_t object_id;       /* 0: empty; never reused within a generation */
+    uint64_t object_id;       /* 0: empty; never reused within a generation
+                                 (also for kinds without an object) */
     uint64_t object_ino;      /* the object's inode and ctime: how the shim */
     int64_t object_ctime_sec; /* recognises its own descriptors in fstat   */
     int64_t object_ctime_nsec;
@@ -174,9 +209,15 @@ struct tier_record {
     uint32_t access;          /* TIER_ACCESS_* flags, from the load */
     uint32_t dirs_uid;        /* owner of every directory above the file that
                                  not everyone may search, or TIER_UID_NONE */
-    uint32_t reserved;
+    uint32_t kind;            /* TIER_KIND_* */
+    struct tier_stat lst;     /* lstat(path), with TIER_KIND_LINK */
+    uint64_t real_gen;        /* gen[real_bucket1 - 1] when the load began */
+    uint32_t real_bucket1;    /* 1 + the bucket of the path with its symlinks
+                                 resolved, when that is another path: a
+                                 change to the target kills the entry too */
+    uint32_t target_len;      /* bytes of the link's target, without NUL */
 };
-_Static_assert(sizeof(struct tier_record) == 208 && sizeof(struct tier_record) % 8 == 0,
+_Static_assert(sizeof(struct tier_record) == 432 && sizeof(struct tier_record) % 8 == 0,
                "tier_record moved (the seqlock copies whole words): bump TIER_VERSION");
 
 /* Who may be served an entry. Every process of the instance's uid can map
@@ -237,10 +278,12 @@ _Static_assert(sizeof(struct tier_marks) == 128, "tier_marks moved: bump TIER_VE
 
 /* Hit and miss counters, striped by CPU so workers do not share a line. */
 struct tier_stripe {
-    uint64_t hits;
+    uint64_t hits;            /* opens served */
     uint64_t misses;
     uint64_t unsent;          /* miss notices the socket refused (queue full) */
-    uint64_t reserved[5];
+    uint64_t meta_hits;       /* stat, access, readlink answered */
+    uint64_t negative_hits;   /* ... of them, with an error (ENOENT, ENOTDIR) */
+    uint64_t reserved[3];
 };
 _Static_assert(sizeof(struct tier_stripe) == 64, "tier_stripe moved: bump TIER_VERSION");
 

@@ -8,7 +8,10 @@ int proto_miss_parse(const char *buf, size_t n, char *key, size_t *len)
 {
     char raw[TIER_PATH_MAX];
 
-    if (n <= PROTO_MISS_TAG_LEN || memcmp(buf, PROTO_MISS_TAG, PROTO_MISS_TAG_LEN) != 0)
+    if (n <= PROTO_MISS_TAG_LEN)
+        return -1;
+    int meta = memcmp(buf, PROTO_STAT_TAG, PROTO_MISS_TAG_LEN) == 0;
+    if (!meta && memcmp(buf, PROTO_MISS_TAG, PROTO_MISS_TAG_LEN) != 0)
         return -1;
     size_t plen = n - PROTO_MISS_TAG_LEN;
     if (plen >= TIER_PATH_MAX || memchr(buf + PROTO_MISS_TAG_LEN, '\0', plen))
@@ -19,7 +22,7 @@ int proto_miss_parse(const char *buf, size_t n, char *key, size_t *len)
     if (k < 0 || (size_t)k != plen || memcmp(key, raw, plen) != 0)
         return -1; /* not absolute, not normal, or a directory name */
     *len = plen;
-    return 0;
+    return meta;
 }
 
 const char *proto_next_word(const char *buf, size_t n, size_t *pos, int *bad)

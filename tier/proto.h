@@ -6,8 +6,11 @@
  *   shmd copies through the same open file (its page cache, no second open
  *   on a slow filesystem). shmd uses it only if fstat says it is the regular
  *   file the path names now; it reads it with pread only (the program's
- *   file offset is shared). Fire and forget: shims send with MSG_DONTWAIT and
- *   a full queue drops the datagram.
+ *   file offset is shared). Or "stat " followed by the path, without a
+ *   descriptor: a stat-family call (or access, readlink) the tier could not
+ *   answer; shmd records the path's metadata, or that it does not exist.
+ *   Fire and forget: shims send with MSG_DONTWAIT and a full queue drops
+ *   the datagram.
  * ctl.sock (SOCK_STREAM): one request per connection: NUL-terminated words
  *   (command, then arguments), then the client shuts down its write side.
  *   The reply is text: a first line "ok" or "error <reason>", then the body.
@@ -21,12 +24,14 @@
 #include <stddef.h>
 
 #define PROTO_MISS_TAG "miss "
-#define PROTO_MISS_TAG_LEN 5
+#define PROTO_STAT_TAG "stat "
+#define PROTO_MISS_TAG_LEN 5        /* both tags */
 #define PROTO_REQUEST_MAX (64u << 20)   /* bytes of one control request */
 
 /* Parse a miss datagram of n bytes. On success copies the path into key
  * (PATH_KEY_SIZE bytes, NUL and zero padding as path_normalize leaves it),
- * stores its length and returns 0; returns -1 for anything malformed. */
+ * stores its length, and returns 0 for a content miss ("miss "), 1 for a
+ * metadata miss ("stat "); returns -1 for anything malformed. */
 int proto_miss_parse(const char *buf, size_t n, char *key, size_t *len);
 
 /* Iterate the words of a control request of n bytes. *pos starts at 0.

@@ -1,4 +1,5 @@
 /* stat.c - struct stat <-> struct tier_stat (see stat.h). */
+#include <string.h>
 #include <sys/sysmacros.h>
 
 #include "tier/stat.h"
@@ -21,6 +22,11 @@ void tier_stat_from(struct tier_stat *t, const struct stat *st)
     t->mtime_nsec = (int64_t)st->st_mtim.tv_nsec;
     t->ctime_sec = (int64_t)st->st_ctim.tv_sec;
     t->ctime_nsec = (int64_t)st->st_ctim.tv_nsec;
+    t->btime_sec = 0;
+    t->btime_nsec = -1; /* struct stat has none */
+    t->statx_mask = 0;  /* nor the rest of what statx tells */
+    t->reserved = 0;
+    t->mnt_id = t->attributes = t->attributes_mask = 0;
 }
 
 void tier_stat_to(const struct tier_stat *t, struct stat *st)
@@ -75,7 +81,13 @@ void tier_stat_to_statx(const struct tier_stat *t, struct statx *x)
         x->stx_ctime.tv_sec = t->ctime_sec;
         x->stx_ctime.tv_nsec = (uint32_t)t->ctime_nsec;
     }
-    x->stx_mask = m & ~(unsigned)STATX_BTIME;
+    if ((m & STATX_BTIME) && t->btime_nsec >= 0) {
+        x->stx_btime.tv_sec = t->btime_sec;
+        x->stx_btime.tv_nsec = (uint32_t)t->btime_nsec;
+    } else {
+        m &= ~(unsigned)STATX_BTIME;
+    }
+    x->stx_mask = m;
     x->stx_blksize = t->blksize;
     x->stx_dev_major = major((dev_t)t->dev);
     x->stx_dev_minor = minor((dev_t)t->dev);
@@ -88,4 +100,22 @@ bool tier_stat_same(const struct tier_stat *a, const struct tier_stat *b)
     return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
            a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec &&
            a->ctime_sec == b->ctime_sec && a->ctime_nsec == b->ctime_nsec;
+}
+
+bool tier_stat_statx_known(const struct tier_stat *t, unsigned mask)
+{
+    return t->statx_mask && !(mask & ~(unsigned)TIER_STATX_RECORDED);
+}
+
+void tier_stat_fill_statx(const struct tier_stat *t, unsigned mask, struct statx *x)
+{
+    memset(x, 0, sizeof *x);
+    /* the kernel answers the basic fields and the mount id whatever was
+     * asked, the birth time only when asked */
+    x->stx_mask = (t->statx_mask & ~(unsigned)STATX_BTIME) | (mask & STATX_BTIME);
+    tier_stat_to_statx(t, x);
+    x->stx_attributes = t->attributes;
+    x->stx_attributes_mask = t->attributes_mask;
+    if (t->statx_mask & STATX_MNT_ID)
+        x->stx_mnt_id = t->mnt_id;
 }

@@ -14,9 +14,19 @@ void tier_stat_from(struct tier_stat *t, const struct stat *st);
 void tier_stat_to(const struct tier_stat *t, struct stat *st);
 
 /* Overwrite the fields of a statx result (only those in stx_mask) with t's
- * values; the source's birth time is not recorded, so STATX_BTIME is
- * cleared from the mask. */
+ * values; STATX_BTIME is cleared from the mask when t has no birth time. */
 void tier_stat_to_statx(const struct tier_stat *t, struct statx *stx);
+
+/* What a load asks statx for, and so what an entry can answer. */
+#define TIER_STATX_RECORDED (STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID)
+
+/* True when t holds all a statx request for mask can be answered with. */
+bool tier_stat_statx_known(const struct tier_stat *t, unsigned mask);
+
+/* A whole statx result from t, as the kernel answered the load's request
+ * (pre: tier_stat_statx_known): the fields it answered then, the birth
+ * time only when asked for, attributes and mount id. */
+void tier_stat_fill_statx(const struct tier_stat *t, unsigned mask, struct statx *stx);
 
 /* True when a and b describe the same unchanged file: dev, ino, size, mtime
  * and ctime equal. ctime moves on every write, chmod, chown and rename. */

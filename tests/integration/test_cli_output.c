@@ -158,7 +158,7 @@ static void test_ls_sort_and_json(void **state)
         h_assert_where(f, h_src(f, "page.bin"), true, "hits on page.bin");
 
     const char *out = ok(f, &r, H_ARGV("ls"));
-    if (strncmp(out, "      SIZE      AGE       HITS  PATH\n", 37) != 0)
+    if (strncmp(out, "      SIZE      AGE       HITS  KIND    PATH\n", 45) != 0)
         fail_msg("ls header:\n%s", out);
     const char *first = strchr(out, '\n') + 1;
     if (!strstr(first, "page.bin\n") || strstr(first, "page.bin\n") > strchr(first, '\n') + 1)
@@ -182,6 +182,7 @@ static void test_ls_sort_and_json(void **state)
                        "assert %s in paths, paths\n"
                        "hot = [x for x in e if x['path'].endswith('/page.bin')][0]\n"
                        "assert hot['hits'] >= 5 and hot['size'] == 4096, hot\n"
+                       "assert hot['kind'] == 'file', hot\n"
                        "assert all(isinstance(x['age_ms'], int) for x in e)\n"
                        "print('ok')\n",
                        h_std_nfiles + 1, h_fmt("'%s/nl\\nname.txt'", f->src)),

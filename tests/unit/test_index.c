@@ -512,8 +512,8 @@ static void test_stale(void **state)
     /* the daemon checked the source: revive with the current gen */
     store_lock(&f->s);
     assert_true(store_revive(&f->s, (uint32_t)ra, ida, load_acquire(g),
-                             load_acquire(&f->s.view.marks->epoch), TIER_ACCESS_DIRS_OPEN, 7));
-    assert_false(store_revive(&f->s, (uint32_t)ra, ida + 1000, load_acquire(g), 0, 0, 0));
+                             load_acquire(&f->s.view.marks->epoch), 0, TIER_ACCESS_DIRS_OPEN, 7));
+    assert_false(store_revive(&f->s, (uint32_t)ra, ida + 1000, load_acquire(g), 0, 0, 0, 0));
     store_unlock(&f->s);
     validate(f);
     assert_int_equal(look(f, "/srv/s/a", &e), TIER_HIT);

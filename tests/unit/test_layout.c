@@ -53,7 +53,7 @@ static void test_header_fields(void **state)
     FIELD(struct tier_header, max_file, 160, 8);
     FIELD(struct tier_header, revalidate_ms, 168, 8);
     FIELD(struct tier_header, settle_ms, 176, 8);
-    FIELD(struct tier_header, reserved0, 184, 8);
+    FIELD(struct tier_header, negative_ms, 184, 8);
     FIELD(struct tier_header, heartbeat_ns, 192, 8);
     FIELD(struct tier_header, state, 200, 4);
     FIELD(struct tier_header, reserved1, 204, 4);
@@ -67,6 +67,10 @@ static void test_header_fields(void **state)
     FIELD(struct tier_header, invalidations, 304, 8);
     FIELD(struct tier_header, misses_received, 312, 8);
     FIELD(struct tier_header, fail, 320, 128);
+    FIELD(struct tier_header, meta_entries, 448, 8);
+    FIELD(struct tier_header, negative_entries, 456, 8);
+    FIELD(struct tier_header, dir_entries, 464, 8);
+    FIELD(struct tier_header, meta_loads, 472, 8);
     assert_int_equal(TIER_HEADER_SIZE, 4096);
 }
 
@@ -78,8 +82,8 @@ static void test_header_live_line(void **state)
 
     /* the live line starts a cache line and nothing static shares it */
     assert_int_equal(beat % 64, 0);
-    assert_int_equal((offsetof(struct tier_header, reserved0) + 8) / 64, line);
-    assert_true(offsetof(struct tier_header, reserved0) / 64 < line);
+    assert_int_equal((offsetof(struct tier_header, negative_ms) + 8) / 64, line);
+    assert_true(offsetof(struct tier_header, negative_ms) / 64 < line);
     /* state rides on the same line (read on every hit with the heartbeat) */
     assert_int_equal(offsetof(struct tier_header, state) / 64, line);
     /* the daemon's counters, written all the time, start the next line */
@@ -110,6 +114,13 @@ static void test_stat_fields(void **state)
     FIELD(struct tier_stat, mtime_nsec, 88, 8);
     FIELD(struct tier_stat, ctime_sec, 96, 8);
     FIELD(struct tier_stat, ctime_nsec, 104, 8);
+    FIELD(struct tier_stat, btime_sec, 112, 8);
+    FIELD(struct tier_stat, btime_nsec, 120, 8);
+    FIELD(struct tier_stat, statx_mask, 128, 4);
+    FIELD(struct tier_stat, reserved, 132, 4);
+    FIELD(struct tier_stat, mnt_id, 136, 8);
+    FIELD(struct tier_stat, attributes, 144, 8);
+    FIELD(struct tier_stat, attributes_mask, 152, 8);
 }
 
 static void test_slot_fields(void **state)
@@ -132,11 +143,15 @@ static void test_record_fields(void **state)
     FIELD(struct tier_record, gen, 56, 8);
     FIELD(struct tier_record, path_off, 64, 8);
     FIELD(struct tier_record, loaded_ns, 72, 8);
-    FIELD(struct tier_record, st, 80, 112);
-    FIELD(struct tier_record, path_len, 192, 4);
-    FIELD(struct tier_record, access, 196, 4);
-    FIELD(struct tier_record, dirs_uid, 200, 4);
-    FIELD(struct tier_record, reserved, 204, 4);
+    FIELD(struct tier_record, st, 80, 160);
+    FIELD(struct tier_record, path_len, 240, 4);
+    FIELD(struct tier_record, access, 244, 4);
+    FIELD(struct tier_record, dirs_uid, 248, 4);
+    FIELD(struct tier_record, kind, 252, 4);
+    FIELD(struct tier_record, lst, 256, 160);
+    FIELD(struct tier_record, real_gen, 416, 8);
+    FIELD(struct tier_record, real_bucket1, 424, 4);
+    FIELD(struct tier_record, target_len, 428, 4);
 }
 
 static void test_marks_fields(void **state)
@@ -157,13 +172,15 @@ static void test_stripe_fields(void **state)
     FIELD(struct tier_stripe, hits, 0, 8);
     FIELD(struct tier_stripe, misses, 8, 8);
     FIELD(struct tier_stripe, unsent, 16, 8);
-    FIELD(struct tier_stripe, reserved, 24, 40);
+    FIELD(struct tier_stripe, meta_hits, 24, 8);
+    FIELD(struct tier_stripe, negative_hits, 32, 8);
+    FIELD(struct tier_stripe, reserved, 40, 24);
 }
 
 static void test_constants(void **state)
 {
     (void)state;
-    assert_int_equal(TIER_VERSION, 3);
+    assert_int_equal(TIER_VERSION, 4);
     assert_true(TIER_MAGIC == 0x3158444948534d53ULL);
     assert_true(TIER_MARKS_MAGIC == 0x314b52414d534d53ULL);
     assert_true(TIER_MAGIC != TIER_MARKS_MAGIC);
@@ -206,6 +223,13 @@ static void test_constants(void **state)
     assert_true(tier_change_quiet(TIER_CHANGE_COUNT_MASK));
     assert_false(tier_change_quiet(TIER_CHANGE_BEGIN));
     assert_true(tier_change_quiet(5 + TIER_CHANGE_BEGIN + TIER_CHANGE_END));
+    /* record kinds: the low byte, a flag, the errno above */
+    assert_int_equal(TIER_KIND_FILE, 0);
+    assert_int_equal(TIER_KIND_META, 1);
+    assert_int_equal(TIER_KIND_NEG, 2);
+    assert_int_equal(TIER_KIND_LINK, 0x100);
+    assert_int_equal(TIER_KIND_PLAIN, 0x200);
+    assert_int_equal(TIER_KIND_ERR_SHIFT, 16);
 }
 
 static void test_marks_offsets(void **state)

@@ -38,16 +38,18 @@ static void miss_ok(const char *path)
     size_t len;
     size_t n = strlen(path);
 
-    memcpy(buf, "miss ", 5);
-    memcpy(buf + 5, path, n);
-    if (miss(buf, 5 + n, key, &len) != 0)
-        fail_msg("\"miss %s\" refused", path);
-    assert_int_equal(len, n);
-    assert_memory_equal(key, path, n);
-    /* NUL and zero padding, as path_normalize leaves a key */
-    size_t end = (n + 8) & ~(size_t)7;
-    for (size_t i = n; i < end; i++)
-        assert_int_equal(key[i], 0);
+    for (int meta = 0; meta < 2; meta++) {
+        memcpy(buf, meta ? "stat " : "miss ", 5);
+        memcpy(buf + 5, path, n);
+        if (miss(buf, 5 + n, key, &len) != meta)
+            fail_msg("\"%.5s%s\" refused or misread", buf, path);
+        assert_int_equal(len, n);
+        assert_memory_equal(key, path, n);
+        /* NUL and zero padding, as path_normalize leaves a key */
+        size_t end = (n + 8) & ~(size_t)7;
+        for (size_t i = n; i < end; i++)
+            assert_int_equal(key[i], 0);
+    }
 }
 
 static void miss_bad_n(const char *buf, size_t n)
@@ -93,6 +95,9 @@ static void test_miss_refuses(void **state)
     miss_bad("miss ");          /* tag only */
     miss_bad("/a/b");           /* no tag */
     miss_bad("MISS /a/b");
+    miss_bad("stat ");          /* the metadata tag only */
+    miss_bad("stat a/b");       /* relative */
+    miss_bad("stax /a/b");
     miss_bad("miss  /a/b");     /* two spaces: relative after the tag */
     miss_bad("missx/a/b");
     miss_bad("hit /a/b");

@@ -1,0 +1,47 @@
+/* meta.h - path metadata from the tier: what stat, lstat, access and
+ * readlink hooks ask (meta.c), and the miss notice when it has no answer. */
+#ifndef SHMCACHE_PRELOAD_META_H
+#define SHMCACHE_PRELOAD_META_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tier/layout.h"
+#include "tier/path.h"
+
+enum shim_meta_found {
+    SHIM_META_MISS,             /* no answer: make the real call (and notify) */
+    SHIM_META_STAT,             /* st is the answer */
+    SHIM_META_ERROR,            /* the answer is -1 with errno err */
+};
+
+/* An answer, and the key to report a miss with. */
+struct shim_meta {
+    enum shim_meta_found found;
+    int err;                    /* SHIM_META_ERROR */
+    struct tier_stat st;        /* SHIM_META_STAT: stat, or lstat when asked */
+    bool link;                  /* the path itself is a symlink */
+    uint32_t access;            /* TIER_ACCESS_* of the entry */
+    uint32_t file_mode;         /* st_mode of what the path names (followed) */
+    long link_len;              /* with a readlink buffer: bytes copied, -1
+                                   when the path is no symlink (EINVAL) */
+    bool notify;                /* on a miss: worth a notice to shmd */
+    int len;                    /* key length, -1: not under a prefix */
+    char key[PATH_KEY_SIZE];
+};
+
+/* Ask the tier about path (absolute, or relative to the cwd when dirfd is
+ * AT_FDCWD), the path itself when nofollow (lstat), given maybe =
+ * shim_open_maybe(dirfd, path) != 0 (the cheap test the hook makes first,
+ * so a path outside the prefixes costs nothing more). With link
+ * (readlink), a symlink's target is copied there, at most linksz bytes
+ * (checked writable first). Fills *m; reads path only after it is known
+ * readable. May change errno. */
+void shim_meta_lookup(int dirfd, const char *path, int maybe, bool nofollow, char *link,
+                      size_t linksz, struct shim_meta *m) __attribute__((visibility("hidden")));
+
+/* After the real call on a miss: tell shmd, when the outcome (r, errno e)
+ * is one it records (success, ENOENT, ENOTDIR). Never blocks. */
+void shim_meta_notify(const struct shim_meta *m, int r, int e) __attribute__((visibility("hidden")));
+
+#endif

@@ -1,0 +1,197 @@
+/* metaops.c - path operations one after another in one process, for the
+ * metadata tests (test_meta.c): ask about paths, create them the ways a
+ * program can, and wait for one to appear.
+ *
+ *   metaops CMD [ARG]... [+ CMD [ARG]...]...
+ *
+ * Every command prints one line, "CMD ARG... RESULT", RESULT being "OK" or
+ * the errno name (the stat commands add the file type and size: "OK reg 5",
+ * "OK dir", "OK lnk"); a command's failure does not stop the run (the test
+ * compares the lines). Bad usage exits 2.
+ *
+ *   stat PATH               stat(2)
+ *   lstat PATH              lstat(2)
+ *   open PATH               open O_RDONLY, read it all, close: "OK N" (bytes)
+ *   creat PATH TEXT         open O_WRONLY|O_CREAT|O_EXCL 0644, write TEXT, close
+ *   mkdir PATH              mkdir 0755
+ *   symlink TARGET PATH     symlink(2)
+ *   rename OLD NEW          rename(2)
+ *   link OLD NEW            link(2)
+ *   unlink PATH             unlink(2)
+ *   sleep MS
+ *   poll-stat PATH EVERY_MS TIMEOUT_MS
+ *   poll-open PATH EVERY_MS TIMEOUT_MS
+ *                           stat PATH (open O_RDONLY and close it) every
+ *                           EVERY_MS until that succeeds: "OK" (the time it
+ *                           took goes to stderr, "after N ms"), else the last
+ *                           errno after TIMEOUT_MS */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *ename(int e)
+{
+    const char *n = strerrorname_np(e);
+    return n ? n : "E?";
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static void result(int r)
+{
+    if (r < 0)
+        printf(" %s\n", ename(errno));
+    else
+        printf(" OK\n");
+}
+
+static void stat_result(int r, const struct stat *st)
+{
+    if (r < 0) {
+        printf(" %s\n", ename(errno));
+        return;
+    }
+    if (S_ISREG(st->st_mode))
+        printf(" OK reg %lld\n", (long long)st->st_size);
+    else if (S_ISDIR(st->st_mode))
+        printf(" OK dir\n");
+    else if (S_ISLNK(st->st_mode))
+        printf(" OK lnk\n");
+    else
+        printf(" OK other\n");
+}
+
+/* Run one command (argv[0..n)). Returns 0, or 2 for bad usage. */
+static int run(char **a, int n)
+{
+    struct stat st;
+    const char *c = a[0];
+
+#define NEED(k) \
+    do { \
+        if (n != (k) + 1) { \
+            fprintf(stderr, "metaops: %s takes %d argument(s)\n", c, (k)); \
+            return 2; \
+        } \
+    } while (0)
+    for (int i = 0; i < n; i++)
+        printf(i ? " %s" : "%s", a[i]);
+    if (!strcmp(c, "stat")) {
+        NEED(1);
+        stat_result(stat(a[1], &st), &st);
+    } else if (!strcmp(c, "lstat")) {
+        NEED(1);
+        stat_result(lstat(a[1], &st), &st);
+    } else if (!strcmp(c, "open")) {
+        NEED(1);
+        int fd = open(a[1], O_RDONLY);
+        if (fd < 0) {
+            result(-1);
+        } else {
+            char buf[65536];
+            long long total = 0;
+            ssize_t got;
+            while ((got = read(fd, buf, sizeof buf)) > 0)
+                total += got;
+            int e = errno;
+            close(fd);
+            if (got < 0)
+                printf(" read %s\n", ename(e));
+            else
+                printf(" OK %lld\n", total);
+        }
+    } else if (!strcmp(c, "creat")) {
+        NEED(2);
+        int fd = open(a[1], O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd < 0) {
+            result(-1);
+        } else {
+            size_t len = strlen(a[2]);
+            ssize_t w = write(fd, a[2], len);
+            int e = errno;
+            close(fd);
+            errno = e;
+            result(w == (ssize_t)len ? 0 : -1);
+        }
+    } else if (!strcmp(c, "mkdir")) {
+        NEED(1);
+        result(mkdir(a[1], 0755));
+    } else if (!strcmp(c, "symlink")) {
+        NEED(2);
+        result(symlink(a[1], a[2]));
+    } else if (!strcmp(c, "rename")) {
+        NEED(2);
+        result(rename(a[1], a[2]));
+    } else if (!strcmp(c, "link")) {
+        NEED(2);
+        result(link(a[1], a[2]));
+    } else if (!strcmp(c, "unlink")) {
+        NEED(1);
+        result(unlink(a[1]));
+    } else if (!strcmp(c, "sleep")) {
+        NEED(1);
+        sleep_ms(atol(a[1]));
+        printf(" OK\n");
+    } else if (!strcmp(c, "poll-stat") || !strcmp(c, "poll-open")) {
+        NEED(3);
+        long every = atol(a[2]), timeout = atol(a[3]);
+        long long start = now_ms();
+        int r;
+        for (;;) {
+            if (c[5] == 's') {
+                r = stat(a[1], &st);
+            } else if ((r = open(a[1], O_RDONLY)) >= 0) {
+                close(r);
+                r = 0;
+            }
+            if (r == 0 || now_ms() - start >= timeout)
+                break;
+            sleep_ms(every);
+        }
+        int e = errno;
+        fprintf(stderr, "metaops: %s %s: %s after %lld ms\n", c, a[1],
+                r == 0 ? "found" : "not found", now_ms() - start);
+        errno = e;
+        result(r);
+    } else {
+        fprintf(stderr, "metaops: unknown command %s\n", c);
+        return 2;
+    }
+    fflush(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: metaops CMD [ARG]... [+ CMD [ARG]...]...\n");
+        return 2;
+    }
+    int i = 1;
+    while (i < argc) {
+        int j = i;
+        while (j < argc && strcmp(argv[j], "+") != 0)
+            j++;
+        if (j == i || run(argv + i, j - i) != 0)
+            return 2;
+        i = j + 1;
+    }
+    return 0;
+}
