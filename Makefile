@@ -43,7 +43,8 @@ B := build
 TIER_SRC      := $(wildcard tier/*.c)
 # the part of the tier the shim links: not the parsers of what shims send
 # (tier/proto.c), which only shmd reads
-TIER_SHIM_SRC := tier/hash.c tier/path.c tier/config.c tier/index.c tier/stat.c tier/instance.c
+TIER_SHIM_SRC := tier/hash.c tier/path.c tier/config.c tier/index.c tier/stat.c tier/instance.c \
+                 tier/listing.c
 PRELOAD_SRC   := $(wildcard preload/*.c)
 SHMD_SRC      := $(wildcard shmd/*.c)
 # the daemon without its command line (main.c, cli*.c): what fuzzers drive
@@ -111,7 +112,8 @@ deps:
 
 # What each unit test links besides itself: the code it tests (built into
 # dbg/, with the debug checks) and what that needs.
-STORE_OBJS := shmd/store.o shmd/debug.o tier/index.o tier/hash.o tier/path.o
+STORE_OBJS := shmd/store.o shmd/debug.o shmd/snapshot.o shmd/log.o tier/index.o tier/hash.o tier/path.o \
+              tier/listing.o
 TEST_OBJS_test_access := shmd/access.o
 # (test_config: preload/config.c is the shim's pure environment parser,
 # linked without the hooks)
@@ -119,14 +121,15 @@ TEST_OBJS_test_config := shmd/opts.o shmd/units.o shmd/log.o tier/config.o tier/
                          preload/config.o
 TEST_OBJS_test_evict  := $(STORE_OBJS) tests/unit/fixture.o
 TEST_OBJS_test_index  := $(STORE_OBJS) tests/unit/fixture.o
-TEST_OBJS_test_marks  := $(STORE_OBJS) shmd/marks.o shmd/log.o tests/unit/fixture.o
+TEST_OBJS_test_marks  := $(STORE_OBJS) shmd/marks.o tests/unit/fixture.o
+TEST_OBJS_test_snapshot := shmd/snapshot.o tier/index.o tier/hash.o tier/path.o tier/listing.o
 TEST_OBJS_test_layout :=
 TEST_OBJS_test_path   := tier/path.o
 TEST_OBJS_test_proto  := tier/proto.o tier/hash.o tier/path.o
 # The integration tests run the real programs: they link the tier (release
 # objects, as the daemon is built) and the harness, and some a piece more.
 TEST_LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/lib/*.c))
-TEST_OBJS_test_pressure := shmd/store.o shmd/debug.o
+TEST_OBJS_test_pressure := shmd/store.o shmd/debug.o shmd/snapshot.o shmd/log.o
 
 .SECONDEXPANSION:
 $(UNIT_TESTS): $(B)/tests/%: $(B)/dbg/tests/unit/%.o $$(addprefix $(B)/dbg/,$$(TEST_OBJS_$$*))

@@ -157,14 +157,24 @@ void shim_notify_miss(const char *key, int len, int fd)
         shim_log("MISS", key);
 }
 
-void shim_notify_stat(const char *key, int len)
+static void notify_plain(const char *tag, const char *what, const char *key, int len)
 {
     struct shim_attach *a = shim_enter(false);
 
     if (!a)
         return;
-    send_notice(a, PROTO_STAT_TAG, key, len, -1);
+    send_notice(a, tag, key, len, -1);
     shim_leave(a);
     if (shim_cfg.log != SHIM_LOG_OFF)
-        shim_log("META-ASKED", key);
+        shim_log(what, key);
+}
+
+void shim_notify_stat(const char *key, int len)
+{
+    notify_plain(PROTO_STAT_TAG, "META-ASKED", key, len);
+}
+
+void shim_notify_list(const char *key, int len)
+{
+    notify_plain(PROTO_LIST_TAG, "LIST-ASKED", key, len);
 }

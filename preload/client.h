@@ -35,4 +35,9 @@ void shim_notify_miss(const char *key, int len, int fd) __attribute__((visibilit
  * it does not exist. Never blocks. May change errno. */
 void shim_notify_stat(const char *key, int len) __attribute__((visibility("hidden")));
 
+/* Tell shmd that a directory listing (opendir, scandir) of key had no
+ * answer in the tier: it records the listing. Never blocks. May change
+ * errno. */
+void shim_notify_list(const char *key, int len) __attribute__((visibility("hidden")));
+
 #endif

@@ -11,6 +11,7 @@
 #ifndef SHMCACHE_REAL_H
 #define SHMCACHE_REAL_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -120,7 +121,23 @@ struct statx;
     X(int, madvise, (void *, size_t, int)) \
     X(void *, shmat, (int, const void *, int)) \
     X(int, shmdt, (const void *)) \
-    X(int, dlclose, (void *))
+    X(int, dlclose, (void *)) \
+    X(DIR *, opendir, (const char *)) \
+    X(struct dirent *, readdir, (DIR *)) \
+    X(struct dirent64 *, readdir64, (DIR *)) \
+    X(int, readdir_r, (DIR *, struct dirent *, struct dirent **)) \
+    X(int, readdir64_r, (DIR *, struct dirent64 *, struct dirent64 **)) \
+    X(int, closedir, (DIR *)) \
+    X(int, dirfd, (DIR *)) \
+    X(int, scandir, (const char *, struct dirent ***, int (*)(const struct dirent *), \
+                     int (*)(const struct dirent **, const struct dirent **))) \
+    X(int, scandir64, (const char *, struct dirent64 ***, int (*)(const struct dirent64 *), \
+                       int (*)(const struct dirent64 **, const struct dirent64 **))) \
+    X(int, scandirat, (int, const char *, struct dirent ***, int (*)(const struct dirent *), \
+                       int (*)(const struct dirent **, const struct dirent **))) \
+    X(int, scandirat64, (int, const char *, struct dirent64 ***, \
+                         int (*)(const struct dirent64 *), \
+                         int (*)(const struct dirent64 **, const struct dirent64 **)))
 
 #define SHIM_CALLS(Y)
 

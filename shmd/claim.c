@@ -25,6 +25,7 @@
 #include "shmd/claim.h"
 #include "shmd/daemon.h"
 #include "shmd/log.h"
+#include "shmd/snapshot.h"
 #include "shmd/units.h"
 #include "tier/atomic.h"
 #include "tier/instance.h"
@@ -115,20 +116,29 @@ static void reclaim(struct shmd *d)
     }
     int dfd = dup(d->dirfd);
     DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
-    unsigned n = 0;
+    unsigned n = 0, busy = 0;
     if (!dir)
         return;
     for (struct dirent *e; (e = readdir(dir));) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
             strcmp(e->d_name, "lock") == 0)
             continue;
-        if (unlinkat(d->dirfd, e->d_name, 0) == 0 ||
-            unlinkat(d->dirfd, e->d_name, AT_REMOVEDIR) == 0)
+        /* a listing's snapshot: its names too, unless a shim still has it
+         * open (then it stays until the next start) */
+        int r = e->d_type == DT_DIR && snapshot_is_object(e->d_name)
+                    ? snapshot_remove(d->dirfd, e->d_name) : -1;
+        if (r == 1)
+            busy++;
+        else if (r == 0 || unlinkat(d->dirfd, e->d_name, 0) == 0 ||
+                 unlinkat(d->dirfd, e->d_name, AT_REMOVEDIR) == 0)
             n++;
     }
     closedir(dir);
     if (n)
         shmd_log(SHMD_LOG_INFO, "reclaimed %u leftover files in %s", n, d->opt.dir);
+    if (busy)
+        shmd_log(SHMD_LOG_INFO, "%u leftover listings in %s are still open; kept", busy,
+                 d->opt.dir);
 }
 
 static int bind_socket(struct shmd *d, int type, const char *name)
@@ -208,6 +218,10 @@ int claim_instance(struct shmd *d)
         return -1;
     }
     reclaim(d);
+    d->list_order = snapshot_probe_order(d->dirfd);
+    if (d->list_order == SNAP_ORDER_NONE)
+        shmd_log(SHMD_LOG_WARN, "%s lists names in no order a snapshot can keep: "
+                 "directory listings are not cached", d->opt.dir);
     size_defaults(d);
     p.slots = d->opt.slots;
     p.capacity = d->opt.capacity;

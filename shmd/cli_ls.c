@@ -19,7 +19,7 @@
 struct entry {
     uint64_t size, age_ms, hits;
     char *path;                 /* as the daemon escaped it */
-    char kind[8];              /* file, meta, absent */
+    char kind[8];              /* file, meta, list, absent */
 };
 
 static const char *g_sort;

@@ -100,6 +100,7 @@ static void print_prometheus(const struct snapshot *s)
         {"misses", "misses_total", "counter", "Opens under a prefix served by the source."},
         {"meta_hits", "meta_hits_total", "counter", "stat, access and readlink answered from the tier."},
         {"negative_hits", "negative_hits_total", "counter", "... of them, that a path does not exist."},
+        {"dir_hits", "dir_hits_total", "counter", "Directory listings served from the tier."},
         {"entries", "entries", "gauge", "Entries in the tier: files, metadata, negative."},
         {"meta_entries", "meta_entries", "gauge", "Entries with a path's metadata and no copy."},
         {"negative_entries", "negative_entries", "gauge", "Entries saying a path does not exist."},
@@ -166,9 +167,9 @@ static void print_table(const struct snapshot *s, const struct snapshot *prev)
     printf("%-15s %s (pid %s, up %lluh%02llum%02llus)\n", "instance", str(s, "dir"), str(s, "pid"),
            (unsigned long long)(up / 3600), (unsigned long long)(up / 60 % 60),
            (unsigned long long)(up % 60));
-    printf("%-15s %llu (%llu metadata, %llu negative)\n", "entries",
+    printf("%-15s %llu (%llu metadata, %llu negative, %llu listings)\n", "entries",
            (unsigned long long)num(s, "entries"), (unsigned long long)num(s, "meta_entries"),
-           (unsigned long long)num(s, "negative_entries"));
+           (unsigned long long)num(s, "negative_entries"), (unsigned long long)num(s, "dir_entries"));
     printf("%-15s %s of %s (%.1f%%)\n", "memory", units_format_size(mem, a, sizeof a),
            units_format_size(cap, b, sizeof b), cap ? 100.0 * (double)mem / (double)cap : 0.0);
     printf("%-15s %s\n", "bytes", units_format_size(num(s, "bytes"), a, sizeof a));
@@ -177,6 +178,7 @@ static void print_table(const struct snapshot *s, const struct snapshot *prev)
     print_ratio("hit ratio", hits, misses);
     printf("%-15s %llu (%llu negative)\n", "metadata hits", (unsigned long long)num(s, "meta_hits"),
            (unsigned long long)num(s, "negative_hits"));
+    printf("%-15s %llu\n", "listing hits", (unsigned long long)num(s, "dir_hits"));
     if (prev) {
         uint64_t dh = hits - num(prev, "hits"), dm = misses - num(prev, "misses");
         printf("%-15s %llu hits/s, %llu misses/s\n", "last second", (unsigned long long)dh,

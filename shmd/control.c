@@ -4,7 +4,7 @@
  *   ping                  -> ok
  *   stats                 -> ok, then "key value" lines
  *   ls                    -> ok, then "size age_ms hits kind path" lines
- *                            (kind: file, meta or absent)
+ *                            (kind: file, meta, list or absent)
  *   warm PATH...          -> ok, then "loaded|cached SIZE PATH" or
  *                            "skipped REASON PATH" per path as they finish
  *   evict PATH...         -> ok, then "evicted N" (the entry for each path
@@ -84,6 +84,7 @@ static void cmd_stats(struct conn *c)
     reply(c, "misses %llu\n", (unsigned long long)n.misses);
     reply(c, "meta_hits %llu\n", (unsigned long long)n.meta_hits);
     reply(c, "negative_hits %llu\n", (unsigned long long)n.negative_hits);
+    reply(c, "dir_hits %llu\n", (unsigned long long)n.dir_hits);
     reply(c, "entries %llu\n", (unsigned long long)load_relaxed(&h->entries));
     reply(c, "bytes %llu\n", (unsigned long long)load_relaxed(&h->bytes));
     reply(c, "memory %llu\n", (unsigned long long)load_relaxed(&h->memory));
@@ -130,16 +131,19 @@ static void cmd_ls(struct conn *c)
         bool live = t->object_id != 0;
         uint64_t size = t->st.size, loaded = t->loaded_ns;
         uint32_t hits = load_relaxed(&s->view.hits[i]), kind = t->kind & TIER_KIND_MASK;
+        bool t_list = t->kind & TIER_KIND_LIST;
         if (live)
             store_path_copy(s, i, path);
         store_unlock(s);
         if (!live)
             continue;
-        /* a file's copy, a path known by its metadata, one known absent
-         * (its size is the directory's: shown as 0) */
+        /* a file's copy, a path known by its metadata (and a directory's
+         * listing), one known absent (its size is the directory's: shown
+         * as 0) */
         reply(c, "%llu %llu %u %s ", kind == TIER_KIND_NEG ? 0ULL : (unsigned long long)size,
               (unsigned long long)(now > loaded ? (now - loaded) / NS_PER_MS : 0), hits,
-              kind == TIER_KIND_FILE ? "file" : kind == TIER_KIND_META ? "meta" : "absent");
+              kind == TIER_KIND_FILE ? "file" : kind == TIER_KIND_NEG ? "absent"
+              : t_list ? "list" : "meta");
         reply_path(c, path);
         reply(c, "\n");
     }

@@ -96,6 +96,7 @@ static const char *main_loop(struct shmd *d, int sigfd)
         heartbeat(d);
         log_minute(d, &m);
         marks_check(&d->store, &watch, mono_ns());
+        store_reap(&d->store);
         int n = poll(pfd, 4, (int)(TIER_HEARTBEAT_NS / NS_PER_MS));
         if (n < 0 && errno != EINTR) {
             shmd_log(SHMD_LOG_ERROR, "poll: %s", strerror(errno));

@@ -24,6 +24,8 @@ struct shmd {
     int ctlfd;                 /* ctl.sock */
     int wakefd;                /* eventfd: wakes the main loop to stop */
     uint64_t tier_dev;         /* st_dev of the instance directory */
+    int list_order;            /* enum snap_order: how tmpfs lists a
+                                  snapshot (probed at start) */
     uid_t uid;                 /* the daemon's euid, fixed at start */
     mode_t umask;              /* the process umask, read once at start */
     struct store store;

@@ -271,7 +271,11 @@ void load_file(struct shmd *d, const char *key, size_t len, int given, struct lo
     close(ofd);
     ofd = -1;
     /* reached through a symlink: a change through the target's own name
-     * must kill the entry too (its bucket's gen is recorded as well) */
+     * must kill the entry too (its bucket's gen is recorded as well). That
+     * word is read only now, after the copy: so the source is looked at
+     * once more after it, and must still be what was copied (a change
+     * through the other name in between moved its ctime; see the settle
+     * rule above for filesystems with coarse times) */
     char real[PATH_KEY_SIZE];
     uint32_t real_bucket1 = 0;
     uint64_t real_gen = 0;
@@ -279,7 +283,10 @@ void load_file(struct shmd *d, const char *key, size_t len, int given, struct lo
     if (rn >= 0 && ((size_t)rn != len || memcmp(real, key, len) != 0)) {
         real_bucket1 = (uint32_t)(tier_hash(s->view.hash_seed, real, (size_t)rn) & s->view.bucket_mask) + 1;
         real_gen = load_acquire(&s->view.gens[real_bucket1 - 1]);
-        if (!tier_change_quiet(real_gen)) {
+        struct stat st4;
+        struct tier_stat t4;
+        if (!tier_change_quiet(real_gen) || source_stat(fd, "", AT_EMPTY_PATH, &st4) < 0 ||
+            (tier_stat_from(&t4, &st4), !tier_stat_same(&t1, &t4))) {
             fail_count(d, r, TIER_FAIL_CHANGED);
             goto out;
         }
@@ -291,6 +298,8 @@ void load_file(struct shmd *d, const char *key, size_t len, int given, struct lo
     if (source_stat(AT_FDCWD, key, AT_SYMLINK_NOFOLLOW, &lst) == 0 && !S_ISLNK(lst.st_mode) &&
         lst.st_ino == st1.st_ino && lst.st_dev == st1.st_dev)
         kind |= TIER_KIND_PLAIN;
+    if (source_noexec(key, t1.mnt_id))
+        kind |= TIER_KIND_NOEXEC;
     uint32_t access, dirs_uid;
     shmd_access(key, len, fd, (uint64_t)st1.st_dev, st1.st_mode, epoch, &access, &dirs_uid);
 

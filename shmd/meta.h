@@ -4,6 +4,7 @@
 #ifndef SHMCACHE_SHMD_META_H
 #define SHMCACHE_SHMD_META_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "shmd/load.h"
@@ -11,8 +12,9 @@
 struct shmd;
 
 /* Record key's metadata (a normalised absolute path of len bytes, padded
- * as path_normalize leaves it). Refusals are counted and logged as for
+ * as path_normalize leaves it), with list and a directory there its
+ * listing too (tier/listing.h). Refusals are counted and logged as for
  * load_file; r tells the outcome. pre: d's store is created; any thread. */
-void load_meta(struct shmd *d, const char *key, size_t len, struct load_result *r);
+void load_meta(struct shmd *d, const char *key, size_t len, bool list, struct load_result *r);
 
 #endif

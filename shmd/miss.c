@@ -80,11 +80,12 @@ void miss_drain(struct shmd *d)
             continue;
         }
         fetch_add_relaxed(&d->store.hdr->misses_received, 1);
-        if (what == 1 && fd >= 0) {
-            close(fd); /* a metadata miss carries no descriptor */
+        if (what != 0 && fd >= 0) {
+            close(fd); /* a metadata or listing miss carries no descriptor */
             fd = -1;
         }
-        if (queue_submit(d->queue, what == 1 ? QUEUE_META : QUEUE_FILE, key, len, fd, NULL) < 0)
+        enum queue_what job = what == 0 ? QUEUE_FILE : what == 1 ? QUEUE_META : QUEUE_LIST;
+        if (queue_submit(d->queue, job, key, len, fd, NULL) < 0)
             fetch_add_relaxed(&d->dropped, 1);
     }
 }

@@ -180,8 +180,8 @@ static void *loader_main(void *arg)
         q->queued--;
         pthread_mutex_unlock(&q->mu);
 
-        if (j->what == QUEUE_META)
-            load_meta(q->d, j->key, j->len, &r);
+        if (j->what != QUEUE_FILE)
+            load_meta(q->d, j->key, j->len, j->what == QUEUE_LIST, &r);
         else
             load_file(q->d, j->key, j->len, j->fd, &r);
         if (j->fd >= 0)

@@ -25,9 +25,9 @@ struct queue *queue_start(struct shmd *d, unsigned threads);
  * must stay mapped. */
 bool queue_stop(struct queue *q, uint64_t deadline_ns);
 
-/* What a job loads: a file's bytes (load_file), or a path's metadata
- * (load_meta). */
-enum queue_what { QUEUE_FILE, QUEUE_META };
+/* What a job loads: a file's bytes (load_file), a path's metadata, or a
+ * directory's metadata and listing (load_meta). */
+enum queue_what { QUEUE_FILE, QUEUE_META, QUEUE_LIST };
 
 /* Queue a load of key (len bytes, padded as path_normalize leaves it). fd,
  * when not -1, is a program's read-only descriptor of that path (from a

@@ -5,7 +5,10 @@
  * symlink, its lstat too). Negative entries ("does not exist") are checked
  * once per --negative-ms through their parent directory: one stat of it
  * per pass for all its missing names, as NFS's lookup cache does; the
- * directory changes (mtime, ctime) when a name is created in it.
+ * directory changes (mtime, ctime) when a name is created in it. A
+ * directory's listing is checked on the same passes (one stat of it): a
+ * name created or removed behind the cache shows within --negative-ms
+ * either way.
  *
  * Entries a shim killed (their generation or the epoch moved: a change
  * through the shim, maybe to a whole tree) are checked the same way, also
@@ -90,24 +93,28 @@ static bool writing(const char *path)
     return w;
 }
 
-/* Verdicts on parent directories within one pass: the negative entries
- * of one directory cost one stat of it, not one per missing name. */
+/* Verdicts on parent directories: the negative entries of one directory
+ * cost one stat of it per pass, not one per missing name. A verdict is
+ * used for at most an eighth of --negative-ms, and the passes for negative
+ * entries come every 7/8 of it, so no entry goes longer than --negative-ms
+ * unchecked. An entry a shim killed (a create may have been that change)
+ * always asks afresh. */
 #define PARENTS 256u
 
 struct parent_verdict {
     uint64_t hash;              /* of the parent's path */
-    uint64_t pass;              /* the pass that asked; 0: empty */
+    uint64_t at_ns;             /* CLOCK_MONOTONIC of the stat; 0: empty */
     bool ok;                    /* stat(parent) succeeded */
     struct tier_stat st;
 };
 
 static struct parent_verdict g_parents[PARENTS];
-static uint64_t g_pass;         /* pass number, from 1 */
 static uint64_t *g_checked_ns;  /* per record: when last revalidated (CLOCK_MONOTONIC) */
 static uint32_t g_checked_n;
 
-/* The parent directory's stat for a negative entry, once per pass. */
-static bool parent_stat(const char *path, struct tier_stat *out)
+/* The parent directory's stat for a negative entry: a recent verdict, or
+ * a fresh stat when fresh or none is recent. */
+static bool parent_stat(const char *path, bool fresh, uint64_t window_ns, struct tier_stat *out)
 {
     char parent[PATH_KEY_SIZE];
     size_t n = strlen(path);
@@ -121,10 +128,11 @@ static bool parent_stat(const char *path, struct tier_stat *out)
     parent[n] = '\0';
     uint64_t h = tier_hash(0, parent, n);
     struct parent_verdict *v = &g_parents[h % PARENTS];
-    if (v->pass != g_pass || v->hash != h) {
+    uint64_t now = mono_ns();
+    if (fresh || v->at_ns == 0 || v->hash != h || now - v->at_ns >= window_ns) {
         struct stat st;
         v->hash = h;
-        v->pass = g_pass;
+        v->at_ns = now;
         v->ok = source_stat(AT_FDCWD, parent, 0, &st) == 0;
         if (v->ok)
             tier_stat_from(&v->st, &st);
@@ -135,15 +143,17 @@ static bool parent_stat(const char *path, struct tier_stat *out)
 
 /* Is the entry (kind, st, lst) still what its source is? why: what to
  * log when not. */
-static bool source_same(const char *path, uint32_t kind, const struct tier_stat *was,
-                        const struct tier_stat *was_l, const char **why)
+static bool source_same(const struct store *s, const char *path, uint32_t kind, bool killed,
+                        const struct tier_stat *was, const struct tier_stat *was_l,
+                        const char **why)
 {
     struct stat st;
     struct tier_stat now;
 
     if ((kind & TIER_KIND_MASK) == TIER_KIND_NEG) {
         *why = "created, or its directory changed";
-        return parent_stat(path, &now) && tier_stat_same(was, &now);
+        return parent_stat(path, killed, s->hdr->negative_ms * NS_PER_MS / 8, &now) &&
+               tier_stat_same(was, &now);
     }
     *why = "source gone";
     if (source_stat(AT_FDCWD, path, 0, &st) < 0)
@@ -184,13 +194,13 @@ static void check_record(struct shmd *d, uint32_t i, uint64_t now_ns, uint64_t e
     }
     store_unlock(s);
     bool neg = (kind & TIER_KIND_MASK) == TIER_KIND_NEG;
-    /* due: negative entries on every pass that is for them, the others once
-     * per --revalidate-ms */
-    bool due = neg ? negatives
+    /* due: negative entries and listings on every pass that is for them,
+     * the others once per --revalidate-ms */
+    bool due = neg || (kind & TIER_KIND_LIST) ? negatives
                    : every_ns && i < g_checked_n && now_ns - g_checked_ns[i] >= every_ns - every_ns / 8;
     if (!id || (!killed && !due))
         return;
-    if (!neg && i < g_checked_n)
+    if (!neg && !(kind & TIER_KIND_LIST) && i < g_checked_n)
         g_checked_ns[i] = now_ns;
     uint64_t gen = load_acquire(&s->view.gens[hash & s->view.bucket_mask]);
     uint64_t epoch = load_acquire(&s->view.marks->epoch);
@@ -201,7 +211,7 @@ static void check_record(struct shmd *d, uint32_t i, uint64_t now_ns, uint64_t e
         drop(s, i, id, path, "being changed through the shim");
         return;
     }
-    if (!source_same(path, kind, &was, &was_l, &why)) {
+    if (!source_same(s, path, kind, killed, &was, &was_l, &why)) {
         drop(s, i, id, path, killed ? "changed through the shim" : why);
         return;
     }
@@ -237,15 +247,17 @@ static void check_record(struct shmd *d, uint32_t i, uint64_t now_ns, uint64_t e
 }
 
 /* The pace of a pass: --revalidate-ms for the entries with sources, and
- * --negative-ms when negative entries exist (the shorter one); 0 when
+ * --negative-ms when negative entries or listings exist (the shorter one); 0 when
  * neither applies (then only killed entries are looked at, once a second). */
 static uint64_t pass_period(const struct store *s, bool *negatives)
 {
     uint64_t rp = s->hdr->revalidate_ms * NS_PER_MS, np = s->hdr->negative_ms * NS_PER_MS;
 
-    *negatives = np && load_relaxed(&s->hdr->negative_entries);
+    *negatives = np && (load_relaxed(&s->hdr->negative_entries) ||
+                        load_relaxed(&s->hdr->dir_entries));
     if (!*negatives)
         return rp;
+    np -= np / 8; /* with the verdicts' age, at most --negative-ms */
     return rp && rp < np ? rp : np;
 }
 
@@ -283,7 +295,6 @@ static void *revalidate_main(void *arg)
         bool paced = period_ns > 0;
         uint64_t start = mono_ns();
         enum nap r = NAP_DONE;
-        g_pass++;
         if (n == 0)
             r = nap_until(s, start + (paced ? period_ns : IDLE_PASS_NS) / 10 + NS_PER_MS, period_ns);
         for (uint32_t base = 0; base < n && r == NAP_DONE; base += CHUNK) {

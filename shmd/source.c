@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -143,6 +144,54 @@ int source_special(int fd, dev_t dev)
     g_fstype.e[slot].special = r;
     g_fstype.e[slot].until_ns = now + FSTYPE_TTL_NS;
     pthread_mutex_unlock(&g_fstype.mu);
+    return r;
+}
+
+/* Is the mount (by mount id, from statx) noexec? There the kernel refuses
+ * X_OK to access() for a regular file whatever its mode: such records say
+ * so (TIER_KIND_NOEXEC). statvfs is a round trip on a network filesystem
+ * and mount flags seldom change, so the answer is remembered for
+ * FSTYPE_TTL_NS, like special_fs (mount ids are reused after an unmount). */
+static struct {
+    pthread_mutex_t mu;
+    unsigned n, next;
+    struct {
+        uint64_t mnt_id;
+        bool noexec;
+        uint64_t until_ns;
+    } e[FSTYPE_CACHE];
+} g_mnt = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+bool source_noexec(const char *path, uint64_t mnt_id)
+{
+    struct statvfs v;
+    uint64_t now = mono_ns();
+    int r = -1;
+    unsigned slot = FSTYPE_CACHE;
+
+    pthread_mutex_lock(&g_mnt.mu);
+    for (unsigned i = 0; i < g_mnt.n && mnt_id; i++) {
+        if (g_mnt.e[i].mnt_id != mnt_id)
+            continue;
+        slot = i;
+        if (now < g_mnt.e[i].until_ns)
+            r = g_mnt.e[i].noexec;
+    }
+    pthread_mutex_unlock(&g_mnt.mu);
+    if (r >= 0)
+        return r;
+    if (statvfs(path, &v) < 0)
+        return true; /* unknown: X_OK is then asked of the kernel */
+    r = (v.f_flag & ST_NOEXEC) != 0;
+    if (!mnt_id)
+        return r;
+    pthread_mutex_lock(&g_mnt.mu);
+    if (slot == FSTYPE_CACHE || slot >= g_mnt.n)
+        slot = g_mnt.n < FSTYPE_CACHE ? g_mnt.n++ : g_mnt.next++ % FSTYPE_CACHE;
+    g_mnt.e[slot].mnt_id = mnt_id;
+    g_mnt.e[slot].noexec = r;
+    g_mnt.e[slot].until_ns = now + FSTYPE_TTL_NS;
+    pthread_mutex_unlock(&g_mnt.mu);
     return r;
 }
 

@@ -6,6 +6,7 @@
 #define SHMCACHE_SHMD_SOURCE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 /* A descriptor to read the source at path from: given itself when it is
@@ -33,6 +34,10 @@ int source_tstat(int dirfd, const char *path, int flags, struct stat *st, struct
  * files are not plain data (proc, sysfs, ...), 0 when not, -1 when
  * fstatfs fails. Remembered per device for a while (source.c). */
 int source_special(int fd, dev_t dev);
+
+/* True when path lives on a noexec mount (mnt_id from statx; 0 when not
+ * known), or when that cannot be told. Remembered per mount for a while. */
+bool source_noexec(const char *path, uint64_t mnt_id);
 
 /* True when the file open on fd is open for writing anywhere on this host,
  * as far as a read lease can tell (false when it cannot). fd may share a

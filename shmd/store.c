@@ -22,10 +22,13 @@
 #include <unistd.h>
 
 #include "shmd/debug.h"
+#include "shmd/log.h"
 #include "shmd/opts.h"
+#include "shmd/snapshot.h"
 #include "shmd/store.h"
 #include "tier/atomic.h"
 #include "tier/clock.h"
+#include "tier/listing.h"
 #include "tier/path.h"
 #include "tier/seqlock.h"
 
@@ -80,6 +83,11 @@ static void counter_add(uint64_t *c, int64_t delta)
 uint64_t store_object_memory(uint64_t size)
 {
     return round_up(size, TIER_PAGE);
+}
+
+uint64_t store_list_memory(uint32_t count)
+{
+    return store_object_memory(tier_list_map_size(count)) + (uint64_t)count * TIER_LIST_NODE_BYTES;
 }
 
 /* Index pages are allocated (fallocate) before anyone touches them: on a
@@ -251,13 +259,73 @@ fail:
     return -1;
 }
 
+/* A listing's snapshot may be open in a shim, and has a name per entry:
+ * it waits in the trash, deleted outside the lock (store_reap). Its map
+ * goes at once (a shim that read it keeps its copy). pre: locked. */
+static void trash_snapshot(struct store *s, const char *name)
+{
+    char map[TIER_OBJECT_NAME_SIZE];
+
+    tier_list_map_name(name, map);
+    unlinkat(s->dirfd, map, 0);
+    if (s->ntrash == s->trash_cap) {
+        size_t cap = s->trash_cap ? s->trash_cap * 2 : 16;
+        void *t = realloc(s->trash, cap * sizeof *s->trash);
+        if (!t) {
+            if (snapshot_remove(s->dirfd, name) != 0)
+                shmd_log(SHMD_LOG_WARN, "listing %s left behind: %s", name, strerror(errno));
+            return;
+        }
+        s->trash = t;
+        s->trash_cap = cap;
+    }
+    memcpy(s->trash[s->ntrash++], name, TIER_OBJECT_NAME_SIZE);
+}
+
 static void unlink_object(struct store *s, uint64_t id, uint32_t record, uint32_t kind)
 {
     char name[TIER_OBJECT_NAME_SIZE];
-    if ((kind & TIER_KIND_MASK) != TIER_KIND_FILE)
+    bool file = (kind & TIER_KIND_MASK) == TIER_KIND_FILE;
+    if (!file && !(kind & TIER_KIND_LIST))
         return; /* no object */
     tier_object_name(s->view.generation, id, record, name);
-    unlinkat(s->dirfd, name, 0);
+    if (file)
+        unlinkat(s->dirfd, name, 0);
+    else
+        trash_snapshot(s, name);
+}
+
+/* Delete what the trash holds, keeping what is still open. Returns how
+ * many wait. pre: not locked (the deleting takes a system call per name). */
+static size_t reap(struct store *s, char (*t)[TIER_OBJECT_NAME_SIZE], size_t n)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < n; i++) {
+        int r = snapshot_remove(s->dirfd, t[i]);
+        if (r == 1)
+            memmove(t[keep++], t[i], TIER_OBJECT_NAME_SIZE);
+        else if (r < 0)
+            shmd_log(SHMD_LOG_WARN, "listing %s left behind: %s", t[i], strerror(errno));
+    }
+    return keep;
+}
+
+void store_reap(struct store *s)
+{
+    if (!load_relaxed(&s->ntrash))
+        return;
+    store_lock(s);
+    size_t n = s->ntrash;
+    char (*t)[TIER_OBJECT_NAME_SIZE] = s->trash;
+    s->trash = NULL;
+    s->ntrash = s->trash_cap = 0;
+    store_unlock(s);
+    size_t keep = reap(s, t, n);
+    store_lock(s);
+    for (size_t i = 0; i < keep; i++)
+        trash_snapshot(s, t[i]);
+    store_unlock(s);
+    free(t);
 }
 
 void store_destroy(struct store *s, bool unmap)
@@ -268,6 +336,9 @@ void store_destroy(struct store *s, bool unmap)
     for (uint32_t i = 0; i < s->records_hi; i++)
         if (s->records[i].object_id)
             unlink_object(s, s->records[i].object_id, i, s->records[i].kind);
+    /* what a shim still holds open stays for the next start (claim.c) */
+    reap(s, s->trash, s->ntrash);
+    s->ntrash = 0;
     unlinkat(s->dirfd, "index", 0);
     if (!unmap)
         return;
@@ -275,6 +346,9 @@ void store_destroy(struct store *s, bool unmap)
     s->fd = -1;
     munmap(s->map, s->map_len);
     s->map = NULL;
+    free(s->trash);
+    s->trash = NULL;
+    s->ntrash = s->trash_cap = 0;
     for (size_t c = 0; c < s->free_classes; c++)
         free(s->free[c].off);
     free(s->free);
@@ -448,12 +522,15 @@ static void fill_record(struct tier_record *t, uint64_t hash, const struct store
     t->target_len = o->kind & TIER_KIND_LINK ? o->target_len : 0;
     t->real_bucket1 = o->real_bucket1;
     t->real_gen = o->real_gen;
+    t->list_count = o->kind & TIER_KIND_LIST ? o->list_count : 0;
 }
 
-/* Bytes of object memory an entry holds: only files have an object. */
-static uint64_t entry_memory(uint32_t kind, uint64_t size)
+/* Bytes of object memory an entry holds: a file's copy, a listing. */
+static uint64_t entry_memory(uint32_t kind, uint64_t size, uint32_t list_count)
 {
-    return (kind & TIER_KIND_MASK) == TIER_KIND_FILE ? store_object_memory(size) : 0;
+    if ((kind & TIER_KIND_MASK) == TIER_KIND_FILE)
+        return store_object_memory(size);
+    return kind & TIER_KIND_LIST ? store_list_memory(list_count) : 0;
 }
 
 static void account(struct store *s, const struct tier_record *t, int sign)
@@ -461,11 +538,13 @@ static void account(struct store *s, const struct tier_record *t, int sign)
     uint32_t k = t->kind & TIER_KIND_MASK;
 
     counter_add(&s->hdr->entries, sign);
+    counter_add(&s->hdr->memory, sign * (int64_t)entry_memory(t->kind, t->st.size, t->list_count));
     if (k == TIER_KIND_FILE) {
         counter_add(&s->hdr->bytes, sign * (int64_t)t->st.size);
-        counter_add(&s->hdr->memory, sign * (int64_t)store_object_memory(t->st.size));
     } else {
         counter_add(k == TIER_KIND_NEG ? &s->hdr->negative_entries : &s->hdr->meta_entries, sign);
+        if (t->kind & TIER_KIND_LIST)
+            counter_add(&s->hdr->dir_entries, sign);
     }
 }
 
@@ -491,7 +570,7 @@ int store_put(struct store *s, const char *key, size_t len, uint64_t hash,
     struct tier_record t;
     uint64_t off;
 
-    unreserve_memory(s, entry_memory(obj->kind, obj->st.size));
+    unreserve_memory(s, entry_memory(obj->kind, obj->st.size, obj->list_count));
     memset(&t, 0, sizeof t);
     fill_record(&t, hash, obj);
     t.path_len = (uint32_t)len;
@@ -648,13 +727,14 @@ void store_counts(const struct store *s, struct store_counts *c)
         c->unsent += load_relaxed(&s->view.stripes[i].unsent);
         c->meta_hits += load_relaxed(&s->view.stripes[i].meta_hits);
         c->negative_hits += load_relaxed(&s->view.stripes[i].negative_hits);
+        c->dir_hits += load_relaxed(&s->view.stripes[i].dir_hits);
     }
 }
 
 const char *store_validate(const struct store *s)
 {
     uint32_t mask = s->view.slot_mask;
-    uint64_t entries = 0, bytes = 0, memory = 0, named = 0, meta = 0, neg = 0;
+    uint64_t entries = 0, bytes = 0, memory = 0, named = 0, meta = 0, neg = 0, dirs = 0;
 
     for (uint32_t i = 0; i <= mask; i++) {
         uint64_t rec = s->slots[i].record;
@@ -686,6 +766,10 @@ const char *store_validate(const struct store *s)
             break;
         case TIER_KIND_META:
             meta++;
+            if (t->kind & TIER_KIND_LIST) {
+                dirs++;
+                memory += store_list_memory(t->list_count);
+            }
             break;
         case TIER_KIND_NEG:
             neg++;
@@ -703,7 +787,8 @@ const char *store_validate(const struct store *s)
     if (entries + s->nfree > s->view.record_count)
         return "free list and live records overlap";
     if (entries != s->hdr->entries || bytes != s->hdr->bytes || memory != s->hdr->memory ||
-        meta != s->hdr->meta_entries || neg != s->hdr->negative_entries)
+        meta != s->hdr->meta_entries || neg != s->hdr->negative_entries ||
+        dirs != s->hdr->dir_entries)
         return "counters differ from the table";
     return NULL;
 }

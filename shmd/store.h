@@ -49,6 +49,8 @@ struct store_obj {
     uint32_t target_len;
     uint32_t real_bucket1;     /* see struct tier_record */
     uint64_t real_gen;
+    uint32_t list_count;       /* with TIER_KIND_LIST: the map's entries
+                                  (ino and ctime are the snapshot's) */
 };
 
 struct arena_free {            /* free path records of one size class */
@@ -87,6 +89,10 @@ struct store {
     uint64_t arena_ready;      /* bytes of the arena allocated */
     struct arena_free *free;   /* by record size / 8 */
     size_t free_classes;
+    /* snapshots of listings removed from the table, to be deleted once no
+     * shim holds them open (store_reap): object names */
+    char (*trash)[TIER_OBJECT_NAME_SIZE];
+    size_t ntrash, trash_cap;
 };
 
 /* Take and release s->lock. With SHMCACHE_DEBUG (shmd/debug.h) the owner
@@ -104,8 +110,15 @@ int store_create(struct store *s, int dirfd, const struct store_params *p);
  * to exit). s->lock is left as it is. */
 void store_destroy(struct store *s, bool unmap);
 
-/* Bytes of tmpfs memory an object of size bytes occupies. */
+/* Bytes of tmpfs memory an object of size bytes occupies, and a listing
+ * of count names (its snapshot's nodes and its map). */
 uint64_t store_object_memory(uint64_t size);
+uint64_t store_list_memory(uint32_t count);
+
+/* Delete the snapshots of removed listings that no shim holds open any
+ * more; the others wait for the next call. Takes s->lock briefly; the
+ * deleting runs without it. Main loop. */
+void store_reap(struct store *s);
 
 /* The record holding path key (padded as for tier_lookup), or -1. */
 int store_find(const struct store *s, const char *key, size_t len, uint64_t hash);
@@ -159,7 +172,7 @@ bool store_entry_killed(const struct store *s, uint32_t r);
 
 /* Sums of the striped counters the shims keep. */
 struct store_counts {
-    uint64_t hits, misses, unsent, meta_hits, negative_hits;
+    uint64_t hits, misses, unsent, meta_hits, negative_hits, dir_hits;
 };
 void store_counts(const struct store *s, struct store_counts *c);
 

@@ -161,6 +161,7 @@ static void entry_from(struct tier_entry *e, uint32_t r, const struct tier_recor
     if (copy->kind & TIER_KIND_LINK)
         e->lst = copy->lst;
     e->target_len = copy->target_len;
+    e->list_count = copy->list_count;
     e->target_off = copy->path_off + (((uint64_t)copy->path_len + 8) & ~(uint64_t)7);
 }
 
@@ -307,7 +308,7 @@ void tier_count(const struct tier_view *v, enum tier_counter c)
     struct tier_stripe *s = &v->stripes[(uint32_t)(cpu < 0 ? 0 : cpu) & v->stripe_mask];
     uint64_t *n = c == TIER_COUNT_HIT ? &s->hits : c == TIER_COUNT_MISS ? &s->misses
                 : c == TIER_COUNT_UNSENT ? &s->unsent : c == TIER_COUNT_META_HIT ? &s->meta_hits
-                : &s->negative_hits;
+                : c == TIER_COUNT_NEGATIVE_HIT ? &s->negative_hits : &s->dir_hits;
 
     fetch_add_relaxed(n, 1);
 }

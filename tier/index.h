@@ -67,6 +67,7 @@ struct tier_entry {
     uint32_t kind;            /* TIER_KIND_* */
     uint32_t target_len;      /* with TIER_KIND_LINK: see tier_entry_target */
     uint64_t target_off;      /* bytes from the arena start */
+    uint32_t list_count;      /* with TIER_KIND_LIST: entries of the map */
     struct tier_stat lst;     /* with TIER_KIND_LINK */
 };
 
@@ -112,7 +113,7 @@ bool tier_record_get(const struct tier_view *v, uint32_t r, uint64_t id, struct 
 
 /* Count an event in this CPU's stripe (relaxed; never blocks). */
 enum tier_counter { TIER_COUNT_HIT, TIER_COUNT_MISS, TIER_COUNT_UNSENT, TIER_COUNT_META_HIT,
-                    TIER_COUNT_NEGATIVE_HIT };
+                    TIER_COUNT_NEGATIVE_HIT, TIER_COUNT_DIR_HIT };
 void tier_count(const struct tier_view *v, enum tier_counter c);
 
 /* A hit on a record: set its CLOCK reference bit (read-mostly: the line is

@@ -121,7 +121,7 @@ struct tier_header {
     uint64_t fail[16];        /* by enum tier_fail */
     uint64_t meta_entries;    /* live records of kind TIER_KIND_META */
     uint64_t negative_entries; /* live records of kind TIER_KIND_NEG */
-    uint64_t dir_entries;     /* directory listings (none yet) */
+    uint64_t dir_entries;     /* live records with TIER_KIND_LIST */
     uint64_t meta_loads;      /* metadata records published */
 };
 _Static_assert(sizeof(struct tier_header) == 480 && sizeof(struct tier_header) <= TIER_HEADER_SIZE,
@@ -181,13 +181,21 @@ _Static_assert(sizeof(struct tier_slot) == 16, "tier_slot moved: bump TIER_VERSI
  * TIER_KIND_LINK: the path itself is a symlink: lst is lstat(path) and the
  * link's target_len bytes follow the path in the arena (NUL-terminated,
  * zero-padded). TIER_KIND_PLAIN: the path itself is no symlink: lstat(path)
- * is stat(path), or fails as it does. With neither, lstat is not known. */
+ * is stat(path), or fails as it does. With neither, lstat is not known.
+ * TIER_KIND_LIST (with META, for a directory): the directory's listing is
+ * an object too: a snapshot directory named by the object (entries of the
+ * same names, in the same order, as empty nodes) and its map, the file
+ * named by tier_list_map_name: list_count entries (tier/listing.h). */
 #define TIER_KIND_FILE      0u
 #define TIER_KIND_META      1u
 #define TIER_KIND_NEG       2u
 #define TIER_KIND_MASK      0xffu
 #define TIER_KIND_LINK      0x100u
 #define TIER_KIND_PLAIN     0x200u
+#define TIER_KIND_LIST      0x400u
+#define TIER_KIND_NOEXEC    0x800u  /* on a noexec mount (or not known):
+                                       access(X_OK) of a regular file is
+                                       the kernel's to answer */
 #define TIER_KIND_ERR_SHIFT 16
 
 struct tier_record {
@@ -216,8 +224,10 @@ struct tier_record {
                                  resolved, when that is another path: a
                                  change to the target kills the entry too */
     uint32_t target_len;      /* bytes of the link's target, without NUL */
+    uint32_t list_count;      /* with TIER_KIND_LIST: entries in the map */
+    uint32_t reserved;
 };
-_Static_assert(sizeof(struct tier_record) == 432 && sizeof(struct tier_record) % 8 == 0,
+_Static_assert(sizeof(struct tier_record) == 440 && sizeof(struct tier_record) % 8 == 0,
                "tier_record moved (the seqlock copies whole words): bump TIER_VERSION");
 
 /* Who may be served an entry. Every process of the instance's uid can map
@@ -283,7 +293,8 @@ struct tier_stripe {
     uint64_t unsent;          /* miss notices the socket refused (queue full) */
     uint64_t meta_hits;       /* stat, access, readlink answered */
     uint64_t negative_hits;   /* ... of them, with an error (ENOENT, ENOTDIR) */
-    uint64_t reserved[3];
+    uint64_t dir_hits;        /* directory listings served (opendir, scandir) */
+    uint64_t reserved[2];
 };
 _Static_assert(sizeof(struct tier_stripe) == 64, "tier_stripe moved: bump TIER_VERSION");
 

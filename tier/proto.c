@@ -10,8 +10,10 @@ int proto_miss_parse(const char *buf, size_t n, char *key, size_t *len)
 
     if (n <= PROTO_MISS_TAG_LEN)
         return -1;
-    int meta = memcmp(buf, PROTO_STAT_TAG, PROTO_MISS_TAG_LEN) == 0;
-    if (!meta && memcmp(buf, PROTO_MISS_TAG, PROTO_MISS_TAG_LEN) != 0)
+    int what = memcmp(buf, PROTO_MISS_TAG, PROTO_MISS_TAG_LEN) == 0   ? 0
+             : memcmp(buf, PROTO_STAT_TAG, PROTO_MISS_TAG_LEN) == 0 ? 1
+             : memcmp(buf, PROTO_LIST_TAG, PROTO_MISS_TAG_LEN) == 0 ? 2 : -1;
+    if (what < 0)
         return -1;
     size_t plen = n - PROTO_MISS_TAG_LEN;
     if (plen >= TIER_PATH_MAX || memchr(buf + PROTO_MISS_TAG_LEN, '\0', plen))
@@ -22,7 +24,7 @@ int proto_miss_parse(const char *buf, size_t n, char *key, size_t *len)
     if (k < 0 || (size_t)k != plen || memcmp(key, raw, plen) != 0)
         return -1; /* not absolute, not normal, or a directory name */
     *len = plen;
-    return meta;
+    return what;
 }
 
 const char *proto_next_word(const char *buf, size_t n, size_t *pos, int *bad)

@@ -9,6 +9,8 @@
  *   file offset is shared). Or "stat " followed by the path, without a
  *   descriptor: a stat-family call (or access, readlink) the tier could not
  *   answer; shmd records the path's metadata, or that it does not exist.
+ *   Or "list " and the path, without a descriptor: an opendir or scandir
+ *   the tier could not answer; shmd records the directory's listing.
  *   Fire and forget: shims send with MSG_DONTWAIT and a full queue drops
  *   the datagram.
  * ctl.sock (SOCK_STREAM): one request per connection: NUL-terminated words
@@ -25,13 +27,15 @@
 
 #define PROTO_MISS_TAG "miss "
 #define PROTO_STAT_TAG "stat "
-#define PROTO_MISS_TAG_LEN 5        /* both tags */
+#define PROTO_LIST_TAG "list "
+#define PROTO_MISS_TAG_LEN 5        /* every tag */
 #define PROTO_REQUEST_MAX (64u << 20)   /* bytes of one control request */
 
 /* Parse a miss datagram of n bytes. On success copies the path into key
  * (PATH_KEY_SIZE bytes, NUL and zero padding as path_normalize leaves it),
  * stores its length, and returns 0 for a content miss ("miss "), 1 for a
- * metadata miss ("stat "); returns -1 for anything malformed. */
+ * metadata miss ("stat "), 2 for a listing miss ("list "); returns -1 for
+ * anything malformed. */
 int proto_miss_parse(const char *buf, size_t n, char *key, size_t *len);
 
 /* Iterate the words of a control request of n bytes. *pos starts at 0.

@@ -152,6 +152,8 @@ static void test_record_fields(void **state)
     FIELD(struct tier_record, real_gen, 416, 8);
     FIELD(struct tier_record, real_bucket1, 424, 4);
     FIELD(struct tier_record, target_len, 428, 4);
+    FIELD(struct tier_record, list_count, 432, 4);
+    FIELD(struct tier_record, reserved, 436, 4);
 }
 
 static void test_marks_fields(void **state)
@@ -174,7 +176,8 @@ static void test_stripe_fields(void **state)
     FIELD(struct tier_stripe, unsent, 16, 8);
     FIELD(struct tier_stripe, meta_hits, 24, 8);
     FIELD(struct tier_stripe, negative_hits, 32, 8);
-    FIELD(struct tier_stripe, reserved, 40, 24);
+    FIELD(struct tier_stripe, dir_hits, 40, 8);
+    FIELD(struct tier_stripe, reserved, 48, 16);
 }
 
 static void test_constants(void **state)
