@@ -3,8 +3,11 @@
  *
  * Trees are walked here, not in the daemon: the paths sent are the names
  * the program will open (symlinks to files included, not resolved), so the
- * warmed keys are the ones the shim looks up. The daemon loads them on its
- * loader pool and answers one line per file as each finishes. */
+ * warmed keys are the ones the shim looks up. Directories are sent for
+ * their metadata and listing, other paths that are no regular file
+ * (symlinks to directories, dangling ones, fifos) for their metadata
+ * (control.c: the "L" and "M" tags). The daemon loads them on its loader
+ * pool and answers one line per path as each finishes. */
 #include <errno.h>
 #include <ftw.h>
 #include <stdint.h>
@@ -27,11 +30,13 @@ static struct {
     size_t n, cap;
 } g_files;
 
-static int add_file(const char *p)
+/* Queue p for the request, with tag ('\0': a file's copy; 'L', 'M'). */
+static int add_path(const char *p, char tag)
 {
-    char key[PATH_KEY_SIZE];
-    if (path_normalize(p, NULL, false, key, sizeof key) < 0)
+    char key[PATH_KEY_SIZE + 1];
+    if (path_normalize(p, NULL, false, key + 1, PATH_KEY_SIZE) < 0)
         return 0;
+    key[0] = tag;
     if (g_files.n == g_files.cap) {
         size_t cap = g_files.cap ? g_files.cap * 2 : 256;
         char **v = realloc(g_files.v, cap * sizeof *v);
@@ -40,10 +45,15 @@ static int add_file(const char *p)
         g_files.v = v;
         g_files.cap = cap;
     }
-    if (!(g_files.v[g_files.n] = strdup(key)))
+    if (!(g_files.v[g_files.n] = strdup(tag ? key : key + 1)))
         return -1;
     g_files.n++;
     return 0;
+}
+
+static int add_file(const char *p)
+{
+    return add_path(p, '\0');
 }
 
 static int walk_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
@@ -54,6 +64,10 @@ static int walk_one(const char *p, const struct stat *st, int type, struct FTW *
         return add_file(p);
     if (type == FTW_SL && stat(p, &target) == 0 && S_ISREG(target.st_mode))
         return add_file(p); /* the program opens it by this name */
+    if (type == FTW_D)
+        return add_path(p, 'L');
+    if (type == FTW_F || type == FTW_SL || type == FTW_SLN)
+        return add_path(p, 'M'); /* a fifo, a symlink to a directory, a dangling one */
     return 0;
 }
 
@@ -129,7 +143,7 @@ static void progress_draw(struct progress *p, bool force)
     memset(bar, '#', filled);
     memset(bar + filled, ' ', width - filled);
     bar[width] = '\0';
-    fprintf(stderr, "\r[%s] %llu/%llu files, %s, %s/s\033[K", bar, (unsigned long long)p->done,
+    fprintf(stderr, "\r[%s] %llu/%llu paths, %s, %s/s\033[K", bar, (unsigned long long)p->done,
             (unsigned long long)p->total, units_format_size(p->bytes, a, sizeof a),
             units_format_size(rate, b, sizeof b));
 }
@@ -157,7 +171,7 @@ int cli_warm(int argc, char **argv)
     if (!f)
         return 1;
     struct progress p = {.tty = isatty(STDERR_FILENO), .start_ms = now_ms(), .total = g_files.n};
-    uint64_t loaded = 0, cached = 0, skipped = 0;
+    uint64_t loaded = 0, cached = 0, skipped = 0, recorded = 0;
     while (fgets(line, sizeof line, f)) {
         unsigned long long size;
         p.done++;
@@ -171,15 +185,18 @@ int cli_warm(int argc, char **argv)
             p.bytes += size;
         } else if (sscanf(line, "cached %llu", &size) == 1) {
             cached++;
+        } else if (strncmp(line, "recorded ", 9) == 0) {
+            recorded++;
         }
         progress_draw(&p, false);
     }
     fclose(f);
     if (p.tty)
         fprintf(stderr, "\r\033[K");
-    printf("warmed %llu files (%s), %llu already cached, %llu skipped\n",
+    printf("warmed %llu files (%s), %llu directories and other paths, %llu already cached, "
+           "%llu skipped\n",
            (unsigned long long)loaded, units_format_size(p.bytes, a, sizeof a),
-           (unsigned long long)cached, (unsigned long long)skipped);
+           (unsigned long long)recorded, (unsigned long long)cached, (unsigned long long)skipped);
     for (size_t i = 0; i < g_files.n; i++)
         free(g_files.v[i]);
     free(g_files.v);

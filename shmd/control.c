@@ -5,8 +5,12 @@
  *   stats                 -> ok, then "key value" lines
  *   ls                    -> ok, then "size age_ms hits kind path" lines
  *                            (kind: file, meta, list or absent)
- *   warm PATH...          -> ok, then "loaded|cached SIZE PATH" or
- *                            "skipped REASON PATH" per path as they finish
+ *   warm PATH...          -> ok, then "loaded|cached SIZE PATH",
+ *                            "recorded PATH" or "skipped REASON PATH" per
+ *                            path as they finish; a PATH with "L" in front
+ *                            is a directory whose metadata and listing are
+ *                            wanted, with "M" a path whose metadata is
+ *                            (paths are absolute: the tag is unambiguous)
  *   evict PATH...         -> ok, then "evicted N" (the entry for each path
  *                            and every entry below it)
  *   flush                 -> ok, then "evicted N"
@@ -172,6 +176,9 @@ static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
     reply(c, "ok\n");
     fflush(c->out);
     while ((w = proto_next_word(buf, n, &pos, &bad))) {
+        enum queue_what what = w[0] == 'L' ? QUEUE_LIST : w[0] == 'M' ? QUEUE_META : QUEUE_FILE;
+        if (what != QUEUE_FILE)
+            w++;
         int len = arg_key(w, key);
         if (len < 0) {
             reply(c, "skipped not-absolute-or-normal ");
@@ -182,7 +189,7 @@ static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
         /* wait for a queue slot rather than drop: warm is explicit */
         warm_batch_expect(b, 1);
         int r;
-        while ((r = queue_submit(c->d->queue, QUEUE_FILE, key, (size_t)len, -1, b)) < 0 &&
+        while ((r = queue_submit(c->d->queue, what, key, (size_t)len, -1, b)) < 0 &&
                !load_relaxed(&c->d->stopping))
             usleep(SUBMIT_RETRY_US);
         if (r < 0) {
@@ -194,6 +201,8 @@ static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
     while (warm_batch_next(b, key, &res)) {
         if (res.fail >= 0)
             reply(c, "skipped %s ", load_fail_name(res.fail));
+        else if (res.meta && !res.fresh)
+            reply(c, "recorded ");
         else
             reply(c, "%s %llu ", res.fresh ? "cached" : "loaded", (unsigned long long)res.size);
         reply_path(c, key);

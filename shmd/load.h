@@ -15,6 +15,7 @@ struct load_result {
     bool fresh;                /* already in the tier and current */
     uint64_t size;             /* bytes of the source */
     uint64_t retry_ns;         /* unsettled: CLOCK_REALTIME ns when it may be */
+    bool meta;                 /* a metadata (or listing) load, no copy */
 };
 
 /* Load key (a normalised absolute path of len bytes, padded as

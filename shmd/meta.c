@@ -224,6 +224,7 @@ void load_meta(struct shmd *d, const char *key, size_t len, bool list, struct lo
 
     memset(r, 0, sizeof *r);
     r->fail = -1;
+    r->meta = true;
     uint64_t hash = tier_hash(s->view.hash_seed, key, len);
     uint64_t gen = load_acquire(&s->view.gens[hash & s->view.bucket_mask]);
     uint64_t epoch = load_acquire(&s->view.marks->epoch);

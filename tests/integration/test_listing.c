@@ -23,7 +23,9 @@
  *     than one getdents buffer) while the daemon wants to remove it, and
  *     the snapshot is removed after the stream is closed;
  *   - `shmd ls` shows the listing's kind, `shmd stats` counts it
- *     (dir_entries, memory), and `shmd evict` removes it and its objects. */
+ *     (dir_entries, memory), and `shmd evict` removes it and its objects;
+ *   - `shmd warm` of a tree records every directory's listing and the other
+ *     paths' metadata: a program's first run is served them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -522,6 +524,37 @@ static void test_ls_stats_evict(void **state)
     H_PASS(f);
 }
 
+/* ---- g. warm ------------------------------------------------------------------------------ */
+static void test_warm_fills_listings(void **state)
+{
+    struct h_fix *f = *state;
+    char t[H_PATH_MAX];
+    make_tree(f, t, sizeof t);
+    struct h_result r;
+    assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("warm", t)), 0);
+    /* t, sub, empty, noread: directories; dirlink, fifo, sock: other paths
+     * (a dangling symlink is the kernel's to answer: skipped) */
+    if (!strstr(r.out, " 7 directories and other paths, 0 already cached, 1 skipped"))
+        fail_msg("shmd warm did not record the tree's directories and other paths: %s", r.out);
+    h_result_free(&r);
+    assert_int_equal(h_stat(&f->d, "dir_entries"), 4);
+    /* the program's first run: its listings and stats from the tier */
+    long long dirs = h_stat(&f->d, "dir_hits"), meta = h_stat(&f->d, "meta_hits");
+    const char *argv[] = {g_dirprobe, "list", t, xstrdup(h_fmt("%s/sub", t)), NULL};
+    char *plain = run(f, false, argv, "after warm");
+    char *shim = run(f, true, argv, "after warm");
+    if (strcmp(plain, shim) != 0)
+        fail_msg("after warm the shim lists differently: %s", first_difference(plain, shim));
+    if (h_stat(&f->d, "dir_hits") < dirs + 12 || h_stat(&f->d, "meta_hits") <= meta)
+        fail_msg("after warm the first run was not served its listings and stats "
+                 "(dir_hits %lld -> %lld, meta_hits %lld -> %lld)", dirs,
+                 h_stat(&f->d, "dir_hits"), meta, h_stat(&f->d, "meta_hits"));
+    free(plain);
+    free(shim);
+    free((char *)argv[3]);
+    H_PASS(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -533,6 +566,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_changes_behind_cache, setup_behind, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_stream_outlives_listing, setup_list, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_ls_stats_evict, setup_list, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_warm_fills_listings, setup_list, h_fix_teardown),
     };
     return cmocka_run_group_tests_name("integration: directory listings from the tier", tests,
                                        group_setup, h_group_teardown);
