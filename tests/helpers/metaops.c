@@ -18,6 +18,14 @@
  *   rename OLD NEW          rename(2)
  *   link OLD NEW            link(2)
  *   unlink PATH             unlink(2)
+ *   truncate PATH LEN       truncate(2)
+ *   utimes PATH SEC         utimes(2), both times SEC
+ *   write PATH TEXT         open O_WRONLY|O_CREAT|O_TRUNC 0644, write, close
+ *   openw PATH              open O_WRONLY|O_TRUNC, kept for the next two
+ *   writefd TEXT            write TEXT to it
+ *   closefd                 close it
+ *   wait-file PATH MS       until PATH (outside the prefixes) exists, at
+ *                           most MS
  *   sleep MS
  *   poll-stat PATH EVERY_MS TIMEOUT_MS
  *   poll-open PATH EVERY_MS TIMEOUT_MS
@@ -31,8 +39,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+static int g_wfd = -1; /* openw's descriptor */
 
 static const char *ename(int e)
 {
@@ -78,6 +89,21 @@ static void stat_result(int r, const struct stat *st)
         printf(" OK other\n");
 }
 
+/* open path O_WRONLY|O_CREAT|flags 0644, write text, close: 0, or -1 with
+ * errno. */
+static int write_new(const char *path, int flags, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | flags, 0644);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(text);
+    ssize_t w = write(fd, text, len);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return w == (ssize_t)len ? 0 : -1;
+}
+
 /* Run one command (argv[0..n)). Returns 0, or 2 for bad usage. */
 static int run(char **a, int n)
 {
@@ -119,17 +145,7 @@ static int run(char **a, int n)
         }
     } else if (!strcmp(c, "creat")) {
         NEED(2);
-        int fd = open(a[1], O_WRONLY | O_CREAT | O_EXCL, 0644);
-        if (fd < 0) {
-            result(-1);
-        } else {
-            size_t len = strlen(a[2]);
-            ssize_t w = write(fd, a[2], len);
-            int e = errno;
-            close(fd);
-            errno = e;
-            result(w == (ssize_t)len ? 0 : -1);
-        }
+        result(write_new(a[1], O_EXCL, a[2]));
     } else if (!strcmp(c, "mkdir")) {
         NEED(1);
         result(mkdir(a[1], 0755));
@@ -145,6 +161,33 @@ static int run(char **a, int n)
     } else if (!strcmp(c, "unlink")) {
         NEED(1);
         result(unlink(a[1]));
+    } else if (!strcmp(c, "truncate")) {
+        NEED(2);
+        result(truncate(a[1], atol(a[2])));
+    } else if (!strcmp(c, "utimes")) {
+        NEED(2);
+        struct timeval tv[2] = {{atol(a[2]), 0}, {atol(a[2]), 0}};
+        result(utimes(a[1], tv));
+    } else if (!strcmp(c, "write")) {
+        NEED(2);
+        result(write_new(a[1], O_TRUNC, a[2]));
+    } else if (!strcmp(c, "openw")) {
+        NEED(1);
+        result(g_wfd = open(a[1], O_WRONLY | O_TRUNC));
+    } else if (!strcmp(c, "writefd")) {
+        NEED(1);
+        size_t len = strlen(a[1]);
+        result(write(g_wfd, a[1], len) == (ssize_t)len ? 0 : -1);
+    } else if (!strcmp(c, "closefd")) {
+        NEED(0);
+        result(close(g_wfd));
+        g_wfd = -1;
+    } else if (!strcmp(c, "wait-file")) {
+        NEED(2);
+        long long start = now_ms();
+        while (stat(a[1], &st) < 0 && now_ms() - start < atol(a[2]))
+            sleep_ms(10);
+        result(stat(a[1], &st));
     } else if (!strcmp(c, "sleep")) {
         NEED(1);
         sleep_ms(atol(a[1]));

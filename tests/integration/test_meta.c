@@ -25,6 +25,10 @@
  *     symlink to it and through a symlinked directory, though the name
  *     read was served from the tier just before; and the other way round
  *     (the real name served, changed through the symlinked directory);
+ *   - a change through a symlink that names the file itself (truncate,
+ *     utimes, an open for writing; through a chain, into a symlinked
+ *     directory; O_CREAT through a dangling one) reaches the file's own
+ *     entries, also at the close of a descriptor written through it;
  *   - link(2) through the shim: the old name's stat (nlink, ctime);
  *   - ENOTDIR negative entries are answered from the tier, as ENOENT ones;
  *   - real programs: python3 importing a package tree and node requiring an
@@ -995,6 +999,16 @@ static void test_symlink_target_replaced(void **state)
     H_PASS(f);
 }
 
+/* src/NAME (its path into d, H_PATH_MAX bytes) with a directory realdir
+ * and a symlink dirlink -> realdir in it. */
+static void dir_with_dirlink(struct h_fix *f, const char *name, char *d)
+{
+    snprintf(d, H_PATH_MAX, "%.4000s/%s", f->src, name);
+    mkdir_mode(d, 0755);
+    mkdir_mode(h_fmt("%s/realdir", d), 0755);
+    symlink_ok("realdir", h_fmt("%s/dirlink", d));
+}
+
 /* The other way round: the real name is what the tier serves, the change
  * is made through a symlinked directory's name for it (both under the
  * prefix, both through the shim). Issue 11: "every create, remove,
@@ -1007,10 +1021,7 @@ static void test_change_through_symlinked_name(void **state)
     struct h_fix *f = *state;
     char d[H_PATH_MAX];
     char *report = NULL;
-    snprintf(d, sizeof d, "%.4000s/s", f->src);
-    mkdir_mode(d, 0755);
-    mkdir_mode(h_fmt("%s/realdir", d), 0755);
-    symlink_ok("realdir", h_fmt("%s/dirlink", d));
+    dir_with_dirlink(f, "s", d);
 
     /* content: realdir/g served, replaced by a rename through dirlink/ */
     char *out = shim_sh(f, d, "printf old >realdir/g; cat realdir/g", NULL);
@@ -1045,6 +1056,105 @@ static void test_change_through_symlinked_name(void **state)
     free((char *)hpos[0]);
     assert_no_report(report, "a change through a symlinked directory's name left the real "
                              "name's entries served");
+    H_PASS(f);
+}
+
+/* A change through a symlink that names the file itself (l -> t) changes
+ * t, whose own entries recorded nothing of l: truncate, utimes and an open
+ * for writing through l, also through a chain of symlinks and through one
+ * into a symlinked directory, and an O_CREAT open through a dangling one,
+ * which makes its target. Each: the names' stat (or "does not exist")
+ * served, the change made through the link, then a fresh process sees
+ * them as the kernel does. Last, a descriptor opened for writing through
+ * l: t's stat recorded while it is open must not outlive its close. */
+struct final_link_case {
+    const char *name;
+    const char *file;           /* the real file (relative to src/fs) */
+    const char *links[2][2];    /* symlinks made: name, target as written */
+    const char *op, *via, *arg; /* metaops OP VIA ARG, VIA a link */
+};
+
+static void test_change_through_final_symlink(void **state)
+{
+    struct h_fix *f = *state;
+    static const struct final_link_case cases[] = {
+        {"truncate", "t1", {{"l1", "t1"}}, "truncate", "l1", "2"},
+        {"utimes", "t2", {{"l2", "t2"}}, "utimes", "l2", "1500000000"},
+        {"open for writing", "t3", {{"l3", "t3"}}, "write", "l3", "rewritten through l3\n"},
+        {"truncate through a chain", "t4", {{"l4", "t4"}, {"l4b", "l4"}}, "truncate", "l4b", "1"},
+        {"truncate into a symlinked directory", "realdir/t5", {{"l5", "dirlink/t5"}}, "truncate",
+         "l5", "3"},
+    };
+    char d[H_PATH_MAX];
+    char *report = NULL;
+    dir_with_dirlink(f, "fs", d);
+
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const struct final_link_case *c = &cases[i];
+        struct plist pos = {0};
+        write_mode(h_fmt("%s/%s", d, c->file), "hello\n", 0644);
+        pl_add(&pos, h_fmt("%s/%s", d, c->file));
+        for (int j = 0; j < 2 && c->links[j][0]; j++) {
+            symlink_ok(c->links[j][1], h_fmt("%s/%s", d, c->links[j][0]));
+            pl_add(&pos, h_fmt("%s/%s", d, c->links[j][0]));
+        }
+        prime(f, NULL, pos.v, h_fmt("%s: priming", c->name));
+        char *out = metaops(f, H_ARGV(c->op, h_fmt("%s/%s", d, c->via), c->arg), c->name);
+        if (!strstr(out, " OK\n"))
+            cat_text(&report, h_fmt("  %s: %s", c->name, out));
+        free(out);
+        fresh_same(f, pos.v, h_fmt("%s: a fresh process", c->name), &report);
+        pl_free(&pos);
+    }
+
+    /* O_CREAT through a dangling symlink: its target was served as missing */
+    const char *dangling[] = {xstrdup(h_fmt("%s/nt", d)), xstrdup(h_fmt("%s/dl", d)), NULL};
+    const char *nt[] = {dangling[0], NULL}; /* (no negative entry is kept for
+                                                a dangling symlink itself) */
+    symlink_ok("nt", dangling[1]);
+    prime(f, nt, NULL, "dangling: priming");
+    char *out = metaops(f, H_ARGV("write", dangling[1], "made through dl\n"), "dangling");
+    if (!strstr(out, " OK\n"))
+        cat_text(&report, h_fmt("  O_CREAT through a dangling symlink: %s", out));
+    free(out);
+    fresh_same(f, dangling, "O_CREAT through a dangling symlink: a fresh process", &report);
+
+    /* the close of a descriptor written through l6: t6's stat was recorded
+     * (and served) after the open, while the descriptor was open */
+    const char *six[] = {xstrdup(h_fmt("%s/t6", d)), xstrdup(h_fmt("%s/l6", d)), NULL};
+    const char *go = xstrdup(h_fmt("%s/go-t6", f->tmp));
+    write_mode(six[0], "hello\n", 0644);
+    symlink_ok("t6", six[1]);
+    struct h_proc w;
+    assert_int_equal(h_start(&w, h_shim_env(f, NULL),
+                             h_wrapped(f->wrap, H_ARGV(g_metaops, "openw", six[1], "+", "writefd",
+                                                       "abc", "+", "wait-file", go, "20000", "+",
+                                                       "writefd", "defg", "+", "closefd"))),
+                     0);
+    struct stat st;
+    uint64_t end = h_now_ms() + 10000;
+    while (stat(six[0], &st) < 0 || st.st_size != 3) {
+        if (h_now_ms() > end)
+            fail_msg("the writer did not write 3 bytes to t6 within 10 s");
+        h_sleep_ms(20);
+    }
+    const char *t6[] = {six[0], NULL};
+    prime(f, NULL, t6, "t6 while written: priming");
+    assert_int_equal(h_write_str(go, "go\n"), 0);
+    struct h_result r;
+    h_finish(&w, &r, 20000);
+    h_assert_ok(&r, "the writer through l6");
+    if (strstr(r.out, "closefd OK\n") == NULL)
+        cat_text(&report, h_fmt("  the writer through l6: %s", r.out));
+    h_result_free(&r);
+    fresh_same(f, six, "t6 after the close of a descriptor written through l6", &report);
+    for (int i = 0; i < 2; i++) {
+        free((char *)dangling[i]);
+        free((char *)six[i]);
+    }
+    free((char *)go);
+    assert_no_report(report, "a change through a symlink to the file left the file's entries "
+                             "served");
     H_PASS(f);
 }
 
@@ -1305,6 +1415,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_symlink_target_replaced, setup_parity,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_change_through_symlinked_name, setup_shim_only,
+                                        h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_change_through_final_symlink, setup_shim_only,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_link_old_name, setup_shim_only, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_enotdir_answered, setup_parity, h_fix_teardown),
