@@ -237,7 +237,8 @@ static void change_mark(struct shim_change *c)
         mark_begin(&c->mark, c->key, c->len, 0, c->tree, c->target, c->how);
 }
 
-void shim_change_begin(struct shim_change *c, int dirfd, const char *path, unsigned how)
+/* Resolve and classify path for a change (a begin without its marks). */
+static void change_prepare(struct shim_change *c, int dirfd, const char *path, unsigned how)
 {
     change_init(c, how);
     int plen = shim_path_len(path);
@@ -254,6 +255,11 @@ void shim_change_begin(struct shim_change *c, int dirfd, const char *path, unsig
     } else {
         classify(c, n);
     }
+}
+
+void shim_change_begin(struct shim_change *c, int dirfd, const char *path, unsigned how)
+{
+    change_prepare(c, dirfd, path, how);
     change_mark(c);
 }
 
@@ -292,6 +298,12 @@ uint64_t shim_change_end(struct shim_change *c)
     if (shim_cfg.log == SHIM_LOG_ALL)
         shim_log(c->tree ? "CHANGE-TREE" : "CHANGE", c->len >= 0 ? c->key : "?");
     return tag;
+}
+
+uint64_t shim_change_after(struct shim_change *c, int dirfd, const char *path)
+{
+    change_prepare(c, dirfd, path, 0);
+    return shim_change_end(c); /* no marks open: once, on the index now */
 }
 
 void shim_tag_begin(struct shim_mark *m, uint64_t tag)

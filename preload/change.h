@@ -69,6 +69,12 @@ void shim_change_begin_fd(struct shim_change *c, int fd) SHIM_CHANGE_HIDDEN;
  * 0 when none. */
 uint64_t shim_change_end(struct shim_change *c) SHIM_CHANGE_HIDDEN;
 
+/* After a call that made path under a name it chose itself (mkstemp,
+ * mkdtemp), so that nothing could be marked before: mark it changed once,
+ * on the index live now. Returns its tag, as shim_change_end. */
+uint64_t shim_change_after(struct shim_change *c, int dirfd, const char *path)
+    SHIM_CHANGE_HIDDEN;
+
 /* The same around a call on a descriptor whose tag (fdtag.h) names the
  * bucket (a close or ftruncate of a write descriptor). */
 void shim_tag_begin(struct shim_mark *m, uint64_t tag) SHIM_CHANGE_HIDDEN;

@@ -1,6 +1,6 @@
 /* modify.c - the calls that change files. By path: truncate, rename,
- * unlink, rmdir, remove, link, symlink, mkdir, mknod, chmod, chown, utime
- * and utimensat, setxattr and removexattr. By descriptor: ftruncate,
+ * unlink, rmdir, remove, link, symlink, mkdir, mknod, mkfifo, chmod, chown,
+ * utime and utimensat, setxattr and removexattr. By descriptor: ftruncate,
  * futimens, fchmod, fchown, fsetxattr, fremovexattr (and utimensat or
  * futimesat with a NULL path). Each marks the path (or the tree, see
  * change.c) changed before the real call and again after it, so a write
@@ -16,7 +16,8 @@
  * symlink (a rename, an unlink, a permission change), which changes a
  * whole tree; SHIM_CHANGE_FOLLOW, the call changes what a final symlink
  * names (truncate, utime). A new name (the target of link, symlink, mkdir,
- * mknod) has nothing below it to cache, but may replace a negative answer. */
+ * mknod, mkfifo) has nothing below it to cache, but may replace a negative
+ * answer. */
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -230,6 +231,18 @@ SHIM_EXPORT int mknod(const char *p, mode_t m, dev_t dev)
 SHIM_EXPORT int mknodat(int d, const char *p, mode_t m, dev_t dev)
 {
     ONE_PATH(d, p, 0, REAL(mknodat)(d, p, m, dev));
+}
+
+/* glibc's mkfifo and mkfifoat call its internal __mknodat, not the mknodat
+ * symbol: hooked for themselves. */
+SHIM_EXPORT int mkfifo(const char *p, mode_t m)
+{
+    ONE_PATH(AT_FDCWD, p, 0, REAL(mkfifo)(p, m));
+}
+
+SHIM_EXPORT int mkfifoat(int d, const char *p, mode_t m)
+{
+    ONE_PATH(d, p, 0, REAL(mkfifoat)(d, p, m));
 }
 
 SHIM_EXPORT int chmod(const char *p, mode_t m)

@@ -18,6 +18,14 @@
  *   rename OLD NEW          rename(2)
  *   link OLD NEW            link(2)
  *   unlink PATH             unlink(2)
+ *   mkfifo PATH             mkfifo 0644
+ *   mkfifoat PATH           mkfifoat 0644, relative to PATH's directory opened
+ *   bind PATH               bind(2) a new AF_UNIX socket to PATH (left open)
+ *   FN TEMPLATE             FN one of mkstemp, mkstemp64, mkostemp,
+ *                           mkostemp64 (O_CLOEXEC), mkstemps, mkstemps64,
+ *                           mkostemps, mkostemps64 (a 4-byte suffix, as in
+ *                           "XXXXXX.tmp"), mkdtemp: the name made goes to
+ *                           stderr, the descriptor is closed
  *   truncate PATH LEN       truncate(2)
  *   utimes PATH SEC         utimes(2), both times SEC
  *   write PATH TEXT         open O_WRONLY|O_CREAT|O_TRUNC 0644, write, close
@@ -38,8 +46,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,6 +171,62 @@ static int run(char **a, int n)
     } else if (!strcmp(c, "unlink")) {
         NEED(1);
         result(unlink(a[1]));
+    } else if (!strcmp(c, "mkfifo")) {
+        NEED(1);
+        result(mkfifo(a[1], 0644));
+    } else if (!strcmp(c, "mkfifoat")) {
+        NEED(1);
+        char dir[4096];
+        const char *slash = strrchr(a[1], '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - a[1]) + 1 : 1, slash ? a[1] : ".");
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+        int r = dfd < 0 ? -1 : mkfifoat(dfd, slash ? slash + 1 : a[1], 0644);
+        int e = errno;
+        if (dfd >= 0)
+            close(dfd);
+        errno = e;
+        result(r);
+    } else if (!strcmp(c, "bind")) {
+        NEED(1);
+        struct sockaddr_un u = {.sun_family = AF_UNIX};
+        snprintf(u.sun_path, sizeof u.sun_path, "%s", a[1]);
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        result(s < 0 ? -1 : bind(s, (struct sockaddr *)&u, sizeof u));
+    } else if (!strncmp(c, "mk", 2) && strstr(c, "temp")) {
+        NEED(1);
+        char t[4096];
+        snprintf(t, sizeof t, "%s", a[1]);
+        int fd = -2;
+        char *d = NULL;
+        if (!strcmp(c, "mkstemp"))
+            fd = mkstemp(t);
+        else if (!strcmp(c, "mkstemp64"))
+            fd = mkstemp64(t);
+        else if (!strcmp(c, "mkostemp"))
+            fd = mkostemp(t, O_CLOEXEC);
+        else if (!strcmp(c, "mkostemp64"))
+            fd = mkostemp64(t, O_CLOEXEC);
+        else if (!strcmp(c, "mkstemps"))
+            fd = mkstemps(t, 4);
+        else if (!strcmp(c, "mkstemps64"))
+            fd = mkstemps64(t, 4);
+        else if (!strcmp(c, "mkostemps"))
+            fd = mkostemps(t, 4, O_CLOEXEC);
+        else if (!strcmp(c, "mkostemps64"))
+            fd = mkostemps64(t, 4, O_CLOEXEC);
+        else if (!strcmp(c, "mkdtemp"))
+            fd = (d = mkdtemp(t)) ? 0 : -1;
+        if (fd == -2) {
+            fprintf(stderr, "\nmetaops: unknown command %s\n", c);
+            return 2;
+        }
+        int e = errno;
+        if (fd >= 0 && !d)
+            close(fd);
+        if (fd >= 0)
+            fprintf(stderr, "metaops: %s made %s\n", c, t);
+        errno = e;
+        result(fd);
     } else if (!strcmp(c, "truncate")) {
         NEED(2);
         result(truncate(a[1], atol(a[2])));

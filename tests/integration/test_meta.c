@@ -18,6 +18,9 @@
  *     seen at once by the same process and by a fresh one, and its parent
  *     directory's stat is the real one (nlink, mtime, ctime); also through
  *     a symlinked directory, and a remove through the shim;
+ *   - the same for creates glibc makes through its internal calls:
+ *     mkfifo, mkfifoat, bind(2) of a Unix socket, the mkstemp family and
+ *     mkdtemp (their directory's stat);
  *   - a path created behind the cache (no shim) is found within
  *     --negative-ms (bound asserted generously: 5 s), also when a long
  *     --revalidate-ms paces the revalidator;
@@ -792,6 +795,60 @@ static void test_created_through_shim(void **state)
     H_PASS(f);
 }
 
+/* Creates the shim sees only by hooking them for themselves: mkfifo and
+ * mkfifoat (glibc calls its internal __mknodat), bind(2) of a Unix socket
+ * to a path, and the temp-name family (glibc's internal __open and
+ * __mkdir). The new name's "does not exist" (where it can be known before:
+ * not for a temp name) and its directory's stat are served first; after
+ * the create, the creating process and a fresh one see the kernel's
+ * answers. (metaops' stat, not metaprobe, for a FIFO: metaprobe's open
+ * would wait for a writer.) */
+static void test_created_by_other_calls(void **state)
+{
+    struct h_fix *f = *state;
+    static const char *const named[] = {"mkfifo", "mkfifoat", "bind", NULL};
+    static const char *const temps[] = {"mkstemp", "mkstemp64", "mkostemp", "mkostemp64",
+                                        "mkstemps", "mkstemps64", "mkostemps", "mkostemps64",
+                                        "mkdtemp", NULL};
+    char *report = NULL;
+
+    assert_int_equal(h_mkdirs(h_fmt("%s/g", f->src), 0755), 0);
+    for (int i = 0; named[i]; i++) {
+        const char *dir = xstrdup(h_fmt("%s/g/%s", f->src, named[i]));
+        const char *name = xstrdup(h_fmt("%s/new", dir));
+        mkdir_mode(dir, 0755);
+        const char *neg[] = {name, NULL}, *pos[] = {dir, NULL};
+        prime(f, neg, pos, h_fmt("%s: priming", named[i]));
+        char *out = metaops(f, H_ARGV(named[i], name, "+", "stat", name), named[i]);
+        const char *want = h_fmt("%s %s OK\nstat %s OK other\n", named[i], name, name);
+        if (strcmp(out, want) != 0)
+            cat_text(&report, h_fmt("  %s: in the creating process:\n%s", named[i], out));
+        free(out);
+        out = metaops(f, H_ARGV("stat", name), named[i]);
+        if (strcmp(out, h_fmt("stat %s OK other\n", name)) != 0)
+            cat_text(&report, h_fmt("  %s: a fresh process: %s", named[i], out));
+        free(out);
+        fresh_same(f, pos, h_fmt("%s: its directory, a fresh process", named[i]), &report);
+        free((char *)dir);
+        free((char *)name);
+    }
+    for (int i = 0; temps[i]; i++) {
+        const char *dir = xstrdup(h_fmt("%s/g/%s", f->src, temps[i]));
+        mkdir_mode(dir, 0755);
+        const char *pos[] = {dir, NULL};
+        prime(f, NULL, pos, h_fmt("%s: priming", temps[i]));
+        const char *tmpl = h_fmt("%s/tmpXXXXXX%s", dir, strstr(temps[i], "temps") ? ".tmp" : "");
+        char *out = metaops(f, H_ARGV(temps[i], tmpl), temps[i]);
+        if (!strstr(out, " OK\n"))
+            cat_text(&report, h_fmt("  %s: %s", temps[i], out));
+        free(out);
+        fresh_same(f, pos, h_fmt("%s: its directory, a fresh process", temps[i]), &report);
+        free((char *)dir);
+    }
+    assert_no_report(report, "created through a call glibc makes internally, not seen at once");
+    H_PASS(f);
+}
+
 /* ---- c. created behind the cache: found within --negative-ms --------------------------- */
 static void test_created_behind_cache(void **state)
 {
@@ -1408,6 +1465,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parity_as_nobody, setup_parity_nobody,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_created_through_shim, setup_shim_only,
+                                        h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_created_by_other_calls, setup_shim_only,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_created_behind_cache, setup_behind, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_negative_bound_long_revalidate,
