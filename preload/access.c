@@ -23,6 +23,8 @@
 
 #define ALL_X (S_IXUSR | S_IXGRP | S_IXOTH)
 #define ACCESS_FLAGS_SERVED (AT_EACCESS | AT_SYMLINK_NOFOLLOW)
+#define ACCESS_MODES (R_OK | W_OK | X_OK) /* the kernel's S_IRWXO: any other
+                                             bit is EINVAL, before the path */
 
 /* Does the entry decide mode for every caller? Sets *ok. */
 static bool decided(const struct shim_meta *m, int mode, bool *ok)
@@ -35,8 +37,8 @@ static bool decided(const struct shim_meta *m, int mode, bool *ok)
         *ok = true;
         return true;
     }
-    if (mode & ~(R_OK | X_OK))
-        return false; /* W_OK, or junk the kernel refuses */
+    if (mode & W_OK)
+        return false;
     bool public_r = (m->file_mode & TIER_ALL_R) == TIER_ALL_R && !(m->access & TIER_ACCESS_FILE_ACL);
     if (!public_r || ((mode & X_OK) && (m->file_mode & ALL_X) != ALL_X))
         return false;
@@ -52,8 +54,10 @@ int shim_faccessat(struct hook *h, int dirfd, const char *path, int mode, int fl
 
     m.len = -1;
     m.notify = false;
+    /* only what the kernel would answer from the path: a mode or flags it
+     * refuses (EINVAL) go to it, whatever the tier knows of the path */
     int maybe = shim_open_maybe(dirfd, path);
-    if (maybe && !(flags & ~ACCESS_FLAGS_SERVED)) {
+    if (maybe && !(flags & ~ACCESS_FLAGS_SERVED) && !(mode & ~ACCESS_MODES)) {
         shim_meta_lookup(dirfd, path, maybe, flags & AT_SYMLINK_NOFOLLOW, NULL, 0, &m);
         if (m.found != SHIM_META_MISS && decided(&m, mode, &ok)) {
             if (ok)

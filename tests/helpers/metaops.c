@@ -34,6 +34,12 @@
  *   closefd                 close it
  *   wait-file PATH MS       until PATH (outside the prefixes) exists, at
  *                           most MS
+ *   access PATH MODE FLAGS  faccessat(AT_FDCWD, PATH, MODE, FLAGS), or
+ *                           access(PATH, MODE) when FLAGS is "-" (numbers as
+ *                           strtol reads them: 0x10)
+ *   sysaccess PATH MODE FLAGS
+ *                           the same through syscall(): SYS_faccessat2, or
+ *                           SYS_faccessat when FLAGS is "-"
  *   sleep MS
  *   poll-stat PATH EVERY_MS TIMEOUT_MS
  *   poll-open PATH EVERY_MS TIMEOUT_MS
@@ -43,11 +49,13 @@
  *                           errno after TIMEOUT_MS */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
@@ -254,6 +262,16 @@ static int run(char **a, int n)
         while (stat(a[1], &st) < 0 && now_ms() - start < atol(a[2]))
             sleep_ms(10);
         result(stat(a[1], &st));
+    } else if (!strcmp(c, "access") || !strcmp(c, "sysaccess")) {
+        NEED(3);
+        int mode = (int)strtol(a[2], NULL, 0), flags = (int)strtol(a[3], NULL, 0);
+        bool plain = !strcmp(a[3], "-");
+        if (c[0] == 'a')
+            result(plain ? access(a[1], mode) : faccessat(AT_FDCWD, a[1], mode, flags));
+        else if (plain)
+            result((int)syscall(SYS_faccessat, AT_FDCWD, a[1], mode));
+        else
+            result((int)syscall(SYS_faccessat2, AT_FDCWD, a[1], mode, flags));
     } else if (!strcmp(c, "sleep")) {
         NEED(1);
         sleep_ms(atol(a[1]));

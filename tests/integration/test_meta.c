@@ -34,6 +34,8 @@
  *     entries, also at the close of a descriptor written through it;
  *   - link(2) through the shim: the old name's stat (nlink, ctime);
  *   - ENOTDIR negative entries are answered from the tier, as ENOENT ones;
+ *   - access and faccessat with a mode or flags the kernel refuses answer
+ *     its EINVAL, not what the tier knows of the path;
  *   - real programs: python3 importing a package tree and node requiring an
  *     npm-like tree print the same with and without the shim, and their
  *     second run is answered from the tier.
@@ -1241,6 +1243,60 @@ static void test_link_old_name(void **state)
     H_PASS(f);
 }
 
+/* access and faccessat answer EINVAL for a mode outside R_OK|W_OK|X_OK
+ * or an unknown flag before they look at the path: so must the shim, for
+ * a path whose "does not exist" (or stat) it has. Every call, shimmed and
+ * not: the same lines. */
+static void test_access_refused_arguments(void **state)
+{
+    struct h_fix *f = *state;
+    char dir[H_PATH_MAX];
+    snprintf(dir, sizeof dir, "%.4000s/acc", f->src);
+    mkdir_mode(dir, 0755);
+    const char *file = xstrdup(h_fmt("%s/file", dir)), *nope = xstrdup(h_fmt("%s/nope", dir));
+    write_mode(file, "readable\n", 0644);
+    const char *neg[] = {nope, NULL}, *pos[] = {file, NULL};
+    prime(f, neg, pos, "priming");
+    static const char *const calls[][4] = {
+        {"access", "0x10", "-"},  {"access", "0x8", "-"},    {"access", "-1", "-"},
+        {"access", "0x14", "-"},  {"access", "0", "-"},      {"access", "4", "-"},
+        {"access", "0x10", "0"},  {"access", "0x10", "0x200"}, {"access", "0", "0x8000"},
+        {"access", "4", "0x1"},   {"sysaccess", "0x10", "-"}, {"sysaccess", "0x10", "0x200"},
+        {"sysaccess", "0", "0x8000"}, {"sysaccess", "0", "-"},
+    };
+    const char *argv[160];
+    int k = 0;
+    argv[k++] = g_metaops;
+    for (int p = 0; p < 2; p++)
+        for (size_t i = 0; i < sizeof calls / sizeof *calls; i++) {
+            if (k > 1)
+                argv[k++] = "+";
+            argv[k++] = calls[i][0];
+            argv[k++] = p ? file : nope;
+            argv[k++] = calls[i][1];
+            argv[k++] = calls[i][2];
+        }
+    argv[k] = NULL;
+    struct h_result want, got;
+    struct counters a, b;
+    h_plain(f, &want, argv);
+    h_assert_ok(&want, "access calls without the shim");
+    counters(f, &a);
+    h_shim(f, &got, NULL, argv);
+    h_assert_ok(&got, "access calls with the shim");
+    counters(f, &b);
+    char *report = NULL;
+    compare(want.out, got.out, true, "access calls", &report);
+    if (b.negative_hits <= a.negative_hits)
+        cat_text(&report, "  the valid calls on the missing path were not answered from the tier\n");
+    h_result_free(&want);
+    h_result_free(&got);
+    free((char *)file);
+    free((char *)nope);
+    assert_no_report(report, "access with a mode or flags the kernel refuses");
+    H_PASS(f);
+}
+
 /* ENOTDIR is recorded as a negative entry (DESIGN.md, tier/layout.h) and
  * so should be answered from the tier like ENOENT. */
 static void test_enotdir_answered(void **state)
@@ -1479,6 +1535,8 @@ int main(void)
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_link_old_name, setup_shim_only, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_enotdir_answered, setup_parity, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_access_refused_arguments, setup_shim_only,
+                                        h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_python_imports, setup_parity, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_node_requires, setup_parity, h_fix_teardown),
     };
