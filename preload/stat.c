@@ -126,7 +126,8 @@ __attribute__((noinline)) static int stat_path(struct hook *h, const struct stat
     bool nofollow = c->kind == S_LSTAT || c->kind == S_LXSTAT || (c->flags & AT_SYMLINK_NOFOLLOW);
 
     if (!(c->flags & ~STAT_FLAGS_SERVED)) {
-        shim_meta_lookup(c->dirfd, c->path, maybe, nofollow, NULL, 0, &m);
+        shim_meta_lookup(c->dirfd, c->path, maybe, nofollow ? SHIM_META_NOFOLLOW : 0, NULL, 0,
+                         &m);
         if (m.found == SHIM_META_STAT && shim_writable(c->st, sizeof *c->st)) {
             memset(c->st, 0, sizeof *c->st);
             tier_stat_to(&m.st, c->st);
@@ -256,7 +257,8 @@ int shim_statx(struct hook *h, int dirfd, const char *path, int flags, unsigned 
     m.notify = false;
     int maybe = shim_open_maybe(dirfd, path);
     if (maybe && !(flags & ~STATX_FLAGS_SERVED) && !(mask & STATX__RESERVED)) {
-        shim_meta_lookup(dirfd, path, maybe, flags & AT_SYMLINK_NOFOLLOW, NULL, 0, &m);
+        shim_meta_lookup(dirfd, path, maybe, flags & AT_SYMLINK_NOFOLLOW ? SHIM_META_NOFOLLOW : 0,
+                         NULL, 0, &m);
         if (m.found == SHIM_META_STAT && tier_stat_statx_known(&m.st, mask) &&
             shim_writable(x, sizeof *x)) {
             tier_stat_fill_statx(&m.st, mask, x);

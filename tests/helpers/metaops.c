@@ -40,6 +40,7 @@
  *   sysaccess PATH MODE FLAGS
  *                           the same through syscall(): SYS_faccessat2, or
  *                           SYS_faccessat when FLAGS is "-"
+ *   setreuid RUID EUID      setreuid(2), for the commands after it
  *   sleep MS
  *   poll-stat PATH EVERY_MS TIMEOUT_MS
  *   poll-open PATH EVERY_MS TIMEOUT_MS
@@ -272,6 +273,9 @@ static int run(char **a, int n)
             result((int)syscall(SYS_faccessat, AT_FDCWD, a[1], mode));
         else
             result((int)syscall(SYS_faccessat2, AT_FDCWD, a[1], mode, flags));
+    } else if (!strcmp(c, "setreuid")) {
+        NEED(2);
+        result(setreuid((uid_t)atol(a[1]), (uid_t)atol(a[2])));
     } else if (!strcmp(c, "sleep")) {
         NEED(1);
         sleep_ms(atol(a[1]));

@@ -36,6 +36,8 @@
  *   - ENOTDIR negative entries are answered from the tier, as ENOENT ones;
  *   - access and faccessat with a mode or flags the kernel refuses answer
  *     its EINVAL, not what the tier knows of the path;
+ *   - access() in a process whose real uid is not its effective one is
+ *     the kernel's (it checks the real ids);
  *   - real programs: python3 importing a package tree and node requiring an
  *     npm-like tree print the same with and without the shim, and their
  *     second run is answered from the tier.
@@ -1297,6 +1299,48 @@ static void test_access_refused_arguments(void **state)
     H_PASS(f);
 }
 
+/* access() and faccessat without AT_EACCESS check the real ids. A root
+ * process that made nobody its real uid (setreuid(65534, 0), before its
+ * first call under the prefix) must not be told by the tier that a file
+ * in root's 0700 directory exists: the owner case of the directories
+ * above is decided for the effective uid. With AT_EACCESS, and stat, the
+ * effective ids ask: those are still answered. */
+static void test_access_real_ids(void **state)
+{
+    struct h_fix *f = *state;
+    if (!h_is_root()) {
+        print_message("    skipped: needs root to run with a real uid of nobody\n");
+        H_PASS(f);
+        skip();
+    }
+    char dir[H_PATH_MAX];
+    snprintf(dir, sizeof dir, "%.4000s/ids", f->src);
+    mkdir_mode(dir, 0755);
+    mkdir_mode(h_fmt("%s/secret", dir), 0700);
+    const char *file = xstrdup(h_fmt("%s/secret/file", dir));
+    write_mode(file, "root's\n", 0644);
+    const char *pos[] = {file, NULL};
+    prime(f, NULL, pos, "priming");
+    const char *argv[] = {g_metaops, "setreuid", "65534", "0", "+", "access", file, "0", "-",
+                          "+", "access", file, "4", "-", "+", "access", file, "0", "0",
+                          "+", "sysaccess", file, "0", "-", "+", "access", file, "0", "0x200",
+                          "+", "stat", file, NULL};
+    struct h_result want, got;
+    h_plain(f, &want, argv);
+    h_assert_ok(&want, "access with a real uid of nobody, without the shim");
+    h_shim(f, &got, NULL, argv);
+    h_assert_ok(&got, "access with a real uid of nobody, with the shim");
+    char *report = NULL;
+    if (!strstr(want.out, " 0 - EACCES\n"))
+        fail_msg("without the shim, access() with a real uid of nobody did not fail: %s", want.out);
+    compare(want.out, got.out, true, "access with a real uid of nobody", &report);
+    h_result_free(&want);
+    h_result_free(&got);
+    free((char *)file);
+    assert_no_report(report, "access() answered from the tier for the effective uid");
+    H_PASS(f);
+}
+
 /* ENOTDIR is recorded as a negative entry (DESIGN.md, tier/layout.h) and
  * so should be answered from the tier like ENOENT. */
 static void test_enotdir_answered(void **state)
@@ -1537,6 +1581,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_enotdir_answered, setup_parity, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_access_refused_arguments, setup_shim_only,
                                         h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_access_real_ids, setup_shim_only, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_python_imports, setup_parity, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_node_requires, setup_parity, h_fix_teardown),
     };
