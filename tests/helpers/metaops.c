@@ -37,9 +37,13 @@
  *   access PATH MODE FLAGS  faccessat(AT_FDCWD, PATH, MODE, FLAGS), or
  *                           access(PATH, MODE) when FLAGS is "-" (numbers as
  *                           strtol reads them: 0x10)
- *   sysaccess PATH MODE FLAGS
- *                           the same through syscall(): SYS_faccessat2, or
- *                           SYS_faccessat when FLAGS is "-"
+ *   sys CALL PATH [ARG]     syscall(SYS_CALL, ...): stat, lstat (x86_64),
+ *                           newfstatat PATH FLAGS, statx PATH, access PATH
+ *                           MODE (x86_64), faccessat PATH MODE, faccessat2
+ *                           PATH MODE FLAGS, readlink PATH (x86_64),
+ *                           readlinkat PATH (numbers as strtol reads them)
+ *   deny CALL[,CALL]...     from now on, those system calls fail with ENOSYS
+ *                           (seccomp; CALL as for sys)
  *   setreuid RUID EUID      setreuid(2), for the commands after it
  *   sleep MS
  *   poll-stat PATH EVERY_MS TIMEOUT_MS
@@ -50,10 +54,14 @@
  *                           errno after TIMEOUT_MS */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -121,6 +129,101 @@ static int write_new(const char *path, int flags, const char *text)
     close(fd);
     errno = e;
     return w == (ssize_t)len ? 0 : -1;
+}
+
+/* The system calls sys and deny know, by name. */
+static const struct {
+    const char *name;
+    long nr;
+    int args;   /* after the path */
+    bool stats; /* prints as the stat command does */
+} sys_calls[] = {
+#ifdef SYS_stat
+    {"stat", SYS_stat, 0, true},
+    {"lstat", SYS_lstat, 0, true},
+    {"access", SYS_access, 1, false},
+    {"readlink", SYS_readlink, 0, false},
+#endif
+    {"newfstatat", SYS_newfstatat, 1, true},
+    {"statx", SYS_statx, 0, true},
+    {"faccessat", SYS_faccessat, 1, false},
+    {"faccessat2", SYS_faccessat2, 2, false},
+    {"readlinkat", SYS_readlinkat, 0, false},
+};
+#define N_SYS_CALLS (sizeof sys_calls / sizeof *sys_calls)
+
+static int sys_index(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_SYS_CALLS; i++)
+        if (strlen(sys_calls[i].name) == len && !strncmp(sys_calls[i].name, name, len))
+            return (int)i;
+    return -1;
+}
+
+/* sys CALL PATH [ARG]... (a[0] is CALL): one result line, a stat's as
+ * stat's. Returns 0, or 2 for bad usage. */
+static int sys(char **a, int n)
+{
+    int i = sys_index(a[0], strlen(a[0]));
+    if (i < 0 || n != 2 + sys_calls[i].args) {
+        fprintf(stderr, "\nmetaops: sys %s: unknown, or not %d argument(s)\n", a[0],
+                i < 0 ? 0 : 1 + sys_calls[i].args);
+        return 2;
+    }
+    long nr = sys_calls[i].nr, x = n > 2 ? strtol(a[2], NULL, 0) : 0;
+    long y = n > 3 ? strtol(a[3], NULL, 0) : 0;
+    struct stat st;
+    struct statx stx;
+    char buf[256];
+    long r;
+    if (nr == SYS_newfstatat)
+        r = syscall(nr, AT_FDCWD, a[1], &st, x);
+    else if (nr == SYS_statx)
+        r = syscall(nr, AT_FDCWD, a[1], 0, STATX_BASIC_STATS, &stx);
+    else if (nr == SYS_faccessat || nr == SYS_faccessat2)
+        r = syscall(nr, AT_FDCWD, a[1], x, y);
+    else if (nr == SYS_readlinkat)
+        r = syscall(nr, AT_FDCWD, a[1], buf, sizeof buf);
+    else if (sys_calls[i].args) /* access */
+        r = syscall(nr, a[1], x);
+    else if (sys_calls[i].stats) /* stat, lstat */
+        r = syscall(nr, a[1], &st);
+    else /* readlink */
+        r = syscall(nr, a[1], buf, sizeof buf);
+    if (r >= 0 && nr == SYS_statx)
+        st.st_mode = stx.stx_mode, st.st_size = (off_t)stx.stx_size;
+    if (sys_calls[i].stats)
+        stat_result(r < 0 ? -1 : 0, &st);
+    else
+        result(r < 0 ? -1 : 0);
+    return 0;
+}
+
+/* Make the system calls named in list (comma separated) fail with ENOSYS
+ * from now on, as a seccomp profile that lacks them does. 0 or -1. */
+static int deny(const char *list)
+{
+    struct sock_filter f[2 + 2 * N_SYS_CALLS];
+    unsigned k = 0;
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                          offsetof(struct seccomp_data, nr));
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        int i = sys_index(p, len);
+        if (i < 0) {
+            errno = EINVAL;
+            return -1;
+        }
+        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                              (unsigned)sys_calls[i].nr, 0, 1);
+        f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+        p += len + (p[len] == ',');
+    }
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {.len = (unsigned short)k, .filter = f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
 /* Run one command (argv[0..n)). Returns 0, or 2 for bad usage. */
@@ -263,16 +366,20 @@ static int run(char **a, int n)
         while (stat(a[1], &st) < 0 && now_ms() - start < atol(a[2]))
             sleep_ms(10);
         result(stat(a[1], &st));
-    } else if (!strcmp(c, "access") || !strcmp(c, "sysaccess")) {
+    } else if (!strcmp(c, "access")) {
         NEED(3);
-        int mode = (int)strtol(a[2], NULL, 0), flags = (int)strtol(a[3], NULL, 0);
-        bool plain = !strcmp(a[3], "-");
-        if (c[0] == 'a')
-            result(plain ? access(a[1], mode) : faccessat(AT_FDCWD, a[1], mode, flags));
-        else if (plain)
-            result((int)syscall(SYS_faccessat, AT_FDCWD, a[1], mode));
+        int mode = (int)strtol(a[2], NULL, 0);
+        if (!strcmp(a[3], "-"))
+            result(access(a[1], mode));
         else
-            result((int)syscall(SYS_faccessat2, AT_FDCWD, a[1], mode, flags));
+            result(faccessat(AT_FDCWD, a[1], mode, (int)strtol(a[3], NULL, 0)));
+    } else if (!strcmp(c, "sys")) {
+        if (n < 3)
+            NEED(2);
+        return sys(a + 1, n - 1);
+    } else if (!strcmp(c, "deny")) {
+        NEED(1);
+        result(deny(a[1]));
     } else if (!strcmp(c, "setreuid")) {
         NEED(2);
         result(setreuid((uid_t)atol(a[1]), (uid_t)atol(a[2])));

@@ -38,6 +38,8 @@
  *     its EINVAL, not what the tier knows of the path;
  *   - access() in a process whose real uid is not its effective one is
  *     the kernel's (it checks the real ids);
+ *   - syscall() makes the system call asked for when the tier has no
+ *     answer (under a seccomp filter that refuses the others);
  *   - real programs: python3 importing a package tree and node requiring an
  *     npm-like tree print the same with and without the shim, and their
  *     second run is answered from the tier.
@@ -1245,6 +1247,30 @@ static void test_link_old_name(void **state)
     H_PASS(f);
 }
 
+/* metaops argv without the shim, then with it (between the counters'
+ * snapshots *a and *b, when given): the same lines, else the difference in
+ * *report. Returns the run without the shim's stdout (malloc'd), for what
+ * the kernel said. */
+static char *kernel_lines(struct h_fix *f, const char *const *argv, const char *what,
+                          struct counters *a, struct counters *b, char **report)
+{
+    struct h_result want, got;
+    h_plain(f, &want, argv);
+    h_assert_ok(&want, h_fmt("%s, without the shim", what));
+    if (a)
+        counters(f, a);
+    h_shim(f, &got, NULL, argv);
+    h_assert_ok(&got, h_fmt("%s, with the shim", what));
+    if (b)
+        counters(f, b);
+    compare(want.out, got.out, true, what, report);
+    char *out = want.out;
+    want.out = NULL;
+    h_result_free(&want);
+    h_result_free(&got);
+    return out;
+}
+
 /* access and faccessat answer EINVAL for a mode outside R_OK|W_OK|X_OK
  * or an unknown flag before they look at the path: so must the shim, for
  * a path whose "does not exist" (or stat) it has. Every call, shimmed and
@@ -1259,12 +1285,15 @@ static void test_access_refused_arguments(void **state)
     write_mode(file, "readable\n", 0644);
     const char *neg[] = {nope, NULL}, *pos[] = {file, NULL};
     prime(f, neg, pos, "priming");
+    /* the metaops command, the path, then its arguments (NULL: none) */
     static const char *const calls[][4] = {
-        {"access", "0x10", "-"},  {"access", "0x8", "-"},    {"access", "-1", "-"},
-        {"access", "0x14", "-"},  {"access", "0", "-"},      {"access", "4", "-"},
-        {"access", "0x10", "0"},  {"access", "0x10", "0x200"}, {"access", "0", "0x8000"},
-        {"access", "4", "0x1"},   {"sysaccess", "0x10", "-"}, {"sysaccess", "0x10", "0x200"},
-        {"sysaccess", "0", "0x8000"}, {"sysaccess", "0", "-"},
+        {"access", NULL, "0x10", "-"},  {"access", NULL, "0x8", "-"},
+        {"access", NULL, "-1", "-"},    {"access", NULL, "0x14", "-"},
+        {"access", NULL, "0", "-"},     {"access", NULL, "4", "-"},
+        {"access", NULL, "0x10", "0"},  {"access", NULL, "0x10", "0x200"},
+        {"access", NULL, "0", "0x8000"}, {"access", NULL, "4", "0x1"},
+        {"sys", "faccessat", "0x10", NULL}, {"sys", "faccessat2", "0x10", "0x200"},
+        {"sys", "faccessat2", "0", "0x8000"}, {"sys", "faccessat", "0", NULL},
     };
     const char *argv[160];
     int k = 0;
@@ -1273,26 +1302,19 @@ static void test_access_refused_arguments(void **state)
         for (size_t i = 0; i < sizeof calls / sizeof *calls; i++) {
             if (k > 1)
                 argv[k++] = "+";
-            argv[k++] = calls[i][0];
-            argv[k++] = p ? file : nope;
-            argv[k++] = calls[i][1];
-            argv[k++] = calls[i][2];
+            for (int j = 0; j < 4; j++) {
+                if (j == 2)
+                    argv[k++] = p ? file : nope;
+                if (calls[i][j])
+                    argv[k++] = calls[i][j];
+            }
         }
     argv[k] = NULL;
-    struct h_result want, got;
     struct counters a, b;
-    h_plain(f, &want, argv);
-    h_assert_ok(&want, "access calls without the shim");
-    counters(f, &a);
-    h_shim(f, &got, NULL, argv);
-    h_assert_ok(&got, "access calls with the shim");
-    counters(f, &b);
     char *report = NULL;
-    compare(want.out, got.out, true, "access calls", &report);
+    free(kernel_lines(f, argv, "access calls", &a, &b, &report));
     if (b.negative_hits <= a.negative_hits)
         cat_text(&report, "  the valid calls on the missing path were not answered from the tier\n");
-    h_result_free(&want);
-    h_result_free(&got);
     free((char *)file);
     free((char *)nope);
     assert_no_report(report, "access with a mode or flags the kernel refuses");
@@ -1323,21 +1345,51 @@ static void test_access_real_ids(void **state)
     prime(f, NULL, pos, "priming");
     const char *argv[] = {g_metaops, "setreuid", "65534", "0", "+", "access", file, "0", "-",
                           "+", "access", file, "4", "-", "+", "access", file, "0", "0",
-                          "+", "sysaccess", file, "0", "-", "+", "access", file, "0", "0x200",
+                          "+", "sys", "faccessat", file, "0", "+", "access", file, "0", "0x200",
                           "+", "stat", file, NULL};
-    struct h_result want, got;
-    h_plain(f, &want, argv);
-    h_assert_ok(&want, "access with a real uid of nobody, without the shim");
-    h_shim(f, &got, NULL, argv);
-    h_assert_ok(&got, "access with a real uid of nobody, with the shim");
     char *report = NULL;
-    if (!strstr(want.out, " 0 - EACCES\n"))
-        fail_msg("without the shim, access() with a real uid of nobody did not fail: %s", want.out);
-    compare(want.out, got.out, true, "access with a real uid of nobody", &report);
-    h_result_free(&want);
-    h_result_free(&got);
+    char *want = kernel_lines(f, argv, "access with a real uid of nobody", NULL, NULL, &report);
+    if (!strstr(want, " 0 - EACCES\n"))
+        fail_msg("without the shim, access() with a real uid of nobody did not fail: %s", want);
+    free(want);
     free((char *)file);
     assert_no_report(report, "access() answered from the tier for the effective uid");
+    H_PASS(f);
+}
+
+/* A metadata system call made through syscall() that the tier cannot
+ * answer is made as asked: not newfstatat, stat or lstat as statx, access
+ * or faccessat2 as faccessat, readlink as readlinkat, which a seccomp
+ * profile may refuse while it allows the call the program made. Under a
+ * filter that refuses statx, faccessat and readlinkat (ENOSYS), the same
+ * lines as without the shim, on paths the tier has never seen. */
+static void test_syscall_miss_as_asked(void **state)
+{
+    struct h_fix *f = *state;
+    char dir[H_PATH_MAX];
+    snprintf(dir, sizeof dir, "%.4000s/sc", f->src);
+    mkdir_mode(dir, 0755);
+    const char *file = xstrdup(h_fmt("%s/file", dir)), *link = xstrdup(h_fmt("%s/link", dir));
+    write_mode(file, "hello\n", 0644);
+    symlink_ok("file", link);
+    const char *argv[] = {g_metaops, "deny", "statx,faccessat,readlinkat",
+                          "+", "sys", "newfstatat", file, "0",
+                          "+", "sys", "newfstatat", link, "0x100",
+                          "+", "sys", "faccessat2", file, "4", "0",
+                          "+", "sys", "faccessat2", link, "0", "0x200",
+#ifdef __x86_64__
+                          "+", "sys", "stat", link, "+", "sys", "lstat", link,
+                          "+", "sys", "access", file, "4", "+", "sys", "readlink", link,
+#endif
+                          NULL};
+    char *report = NULL;
+    char *want = kernel_lines(f, argv, "system calls under seccomp", NULL, NULL, &report);
+    if (strstr(want, "ENOSYS") || !strstr(want, "deny statx,faccessat,readlinkat OK\n"))
+        fail_msg("without the shim, under the filter: %s", want);
+    free(want);
+    free((char *)file);
+    free((char *)link);
+    assert_no_report(report, "syscall() made another system call than the one asked for");
     H_PASS(f);
 }
 
@@ -1582,6 +1634,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_access_refused_arguments, setup_shim_only,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_access_real_ids, setup_shim_only, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_syscall_miss_as_asked, setup_shim_only,
+                                        h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_python_imports, setup_parity, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_node_requires, setup_parity, h_fix_teardown),
     };
