@@ -7,7 +7,10 @@
  *   W_OK   never: a read-only mount, an immutable file, the caller's
  *          groups all decide it; the kernel answers.
  * Whether the real or the effective ids ask (access against faccessat with
- * AT_EACCESS) does not matter for those cases: the bits grant everyone. A
+ * AT_EACCESS) does not matter for those cases: the bits grant everyone;
+ * but the directories above may be decided for their owner, the effective
+ * uid (meta.c), so in a process whose real and effective ids differ the
+ * kernel answers access() and faccessat without AT_EACCESS. A
  * readlink answer is the recorded target, cut to the caller's buffer as
  * readlink(2) does. */
 #include <errno.h>
@@ -23,6 +26,8 @@
 
 #define ALL_X (S_IXUSR | S_IXGRP | S_IXOTH)
 #define ACCESS_FLAGS_SERVED (AT_EACCESS | AT_SYMLINK_NOFOLLOW)
+#define ACCESS_MODES (R_OK | W_OK | X_OK) /* the kernel's S_IRWXO: any other
+                                             bit is EINVAL, before the path */
 
 /* Does the entry decide mode for every caller? Sets *ok. */
 static bool decided(const struct shim_meta *m, int mode, bool *ok)
@@ -35,8 +40,8 @@ static bool decided(const struct shim_meta *m, int mode, bool *ok)
         *ok = true;
         return true;
     }
-    if (mode & ~(R_OK | X_OK))
-        return false; /* W_OK, or junk the kernel refuses */
+    if (mode & W_OK)
+        return false;
     bool public_r = (m->file_mode & TIER_ALL_R) == TIER_ALL_R && !(m->access & TIER_ACCESS_FILE_ACL);
     if (!public_r || ((mode & X_OK) && (m->file_mode & ALL_X) != ALL_X))
         return false;
@@ -52,9 +57,14 @@ int shim_faccessat(struct hook *h, int dirfd, const char *path, int mode, int fl
 
     m.len = -1;
     m.notify = false;
+    /* only what the kernel would answer from the path: a mode or flags it
+     * refuses (EINVAL) go to it, whatever the tier knows of the path */
     int maybe = shim_open_maybe(dirfd, path);
-    if (maybe && !(flags & ~ACCESS_FLAGS_SERVED)) {
-        shim_meta_lookup(dirfd, path, maybe, flags & AT_SYMLINK_NOFOLLOW, NULL, 0, &m);
+    if (maybe && !(flags & ~ACCESS_FLAGS_SERVED) && !(mode & ~ACCESS_MODES)) {
+        shim_meta_lookup(dirfd, path, maybe,
+                         (flags & AT_SYMLINK_NOFOLLOW ? SHIM_META_NOFOLLOW : 0) |
+                             (flags & AT_EACCESS ? 0 : SHIM_META_REAL_IDS),
+                         NULL, 0, &m);
         if (m.found != SHIM_META_MISS && decided(&m, mode, &ok)) {
             if (ok)
                 return 0;
@@ -123,7 +133,7 @@ long shim_readlinkat(struct hook *h, int dirfd, const char *path, char *buf, siz
     m.notify = false;
     int maybe = shim_open_maybe(dirfd, path);
     if (maybe && n > 0 && shim_unknown(buf)) {
-        shim_meta_lookup(dirfd, path, maybe, true, buf, n, &m);
+        shim_meta_lookup(dirfd, path, maybe, SHIM_META_NOFOLLOW, buf, n, &m);
         if (m.found == SHIM_META_STAT)
             return m.link_len;
         if (m.found == SHIM_META_ERROR) {

@@ -225,6 +225,7 @@ static bool attach(struct shim_attach *cur)
     a->seq = ++g_attach_seq & FDTAG_ATTACH_MASK;
     a->validate = validate;
     a->euid = (uint32_t)uid;
+    a->ids_differ = getuid() != uid || getgid() != getegid();
     if (validate && shim_cfg.log != SHIM_LOG_OFF)
         shim_log("NOTE", "shmd runs in another root or mount namespace: every hit is "
                          "validated against the source");

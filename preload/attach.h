@@ -32,6 +32,17 @@ struct shim_attach {
                                    checks the 0700 instance directory on every
                                    openat of an object, so a stale value can
                                    only make a hit fail, not grant one. */
+    bool ids_differ;            /* getuid() != geteuid() or getgid() !=
+                                   getegid() at attach: access() without
+                                   AT_EACCESS checks the real ids, which the
+                                   owner case does not know, so the kernel
+                                   answers it (meta.c). Stale too after a
+                                   change of ids (a seteuid after the first
+                                   call under a prefix): both values are
+                                   then those of the attach, and a metadata
+                                   answer, which no kernel check follows,
+                                   may be decided for ids the process no
+                                   longer has, until it attaches again. */
 };
 
 extern pid_t shim_pid __attribute__((visibility("hidden"))); /* updated at fork */

@@ -13,10 +13,13 @@
  * A change to a directory or a symlink, or to an ancestor of a prefix, can
  * move whole trees: it marks the epoch, which no entry published before it
  * survives. A change through a name with a symlinked directory above it
- * also marks the name it resolves to (alias_of), and entries reached
- * through a symlink recorded their target's word (tier/layout.h), so both
- * names die together. Other names of a file (a hard link, a bind mount)
- * are not recognised here; revalidation catches them. */
+ * also marks the name it resolves to (alias_of), and so does a call that
+ * follows a final symlink (truncate, utime, an open for writing of a link
+ * to the file: target_of); entries reached through a symlink recorded
+ * their target's word (tier/layout.h), so all the names die together.
+ * Other names of a file (a hard link, a bind mount, a symlink outside the
+ * prefixes to a file inside) are not recognised here; revalidation catches
+ * them. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,14 +56,14 @@ static uint32_t parent_bucket1_of(const struct shim_attach *a, const char *key, 
 
 static void mark_add(const struct shim_attach *a, const struct shim_mark *m, uint64_t delta)
 {
-    const uint32_t b[4] = {m->bucket1, m->pbucket1, m->abucket1, m->apbucket1};
+    const uint32_t b[5] = {m->bucket1, m->pbucket1, m->abucket1, m->apbucket1, m->tbucket1};
     uint64_t words = m->epoch;
 
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         words += b[i] != 0;
     if (delta == TIER_CHANGE_BEGIN)
         fetch_add_seqcst(&a->view.marks->inflight, words);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (b[i])
             fetch_add_seqcst(&a->view.gens[b[i] - 1], delta);
     if (m->epoch)
@@ -95,26 +98,73 @@ static int alias_of(const char *key, int len, char *out)
     return path_normalize(out, key + n, false, out, PATH_KEY_SIZE);
 }
 
+/* What the symlink key (len bytes) resolves to, every symlink on the way
+ * followed, as the kernel resolves it for the call (open O_PATH, then
+ * /proc/self/fd: three system calls, on calls that follow a symlink under
+ * a prefix only). Returns its length in out; -1 with *unknown false when
+ * the kernel could not resolve it (dangling, a loop, no permission: the
+ * call fails the same way unless it creates), -1 with *unknown true when
+ * it did but the shim cannot say what to (/proc). */
+static int target_of(const char *key, int len, char *out, bool *unknown)
+{
+    *unknown = false;
+    int fd = REAL(openat)(AT_FDCWD, key, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rn = shim_fd_resolve(fd, out);
+    shim_close(fd);
+    *unknown = rn < 0;
+    if (rn < 0 || (rn == len && memcmp(out, key, (size_t)len) == 0))
+        return -1;
+    return rn;
+}
+
+/* The buckets a change to the path key (len bytes, >= 0) marks on a: its
+ * own and its parent's, the same for its alias, and with target what the
+ * final symlink resolves to. A target that cannot be told marks the epoch
+ * instead, when the call may change it: a create through a dangling
+ * symlink, or one /proc could not name. */
+static void mark_buckets(const struct shim_attach *a, struct shim_mark *m, const char *key,
+                         int len, bool target, unsigned how)
+{
+    char other[PATH_KEY_SIZE];
+    bool unknown;
+
+    m->bucket1 = bucket1_of(a, key, len);
+    m->pbucket1 = parent_bucket1_of(a, key, len);
+    int an = alias_of(key, len, other);
+    if (an >= 0) {
+        m->abucket1 = bucket1_of(a, other, an);
+        m->apbucket1 = parent_bucket1_of(a, other, an);
+    }
+    if (!target)
+        return;
+    int tn = target_of(key, len, other, &unknown);
+    if (tn >= 0)
+        m->tbucket1 = bucket1_of(a, other, tn);
+    else if (unknown || (how & SHIM_CHANGE_CREATE))
+        m->epoch = true;
+}
+
+static void mark_clear(struct shim_mark *m, bool epoch)
+{
+    m->bucket1 = m->pbucket1 = m->abucket1 = m->apbucket1 = m->tbucket1 = 0;
+    m->epoch = epoch;
+}
+
 /* Open marks for the path key (len bytes, -1: none) or for the bucket of
  * a descriptor's tag (key NULL), and the epoch when tree. */
-static void mark_begin(struct shim_mark *m, const char *key, int len, uint64_t tag, bool tree)
+static void mark_begin(struct shim_mark *m, const char *key, int len, uint64_t tag, bool tree,
+                       bool target, unsigned how)
 {
     struct shim_attach *a = shim_enter_marks();
 
     m->a = a;
-    m->bucket1 = m->pbucket1 = m->abucket1 = m->apbucket1 = 0;
-    m->epoch = tree;
+    mark_clear(m, tree);
     if (!a)
         return;
     if (key && len >= 0) {
-        char alias[PATH_KEY_SIZE];
-        m->bucket1 = bucket1_of(a, key, len);
-        m->pbucket1 = parent_bucket1_of(a, key, len);
-        int an = alias_of(key, len, alias);
-        if (an >= 0) {
-            m->abucket1 = bucket1_of(a, alias, an);
-            m->apbucket1 = parent_bucket1_of(a, alias, an);
-        }
+        mark_buckets(a, m, key, len, target, how);
     } else if (!key) {
         uint32_t b1 = fdtag_bucket1(tag);
         if (fdtag_attach(tag) == (a->seq & FDTAG_ATTACH_MASK) && b1 && b1 - 1 <= a->view.bucket_mask)
@@ -130,7 +180,8 @@ static void mark_begin(struct shim_mark *m, const char *key, int len, uint64_t t
  * the one there is now (one may have come up meanwhile and loaded the old
  * state): key/len name the path again, to find its bucket there. Returns
  * the attachment marked (still entered, for the caller's tag), or NULL. */
-static struct shim_attach *mark_end(struct shim_mark *m, const char *key, int len)
+static struct shim_attach *mark_end(struct shim_mark *m, const char *key, int len, bool target,
+                                    unsigned how)
 {
     struct shim_attach *a = m->a;
 
@@ -142,23 +193,17 @@ static struct shim_attach *mark_end(struct shim_mark *m, const char *key, int le
     a = shim_enter_marks();
     if (!a)
         return NULL;
-    if (key && len >= 0) {
-        char alias[PATH_KEY_SIZE];
-        m->bucket1 = bucket1_of(a, key, len);
-        m->pbucket1 = parent_bucket1_of(a, key, len);
-        int an = alias_of(key, len, alias);
-        if (an >= 0) {
-            m->abucket1 = bucket1_of(a, alias, an);
-            m->apbucket1 = parent_bucket1_of(a, alias, an);
-        }
-    }
+    if (key && len >= 0)
+        mark_buckets(a, m, key, len, target, how);
     m->epoch = m->epoch || !key;
     mark_add(a, m, TIER_CHANGE_ONE);
     return a;
 }
 
-/* Decide what a change to the normalised path key (n bytes) affects. */
-static void classify(struct shim_change *c, int n, bool check_type)
+/* Decide what a change to the normalised path key (n bytes) affects. One
+ * lstat, on calls under a prefix that may change a tree or follow a final
+ * symlink. */
+static void classify(struct shim_change *c, int n)
 {
     bool under = path_prefixes_match(&shim_cfg.prefixes, c->key, (size_t)n);
     bool above = !under && path_prefixes_below(&shim_cfg.prefixes, c->key, (size_t)n);
@@ -168,28 +213,34 @@ static void classify(struct shim_change *c, int n, bool check_type)
         return;
     c->relevant = true;
     c->len = under ? n : -1;
-    c->tree = above || (check_type && REAL(lstat)(c->key, &st) == 0 &&
-                        (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)));
+    c->tree = above;
+    if (above || !(c->how & (SHIM_CHANGE_TYPE | SHIM_CHANGE_FOLLOW)) ||
+        REAL(lstat)(c->key, &st) < 0)
+        return;
+    if (c->how & SHIM_CHANGE_TYPE)
+        c->tree = S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode);
+    c->target = !c->tree && (c->how & SHIM_CHANGE_FOLLOW) && S_ISLNK(st.st_mode);
 }
 
-static void change_init(struct shim_change *c)
+static void change_init(struct shim_change *c, unsigned how)
 {
-    c->relevant = c->tree = false;
+    c->relevant = c->tree = c->target = false;
+    c->how = how;
     c->len = -1;
     c->mark.a = NULL;
-    c->mark.bucket1 = c->mark.pbucket1 = c->mark.abucket1 = c->mark.apbucket1 = 0;
-    c->mark.epoch = false;
+    mark_clear(&c->mark, false);
 }
 
 static void change_mark(struct shim_change *c)
 {
     if (c->relevant)
-        mark_begin(&c->mark, c->key, c->len, 0, c->tree);
+        mark_begin(&c->mark, c->key, c->len, 0, c->tree, c->target, c->how);
 }
 
-void shim_change_begin(struct shim_change *c, int dirfd, const char *path, bool check_type)
+/* Resolve and classify path for a change (a begin without its marks). */
+static void change_prepare(struct shim_change *c, int dirfd, const char *path, unsigned how)
 {
-    change_init(c);
+    change_init(c, how);
     int plen = shim_path_len(path);
     if (plen <= 0)
         return; /* unreadable, too long or empty: the real call fails */
@@ -202,32 +253,46 @@ void shim_change_begin(struct shim_change *c, int dirfd, const char *path, bool 
          * it may be anywhere, so assume the worst */
         c->relevant = c->tree = path[0] != '/' || shim_has_dotdot(path);
     } else {
-        classify(c, n, check_type);
+        classify(c, n);
     }
+}
+
+void shim_change_begin(struct shim_change *c, int dirfd, const char *path, unsigned how)
+{
+    change_prepare(c, dirfd, path, how);
     change_mark(c);
 }
 
 void shim_change_begin_fd(struct shim_change *c, int fd)
 {
-    change_init(c);
+    change_init(c, SHIM_CHANGE_TYPE);
     int n = shim_fd_resolve(fd, c->key);
     if (n >= 0)
-        classify(c, n, true);
+        classify(c, n);
     change_mark(c);
+}
+
+/* The bucket a descriptor opened for writing names for its close: that of
+ * the path with every symlink resolved (the target, else the alias), as
+ * the entries of every other name of it recorded it (real_bucket1); 0
+ * when the target was not known (its close marks the epoch). */
+static uint32_t tag_bucket1(const struct shim_change *c)
+{
+    if (c->target)
+        return c->mark.tbucket1;
+    return c->mark.abucket1 ? c->mark.abucket1 : c->mark.bucket1;
 }
 
 uint64_t shim_change_end(struct shim_change *c)
 {
-    uint64_t tag;
+    uint64_t tag = FDTAG_EPOCH; /* a cached path, bucket unknown: its close
+                                   marks the epoch */
 
     if (!c->relevant)
         return 0;
-    struct shim_attach *a = mark_end(&c->mark, c->key, c->len);
-    if (a && c->mark.bucket1)
-        tag = fdtag_make(a->seq, c->mark.bucket1 - 1);
-    else
-        tag = FDTAG_EPOCH; /* a cached path, bucket unknown: its close marks
-                              the epoch */
+    struct shim_attach *a = mark_end(&c->mark, c->key, c->len, c->target, c->how);
+    if (a && tag_bucket1(c))
+        tag = fdtag_make(a->seq, tag_bucket1(c) - 1);
     if (a)
         shim_leave(a);
     if (shim_cfg.log == SHIM_LOG_ALL)
@@ -235,14 +300,20 @@ uint64_t shim_change_end(struct shim_change *c)
     return tag;
 }
 
+uint64_t shim_change_after(struct shim_change *c, int dirfd, const char *path)
+{
+    change_prepare(c, dirfd, path, 0);
+    return shim_change_end(c); /* no marks open: once, on the index now */
+}
+
 void shim_tag_begin(struct shim_mark *m, uint64_t tag)
 {
-    mark_begin(m, NULL, -1, tag, false);
+    mark_begin(m, NULL, -1, tag, false, false, 0);
 }
 
 void shim_tag_end(struct shim_mark *m)
 {
-    struct shim_attach *a = mark_end(m, NULL, -1);
+    struct shim_attach *a = mark_end(m, NULL, -1, false, 0);
     if (a)
         shim_leave(a);
 }

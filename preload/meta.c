@@ -7,7 +7,8 @@
  * directories above it decide search permission for this process the
  * way the kernel would (all three x bits everywhere, no ACL; or this euid
  * owning the ones that are not): otherwise the kernel is asked, as it
- * would be without the shim. A file's entry answers stat; lstat only when
+ * would be without the shim. A question for the real ids (access()) in a
+ * process whose real and effective ids differ is always the kernel's. A file's entry answers stat; lstat only when
  * it is known whether the path itself is a symlink (TIER_KIND_LINK or
  * TIER_KIND_PLAIN). With SHMCACHE_VALIDATE=open, or a daemon in another
  * namespace, the kernel answers every metadata question. */
@@ -48,11 +49,12 @@ static bool dirs_decide(const struct tier_entry *e, uint32_t euid)
     return (e->access & TIER_ACCESS_DIRS_OPEN) || e->dirs_uid == euid;
 }
 
-void shim_meta_lookup(int dirfd, const char *path, int maybe, bool nofollow, char *link,
+void shim_meta_lookup(int dirfd, const char *path, int maybe, unsigned how, char *link,
                       size_t linksz, struct shim_meta *m)
 {
     struct tier_entry e;
     bool raw;
+    bool nofollow = how & SHIM_META_NOFOLLOW;
 
     m->found = SHIM_META_MISS;
     m->notify = false;
@@ -63,6 +65,8 @@ void shim_meta_lookup(int dirfd, const char *path, int maybe, bool nofollow, cha
     struct shim_attach *a = shim_enter(false);
     if (!a)
         return;
+    if ((how & SHIM_META_REAL_IDS) && a->ids_differ)
+        goto out; /* dirs_decide knows the effective uid only */
     enum tier_lookup_result r = look(a, m, raw, &e);
     if (m->len < 0)
         goto out;

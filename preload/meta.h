@@ -30,14 +30,19 @@ struct shim_meta {
     char key[PATH_KEY_SIZE];
 };
 
+/* How a metadata question is asked (shim_meta_lookup's how). */
+#define SHIM_META_NOFOLLOW 1u   /* about the path itself (lstat, readlink) */
+#define SHIM_META_REAL_IDS 2u   /* for the real ids (access without
+                                   AT_EACCESS), not the effective ones */
+
 /* Ask the tier about path (absolute, or relative to the cwd when dirfd is
- * AT_FDCWD), the path itself when nofollow (lstat), given maybe =
+ * AT_FDCWD), as how says (SHIM_META_*), given maybe =
  * shim_open_maybe(dirfd, path) != 0 (the cheap test the hook makes first,
  * so a path outside the prefixes costs nothing more). With link
  * (readlink), a symlink's target is copied there, at most linksz bytes
  * (checked writable first). Fills *m; reads path only after it is known
  * readable. May change errno. */
-void shim_meta_lookup(int dirfd, const char *path, int maybe, bool nofollow, char *link,
+void shim_meta_lookup(int dirfd, const char *path, int maybe, unsigned how, char *link,
                       size_t linksz, struct shim_meta *m) __attribute__((visibility("hidden")));
 
 /* After the real call on a miss: tell shmd, when the outcome (r, errno e)

@@ -1,6 +1,6 @@
 /* modify.c - the calls that change files. By path: truncate, rename,
- * unlink, rmdir, remove, link, symlink, mkdir, mknod, chmod, chown, utime
- * and utimensat, setxattr and removexattr. By descriptor: ftruncate,
+ * unlink, rmdir, remove, link, symlink, mkdir, mknod, mkfifo, chmod, chown,
+ * utime and utimensat, setxattr and removexattr. By descriptor: ftruncate,
  * futimens, fchmod, fchown, fsetxattr, fremovexattr (and utimensat or
  * futimesat with a NULL path). Each marks the path (or the tree, see
  * change.c) changed before the real call and again after it, so a write
@@ -12,10 +12,12 @@
  * (fdtab.h); any other is looked up in /proc (one readlink, on calls that
  * are rare).
  *
- * check_type: the path may be a directory or a symlink (a rename, an
- * unlink, a permission change), which changes a whole tree. A new name
- * (the target of link, symlink, mkdir, mknod) has nothing below it to
- * cache, but may replace a negative answer. */
+ * how (change.h): SHIM_CHANGE_TYPE, the path may be a directory or a
+ * symlink (a rename, an unlink, a permission change), which changes a
+ * whole tree; SHIM_CHANGE_FOLLOW, the call changes what a final symlink
+ * names (truncate, utime). A new name (the target of link, symlink, mkdir,
+ * mknod, mkfifo) has nothing below it to cache, but may replace a negative
+ * answer. */
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -44,13 +46,14 @@
     } while (0)
 
 /* One path, or two (rename, link: both names change). */
-#define ONE_PATH(dirfd, path, check_type, call) \
-    AROUND(struct shim_change c_, shim_change_begin(&c_, dirfd, path, check_type), \
+#define ONE_PATH(dirfd, path, how, call) \
+    AROUND(struct shim_change c_, shim_change_begin(&c_, dirfd, path, how), \
            shim_change_end(&c_), call)
 
 #define TWO_PATHS(d1, p1, d2, p2, call) \
     AROUND(struct shim_change a_; struct shim_change b_, \
-           (shim_change_begin(&a_, d1, p1, true), shim_change_begin(&b_, d2, p2, true)), \
+           (shim_change_begin(&a_, d1, p1, SHIM_CHANGE_TYPE), \
+            shim_change_begin(&b_, d2, p2, SHIM_CHANGE_TYPE)), \
            (shim_change_end(&b_), shim_change_end(&a_)), call)
 
 /* A change through descriptor fd in flight. */
@@ -87,11 +90,11 @@ static void fd_change_end(struct fd_change *c)
     AROUND(struct fd_change c_, fd_change_begin(&c_, fd), fd_change_end(&c_), call)
 
 /* A path call given AT_EMPTY_PATH and "" acts on the descriptor dirfd. */
-#define PATH_OR_FD(d, p, flags, check_type, call) \
+#define PATH_OR_FD(d, p, flags, how, call) \
     do { \
         if (((flags) & AT_EMPTY_PATH) && shim_path_len(p) == 0) \
             ONE_FD(d, call); \
-        ONE_PATH(d, p, check_type, call); \
+        ONE_PATH(d, p, how, call); \
     } while (0)
 
 SHIM_EXPORT int ftruncate(int fd, off_t len)
@@ -131,12 +134,12 @@ SHIM_EXPORT int fremovexattr(int fd, const char *name)
 
 SHIM_EXPORT int truncate(const char *p, off_t len)
 {
-    ONE_PATH(AT_FDCWD, p, false, REAL(truncate)(p, len));
+    ONE_PATH(AT_FDCWD, p, SHIM_CHANGE_FOLLOW, REAL(truncate)(p, len));
 }
 
 SHIM_EXPORT int truncate64(const char *p, off64_t len)
 {
-    ONE_PATH(AT_FDCWD, p, false, REAL(truncate64)(p, len));
+    ONE_PATH(AT_FDCWD, p, SHIM_CHANGE_FOLLOW, REAL(truncate64)(p, len));
 }
 
 SHIM_EXPORT int rename(const char *o, const char *n)
@@ -156,22 +159,22 @@ SHIM_EXPORT int renameat2(int od, const char *o, int nd, const char *n, unsigned
 
 SHIM_EXPORT int unlink(const char *p)
 {
-    ONE_PATH(AT_FDCWD, p, true, REAL(unlink)(p));
+    ONE_PATH(AT_FDCWD, p, SHIM_CHANGE_TYPE, REAL(unlink)(p));
 }
 
 SHIM_EXPORT int unlinkat(int d, const char *p, int flags)
 {
-    ONE_PATH(d, p, true, REAL(unlinkat)(d, p, flags));
+    ONE_PATH(d, p, SHIM_CHANGE_TYPE, REAL(unlinkat)(d, p, flags));
 }
 
 SHIM_EXPORT int rmdir(const char *p)
 {
-    ONE_PATH(AT_FDCWD, p, true, REAL(rmdir)(p));
+    ONE_PATH(AT_FDCWD, p, SHIM_CHANGE_TYPE, REAL(rmdir)(p));
 }
 
 SHIM_EXPORT int remove(const char *p)
 {
-    ONE_PATH(AT_FDCWD, p, true, REAL(remove)(p));
+    ONE_PATH(AT_FDCWD, p, SHIM_CHANGE_TYPE, REAL(remove)(p));
 }
 
 /* A link changes the old name's stat too (nlink, ctime). */
@@ -189,7 +192,7 @@ SHIM_EXPORT int linkat(int od, const char *o, int nd, const char *n, int flags)
         if (!hook_enter(&h))
             return REAL(linkat)(od, o, nd, n, flags);
         fd_change_begin(&fc, od);
-        shim_change_begin(&c, nd, n, false);
+        shim_change_begin(&c, nd, n, 0);
         hook_call(&h);
         int r = REAL(linkat)(od, o, nd, n, flags);
         hook_called(&h);
@@ -202,92 +205,104 @@ SHIM_EXPORT int linkat(int od, const char *o, int nd, const char *n, int flags)
 
 SHIM_EXPORT int symlink(const char *target, const char *n)
 {
-    ONE_PATH(AT_FDCWD, n, false, REAL(symlink)(target, n));
+    ONE_PATH(AT_FDCWD, n, 0, REAL(symlink)(target, n));
 }
 
 SHIM_EXPORT int symlinkat(const char *target, int nd, const char *n)
 {
-    ONE_PATH(nd, n, false, REAL(symlinkat)(target, nd, n));
+    ONE_PATH(nd, n, 0, REAL(symlinkat)(target, nd, n));
 }
 
 SHIM_EXPORT int mkdir(const char *p, mode_t m)
 {
-    ONE_PATH(AT_FDCWD, p, false, REAL(mkdir)(p, m));
+    ONE_PATH(AT_FDCWD, p, 0, REAL(mkdir)(p, m));
 }
 
 SHIM_EXPORT int mkdirat(int d, const char *p, mode_t m)
 {
-    ONE_PATH(d, p, false, REAL(mkdirat)(d, p, m));
+    ONE_PATH(d, p, 0, REAL(mkdirat)(d, p, m));
 }
 
 SHIM_EXPORT int mknod(const char *p, mode_t m, dev_t dev)
 {
-    ONE_PATH(AT_FDCWD, p, false, REAL(mknod)(p, m, dev));
+    ONE_PATH(AT_FDCWD, p, 0, REAL(mknod)(p, m, dev));
 }
 
 SHIM_EXPORT int mknodat(int d, const char *p, mode_t m, dev_t dev)
 {
-    ONE_PATH(d, p, false, REAL(mknodat)(d, p, m, dev));
+    ONE_PATH(d, p, 0, REAL(mknodat)(d, p, m, dev));
+}
+
+/* glibc's mkfifo and mkfifoat call its internal __mknodat, not the mknodat
+ * symbol: hooked for themselves. */
+SHIM_EXPORT int mkfifo(const char *p, mode_t m)
+{
+    ONE_PATH(AT_FDCWD, p, 0, REAL(mkfifo)(p, m));
+}
+
+SHIM_EXPORT int mkfifoat(int d, const char *p, mode_t m)
+{
+    ONE_PATH(d, p, 0, REAL(mkfifoat)(d, p, m));
 }
 
 SHIM_EXPORT int chmod(const char *p, mode_t m)
 {
-    ONE_PATH(AT_FDCWD, p, true, REAL(chmod)(p, m));
+    ONE_PATH(AT_FDCWD, p, SHIM_CHANGE_TYPE, REAL(chmod)(p, m));
 }
 
 SHIM_EXPORT int fchmodat(int d, const char *p, mode_t m, int flags)
 {
-    PATH_OR_FD(d, p, flags, true, REAL(fchmodat)(d, p, m, flags));
+    PATH_OR_FD(d, p, flags, SHIM_CHANGE_TYPE, REAL(fchmodat)(d, p, m, flags));
 }
 
 SHIM_EXPORT int chown(const char *p, uid_t u, gid_t g)
 {
-    ONE_PATH(AT_FDCWD, p, true, REAL(chown)(p, u, g));
+    ONE_PATH(AT_FDCWD, p, SHIM_CHANGE_TYPE, REAL(chown)(p, u, g));
 }
 
 SHIM_EXPORT int lchown(const char *p, uid_t u, gid_t g)
 {
-    ONE_PATH(AT_FDCWD, p, true, REAL(lchown)(p, u, g));
+    ONE_PATH(AT_FDCWD, p, SHIM_CHANGE_TYPE, REAL(lchown)(p, u, g));
 }
 
 SHIM_EXPORT int fchownat(int d, const char *p, uid_t u, gid_t g, int flags)
 {
-    PATH_OR_FD(d, p, flags, true, REAL(fchownat)(d, p, u, g, flags));
+    PATH_OR_FD(d, p, flags, SHIM_CHANGE_TYPE, REAL(fchownat)(d, p, u, g, flags));
 }
 
 SHIM_EXPORT int utime(const char *p, const struct utimbuf *t)
 {
-    ONE_PATH(AT_FDCWD, p, false, REAL(utime)(p, t));
+    ONE_PATH(AT_FDCWD, p, SHIM_CHANGE_FOLLOW, REAL(utime)(p, t));
 }
 
 SHIM_EXPORT int utimes(const char *p, const struct timeval t[2])
 {
-    ONE_PATH(AT_FDCWD, p, false, REAL(utimes)(p, t));
+    ONE_PATH(AT_FDCWD, p, SHIM_CHANGE_FOLLOW, REAL(utimes)(p, t));
 }
 
 SHIM_EXPORT int lutimes(const char *p, const struct timeval t[2])
 {
-    ONE_PATH(AT_FDCWD, p, false, REAL(lutimes)(p, t));
+    ONE_PATH(AT_FDCWD, p, 0, REAL(lutimes)(p, t));
 }
 
 SHIM_EXPORT int setxattr(const char *p, const char *name, const void *v, size_t n, int flags)
 {
-    ONE_PATH(AT_FDCWD, p, true, REAL(setxattr)(p, name, v, n, flags));
+    ONE_PATH(AT_FDCWD, p, SHIM_CHANGE_TYPE, REAL(setxattr)(p, name, v, n, flags));
 }
 
 SHIM_EXPORT int lsetxattr(const char *p, const char *name, const void *v, size_t n, int flags)
 {
-    ONE_PATH(AT_FDCWD, p, true, REAL(lsetxattr)(p, name, v, n, flags));
+    ONE_PATH(AT_FDCWD, p, SHIM_CHANGE_TYPE, REAL(lsetxattr)(p, name, v, n, flags));
 }
 
 SHIM_EXPORT int removexattr(const char *p, const char *name)
 {
-    ONE_PATH(AT_FDCWD, p, true, REAL(removexattr)(p, name));
+    ONE_PATH(AT_FDCWD, p, SHIM_CHANGE_TYPE, REAL(removexattr)(p, name));
 }
 
 SHIM_EXPORT int lremovexattr(const char *p, const char *name)
 {
-    ONE_PATH(AT_FDCWD, p, true, REAL(lremovexattr)(p, name));
+    ONE_PATH(AT_FDCWD, p, SHIM_CHANGE_TYPE, REAL(lremovexattr)(p, name));
 }
 
 /* Linux takes a NULL path as "the file dirfd names". */
@@ -295,12 +310,13 @@ SHIM_EXPORT int utimensat(int d, const char *p, const struct timespec t[2], int 
 {
     if (!shim_unknown(p))
         ONE_FD(d, REAL(utimensat)(d, p, t, flags));
-    PATH_OR_FD(d, p, flags, false, REAL(utimensat)(d, p, t, flags));
+    PATH_OR_FD(d, p, flags, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : SHIM_CHANGE_FOLLOW,
+               REAL(utimensat)(d, p, t, flags));
 }
 
 SHIM_EXPORT int futimesat(int d, const char *p, const struct timeval t[2])
 {
     if (!shim_unknown(p))
         ONE_FD(d, REAL(futimesat)(d, p, t));
-    ONE_PATH(d, p, false, REAL(futimesat)(d, p, t));
+    ONE_PATH(d, p, SHIM_CHANGE_FOLLOW, REAL(futimesat)(d, p, t));
 }

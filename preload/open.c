@@ -78,7 +78,7 @@ __attribute__((noinline)) static int open_slow(struct hook *h, enum open_kind k,
 
     if (c == SHIM_OPEN_MODIFY) {
         struct shim_change ch;
-        shim_change_begin(&ch, dirfd, path, false);
+        shim_change_begin(&ch, dirfd, path, shim_change_how_open(flags));
         hook_call(h);
         fd = real_open(k, dirfd, path, flags, mode);
         hook_called(h);

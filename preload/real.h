@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -86,6 +87,18 @@ struct statx;
     X(int, mkdirat, (int, const char *, mode_t)) \
     X(int, mknod, (const char *, mode_t, dev_t)) \
     X(int, mknodat, (int, const char *, mode_t, dev_t)) \
+    X(int, mkfifo, (const char *, mode_t)) \
+    X(int, mkfifoat, (int, const char *, mode_t)) \
+    X(int, bind, (int, const struct sockaddr *, socklen_t)) \
+    X(int, mkstemp, (char *)) \
+    X(int, mkstemp64, (char *)) \
+    X(int, mkostemp, (char *, int)) \
+    X(int, mkostemp64, (char *, int)) \
+    X(int, mkstemps, (char *, int)) \
+    X(int, mkstemps64, (char *, int)) \
+    X(int, mkostemps, (char *, int, int)) \
+    X(int, mkostemps64, (char *, int, int)) \
+    X(char *, mkdtemp, (char *)) \
     X(int, chmod, (const char *, mode_t)) \
     X(int, fchmodat, (int, const char *, mode_t, int)) \
     X(int, chown, (const char *, uid_t, gid_t)) \

@@ -85,12 +85,14 @@ SHIM_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st)
  * only after the caller's buffer is known writable (else the real call,
  * which answers EFAULT). */
 
-/* Which real function a path-stat hook stands for. */
-enum stat_kind { S_STAT, S_LSTAT, S_FSTATAT, S_XSTAT, S_LXSTAT, S_FXSTATAT };
+/* Which real function a path-stat hook stands for (S_SYS: the system call
+ * syscall() was asked for). */
+enum stat_kind { S_STAT, S_LSTAT, S_FSTATAT, S_XSTAT, S_LXSTAT, S_FXSTATAT, S_SYS };
 
 struct stat_call {
     enum stat_kind kind;
-    int ver;                    /* the old ABI's version argument */
+    int ver;                    /* the old ABI's version argument; S_SYS:
+                                   the system call's number */
     int dirfd;
     const char *path;
     struct stat *st;
@@ -112,6 +114,11 @@ static int stat_real(const struct stat_call *c)
         return REAL(__lxstat)(c->ver, c->path, c->st);
     case S_FXSTATAT:
         return REAL(__fxstatat)(c->ver, c->dirfd, c->path, c->st, c->flags);
+    case S_SYS:
+        if (c->ver == SYS_newfstatat)
+            return (int)shim_sys_ret(shim_sys6(SYS_newfstatat, c->dirfd, (long)c->path,
+                                               (long)c->st, c->flags, 0, 0));
+        return (int)shim_sys_ret(shim_sys3(c->ver, c->path, c->st, 0)); /* stat, lstat */
     }
     return -1;
 }
@@ -124,9 +131,11 @@ __attribute__((noinline)) static int stat_path(struct hook *h, const struct stat
 {
     struct shim_meta m;
     bool nofollow = c->kind == S_LSTAT || c->kind == S_LXSTAT || (c->flags & AT_SYMLINK_NOFOLLOW);
+    /* (S_SYS: SYS_lstat comes with AT_SYMLINK_NOFOLLOW in flags) */
 
     if (!(c->flags & ~STAT_FLAGS_SERVED)) {
-        shim_meta_lookup(c->dirfd, c->path, maybe, nofollow, NULL, 0, &m);
+        shim_meta_lookup(c->dirfd, c->path, maybe, nofollow ? SHIM_META_NOFOLLOW : 0, NULL, 0,
+                         &m);
         if (m.found == SHIM_META_STAT && shim_writable(c->st, sizeof *c->st)) {
             memset(c->st, 0, sizeof *c->st);
             tier_stat_to(&m.st, c->st);
@@ -234,6 +243,21 @@ SHIM_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64
     return stat_hook(S_FXSTATAT, ver, dirfd, path, (struct stat *)st, flags);
 }
 
+int shim_stat_syscall(struct hook *h, long nr, int dirfd, const char *path, struct stat *st,
+                      int flags)
+{
+    struct stat_call c = {S_SYS, (int)nr, dirfd, path, st, flags};
+    int maybe = shim_open_maybe(dirfd, path);
+
+    if (!maybe) {
+        hook_call(h);
+        int r = stat_real(&c);
+        hook_called(h);
+        return r;
+    }
+    return stat_path(h, &c, maybe);
+}
+
 /* statx: the fd case as fstat, a path as stat or lstat; AT_STATX_FORCE_SYNC
  * asks the filesystem itself, so it goes to it. */
 #define STATX_FLAGS_SERVED (AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | \
@@ -256,7 +280,8 @@ int shim_statx(struct hook *h, int dirfd, const char *path, int flags, unsigned 
     m.notify = false;
     int maybe = shim_open_maybe(dirfd, path);
     if (maybe && !(flags & ~STATX_FLAGS_SERVED) && !(mask & STATX__RESERVED)) {
-        shim_meta_lookup(dirfd, path, maybe, flags & AT_SYMLINK_NOFOLLOW, NULL, 0, &m);
+        shim_meta_lookup(dirfd, path, maybe, flags & AT_SYMLINK_NOFOLLOW ? SHIM_META_NOFOLLOW : 0,
+                         NULL, 0, &m);
         if (m.found == SHIM_META_STAT && tier_stat_statx_known(&m.st, mask) &&
             shim_writable(x, sizeof *x)) {
             tier_stat_fill_statx(&m.st, mask, x);

@@ -57,7 +57,7 @@ static FILE *fopen_modify(struct hook *h, bool large, const char *path, const ch
 {
     struct shim_change ch;
 
-    shim_change_begin(&ch, AT_FDCWD, path, false);
+    shim_change_begin(&ch, AT_FDCWD, path, shim_change_how_open(flags));
     hook_call(h);
     FILE *fp = real_fopen(large, path, mode);
     hook_called(h);
@@ -139,7 +139,7 @@ __attribute__((noinline)) static FILE *freopen_slow(struct hook *h, bool large, 
     int maybe = c == SHIM_OPEN_SERVE ? shim_open_maybe(AT_FDCWD, path) : 0;
 
     if (c == SHIM_OPEN_MODIFY)
-        shim_change_begin(&ch, AT_FDCWD, path, false);
+        shim_change_begin(&ch, AT_FDCWD, path, shim_change_how_open(flags));
     shim_fd_end_begin(oldfd, &end);
     hook_call(h);
     FILE *fp = real(path, mode, stream);

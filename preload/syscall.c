@@ -2,74 +2,58 @@
  * calls programs make through it rather than through their libc wrappers
  * (libuv, and so Node, calls statx this way). statx, newfstatat (and on
  * x86_64 stat and lstat), access, faccessat, faccessat2, readlinkat (and
- * readlink) are answered as their hooks answer them (stat.c, access.c);
- * every other number goes to libc's syscall() untouched. */
+ * readlink) are answered as their hooks answer them (stat.c, access.c),
+ * and a miss makes the very system call asked for; every other number goes
+ * to libc's syscall() untouched. */
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "preload/access.h"
 #include "preload/hook.h"
-#include "preload/readable.h"
 #include "preload/stat.h"
 #include "preload/sys.h"
 
-/* The system calls themselves, as syscall() would make them. */
+/* The system calls themselves, as syscall() would make them: a miss makes
+ * exactly the call the program asked for (a seccomp profile may allow one
+ * of statx and newfstatat, or of access and faccessat, and not the other). */
 static int sys_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *x)
 {
     return (int)shim_sys_ret(shim_sys6(SYS_statx, dirfd, (long)path, flags, mask, (long)x, 0));
 }
 
+#ifdef SYS_access
+static int sys_access(int dirfd, const char *path, int mode, int flags)
+{
+    (void)dirfd, (void)flags; /* AT_FDCWD, 0 */
+    return (int)shim_sys_ret(shim_sys3(SYS_access, path, mode, 0));
+}
+#endif
+
 static int sys_faccessat(int dirfd, const char *path, int mode, int flags)
 {
-    if (flags)
-        return (int)shim_sys_ret(shim_sys6(SYS_faccessat2, dirfd, (long)path, mode, flags, 0, 0));
+    (void)flags; /* 0: the call has none */
     return (int)shim_sys_ret(shim_sys3(SYS_faccessat, dirfd, path, mode));
 }
+
+static int sys_faccessat2(int dirfd, const char *path, int mode, int flags)
+{
+    return (int)shim_sys_ret(shim_sys6(SYS_faccessat2, dirfd, (long)path, mode, flags, 0, 0));
+}
+
+#ifdef SYS_readlink
+static long sys_readlink(int dirfd, const char *path, char *buf, size_t n)
+{
+    (void)dirfd; /* AT_FDCWD */
+    return shim_sys_ret(shim_sys3(SYS_readlink, path, buf, n));
+}
+#endif
 
 static long sys_readlinkat(int dirfd, const char *path, char *buf, size_t n)
 {
     return shim_sys_ret(shim_sys6(SYS_readlinkat, dirfd, (long)path, (long)buf, (long)n, 0, 0));
-}
-
-/* newfstatat (and stat, lstat) through statx: the kernel's struct stat is
- * libc's on the architectures this builds for. */
-static long stat_via_statx(struct hook *h, int dirfd, const char *path, struct stat *st, int flags)
-{
-    struct statx x;
-    long r = shim_statx(h, dirfd, path, flags, STATX_BASIC_STATS, &x, sys_statx);
-    if (r < 0)
-        return r;
-    /* what statx answered, as the kernel's stat would have: copied only
-     * into a buffer the kernel could write (else the call itself) */
-    if (!shim_writable(st, sizeof *st)) {
-        hook_call(h);
-        r = shim_sys_ret(shim_sys6(SYS_newfstatat, dirfd, (long)path, (long)st, flags, 0, 0));
-        hook_called(h);
-        return r;
-    }
-    struct stat s = {0};
-    s.st_dev = makedev(x.stx_dev_major, x.stx_dev_minor);
-    s.st_ino = x.stx_ino;
-    s.st_mode = x.stx_mode;
-    s.st_nlink = x.stx_nlink;
-    s.st_uid = x.stx_uid;
-    s.st_gid = x.stx_gid;
-    s.st_rdev = makedev(x.stx_rdev_major, x.stx_rdev_minor);
-    s.st_size = (off_t)x.stx_size;
-    s.st_blksize = x.stx_blksize;
-    s.st_blocks = (blkcnt_t)x.stx_blocks;
-    s.st_atim.tv_sec = x.stx_atime.tv_sec;
-    s.st_atim.tv_nsec = x.stx_atime.tv_nsec;
-    s.st_mtim.tv_sec = x.stx_mtime.tv_sec;
-    s.st_mtim.tv_nsec = x.stx_mtime.tv_nsec;
-    s.st_ctim.tv_sec = x.stx_ctime.tv_sec;
-    s.st_ctim.tv_nsec = x.stx_ctime.tv_nsec;
-    *st = s;
-    return 0;
 }
 
 SHIM_EXPORT long syscall(long n, ...)
@@ -94,30 +78,30 @@ SHIM_EXPORT long syscall(long n, ...)
         /* the descriptor case is the kernel's own business here */
         if (((int)a[3] & AT_EMPTY_PATH) || ((int)a[3] & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT)))
             break;
-        return hook_leave(&h, (int)stat_via_statx(&h, (int)a[0], (const char *)a[1],
-                                                  (struct stat *)a[2], (int)a[3]));
+        return hook_leave(&h, shim_stat_syscall(&h, n, (int)a[0], (const char *)a[1],
+                                                (struct stat *)a[2], (int)a[3]));
 #ifdef SYS_stat
     case SYS_stat:
     case SYS_lstat:
-        return hook_leave(&h, (int)stat_via_statx(&h, AT_FDCWD, (const char *)a[0],
-                                                  (struct stat *)a[1],
-                                                  n == SYS_lstat ? AT_SYMLINK_NOFOLLOW : 0));
+        return hook_leave(&h, shim_stat_syscall(&h, n, AT_FDCWD, (const char *)a[0],
+                                                (struct stat *)a[1],
+                                                n == SYS_lstat ? AT_SYMLINK_NOFOLLOW : 0));
 #endif
 #ifdef SYS_access
     case SYS_access:
         return hook_leave(&h, shim_faccessat(&h, AT_FDCWD, (const char *)a[0], (int)a[1], 0,
-                                             sys_faccessat));
+                                             sys_access));
 #endif
     case SYS_faccessat:
         return hook_leave(&h, shim_faccessat(&h, (int)a[0], (const char *)a[1], (int)a[2], 0,
                                              sys_faccessat));
     case SYS_faccessat2:
         return hook_leave(&h, shim_faccessat(&h, (int)a[0], (const char *)a[1], (int)a[2],
-                                             (int)a[3], sys_faccessat));
+                                             (int)a[3], sys_faccessat2));
 #ifdef SYS_readlink
     case SYS_readlink: {
         long r = shim_readlinkat(&h, AT_FDCWD, (const char *)a[0], (char *)a[1], (size_t)a[2],
-                                 sys_readlinkat);
+                                 sys_readlink);
         errno = h.err;
         return r;
     }

@@ -43,7 +43,8 @@
  * Pointer arguments that glibc itself reads in user space get no bad-pointer
  * cases, as the program would crash without any shim: the fopen mode, the
  * path of realpath and the times of utime, utimes, lutimes and futimesat
- * (their NULL cases remain), the path of opendir and scandir (not even NULL).
+ * (their NULL cases remain), the path of opendir and scandir and the
+ * template of the mkstemp family and mkdtemp (not even NULL).
  * The pre-2.33 stat ABI (__fxstat, ...; ver 1) is called through
  * dlsym(RTLD_DEFAULT), which finds an interposed definition first, as an old
  * binary's reference would.
@@ -71,10 +72,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -101,7 +105,7 @@ static struct {
     FILE *stream;  /* fopen(DIR/r, "r") */
 } g;
 
-static const char *const temp_files[] = {"n", "u", "ra", "rb", "hl", "sl", "nd"};
+static const char *const temp_files[] = {"n", "u", "ra", "rb", "hl", "sl", "nd", "sk"};
 static const char *const temp_dirs[] = {"d", "md"};
 
 static void die(const char *what)
@@ -522,6 +526,53 @@ W(w_fchdir, fchdir(g.subfd))
 W(w_fchdir_badfd, fchdir(-1))
 W(w_fchdir_notdir, fchdir(g.fdr))
 
+/* bind of a new socket of the address's family (a Unix path, absolute
+ * (DIR/sk, filled in at start) or relative to DIR, an abstract name, or
+ * 127.0.0.1 port 0), closed after */
+static struct sockaddr_un i_sun_abs = {.sun_family = AF_UNIX};
+static const struct sockaddr_un i_sun_rel = {.sun_family = AF_UNIX, .sun_path = "sk"};
+static const struct sockaddr_un i_sun_abstract = {.sun_family = AF_UNIX,
+                                                  .sun_path = "\0shmcache-hookprobe"};
+static struct sockaddr_in i_sin = {.sin_family = AF_INET};
+
+static long w_bind(void *const *p, int *err)
+{
+    int family = p[0] == (void *)&i_sin ? AF_INET : AF_UNIX;
+    int s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    errno = EDOM;
+    long r = bind(s, (const struct sockaddr *)p[0],
+                  family == AF_INET ? sizeof i_sin : sizeof(struct sockaddr_un));
+    *err = errno;
+    close(s);
+    return r;
+}
+
+/* The temp-name family, on a copy of the template (they write the name
+ * made into it); what they made is removed at once. */
+#define WT(fn, expr) \
+    static long fn(void *const *p, int *err) \
+    { \
+        char t[PATH_MAX + 64]; \
+        snprintf(t, sizeof t, "%s", P0); \
+        errno = EDOM; \
+        long r_ = (long)(expr); \
+        *err = errno; \
+        if (r_ != -1 && r_ != 0) /* a descriptor (stdin is open) or the name */ \
+            remove(t); \
+        return r_; \
+    }
+WT(w_mkstemp, mkstemp(t))
+WT(w_mkstemp64, mkstemp64(t))
+WT(w_mkostemp, mkostemp(t, O_CLOEXEC))
+WT(w_mkostemp64, mkostemp64(t, O_CLOEXEC))
+WT(w_mkstemps, mkstemps(t, 4))
+WT(w_mkstemps64, mkstemps64(t, 4))
+WT(w_mkostemps, mkostemps(t, 4, O_CLOEXEC))
+WT(w_mkostemps64, mkostemps64(t, 4, O_CLOEXEC))
+WT(w_mkdtemp, (intptr_t)mkdtemp(t))
+
+W(w_mkfifo, mkfifo(P0, 0644))
+W(w_mkfifoat, mkfifoat(g.dfd, P0, 0644))
 W(w_mkdir, mkdir(P0, 0755))
 W(w_mkdirat, mkdirat(g.dfd, P0, 0755))
 W(w_mknod, mknod(P0, S_IFIFO | 0644, 0))
@@ -759,6 +810,41 @@ static const struct row rows[] = {
     {.func = "mknod", .ret = R_INT, .call = w_mknod, .made = "nd", .slot = {STR("path", "@/nd")}},
     {.func = "mknodat", .ret = R_INT, .call = w_mknodat, .made = "nd",
      .slot = {STR("path", "nd")}},
+    {.func = "mkfifo", .ret = R_INT, .call = w_mkfifo, .made = "nd", .slot = {STR("path", "@/nd")}},
+    {.func = "mkfifoat", .ret = R_INT, .call = w_mkfifoat, .made = "nd",
+     .slot = {STR("path", "nd")}},
+    {.func = "bind", .ret = R_INT, .call = w_bind, .made = "sk", .slot = {IN("addr", i_sun_abs)}},
+    {.func = "bind/rel", .ret = R_INT, .call = w_bind, .made = "sk",
+     .slot = {IN("addr", i_sun_rel)}},
+    {.func = "bind/abstract", .ret = R_INT, .call = w_bind, .slot = {IN("addr", i_sun_abstract)}},
+    {.func = "bind/inet", .ret = R_INT, .call = w_bind, .slot = {IN("addr", i_sin)}},
+    /* the template is glibc's to read and write: no pointer cases */
+    {.func = "mkstemp", .ret = R_FD, .call = w_mkstemp, .slot = {FIXED("template", "@/tXXXXXX")}},
+    {.func = "mkstemp/rel", .ret = R_FD, .call = w_mkstemp,
+     .slot = {FIXED("template", "tXXXXXX")}},
+    {.func = "mkstemp", .okname = "invalid", .ret = R_FD, .call = w_mkstemp,
+     .slot = {FIXED("template", "@/tXXXX")}},
+    {.func = "mkstemp", .okname = "nodir", .ret = R_FD, .call = w_mkstemp,
+     .slot = {FIXED("template", "@/no-such-dir/tXXXXXX")}},
+    {.func = "mkstemp64", .ret = R_FD, .call = w_mkstemp64,
+     .slot = {FIXED("template", "@/tXXXXXX")}},
+    {.func = "mkostemp", .ret = R_FD, .call = w_mkostemp,
+     .slot = {FIXED("template", "@/tXXXXXX")}},
+    {.func = "mkostemp64", .ret = R_FD, .call = w_mkostemp64,
+     .slot = {FIXED("template", "@/tXXXXXX")}},
+    {.func = "mkstemps", .ret = R_FD, .call = w_mkstemps,
+     .slot = {FIXED("template", "@/tXXXXXX.tmp")}},
+    {.func = "mkstemps", .okname = "invalid", .ret = R_FD, .call = w_mkstemps,
+     .slot = {FIXED("template", "@/tXXXXXX")}},
+    {.func = "mkstemps64", .ret = R_FD, .call = w_mkstemps64,
+     .slot = {FIXED("template", "@/tXXXXXX.tmp")}},
+    {.func = "mkostemps", .ret = R_FD, .call = w_mkostemps,
+     .slot = {FIXED("template", "@/tXXXXXX.tmp")}},
+    {.func = "mkostemps64", .ret = R_FD, .call = w_mkostemps64,
+     .slot = {FIXED("template", "@/tXXXXXX.tmp")}},
+    {.func = "mkdtemp", .ret = R_PTR, .call = w_mkdtemp, .slot = {FIXED("template", "@/tXXXXXX")}},
+    {.func = "mkdtemp", .okname = "invalid", .ret = R_PTR, .call = w_mkdtemp,
+     .slot = {FIXED("template", "@/tXX")}},
     {.func = "setxattr", .ret = R_INT, .call = w_setxattr, .flags = F_W,
      .slot = {STR("path", "@/w"), STR("name", XNAME), IN("value", i_val)}},
     {.func = "lsetxattr", .ret = R_INT, .call = w_lsetxattr, .flags = F_W,
@@ -1159,6 +1245,8 @@ int main(int argc, char **argv)
         die(g_dir);
     ensure_base();
     setup_region();
+    snprintf(i_sun_abs.sun_path, sizeof i_sun_abs.sun_path, "%.100s/sk", g_dir);
+    i_sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     g_cur = mmap(NULL, CUR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (g_cur == MAP_FAILED)
         die("mmap");

@@ -18,6 +18,9 @@
  *     seen at once by the same process and by a fresh one, and its parent
  *     directory's stat is the real one (nlink, mtime, ctime); also through
  *     a symlinked directory, and a remove through the shim;
+ *   - the same for creates glibc makes through its internal calls:
+ *     mkfifo, mkfifoat, bind(2) of a Unix socket, the mkstemp family and
+ *     mkdtemp (their directory's stat);
  *   - a path created behind the cache (no shim) is found within
  *     --negative-ms (bound asserted generously: 5 s), also when a long
  *     --revalidate-ms paces the revalidator;
@@ -25,8 +28,18 @@
  *     symlink to it and through a symlinked directory, though the name
  *     read was served from the tier just before; and the other way round
  *     (the real name served, changed through the symlinked directory);
+ *   - a change through a symlink that names the file itself (truncate,
+ *     utimes, an open for writing; through a chain, into a symlinked
+ *     directory; O_CREAT through a dangling one) reaches the file's own
+ *     entries, also at the close of a descriptor written through it;
  *   - link(2) through the shim: the old name's stat (nlink, ctime);
  *   - ENOTDIR negative entries are answered from the tier, as ENOENT ones;
+ *   - access and faccessat with a mode or flags the kernel refuses answer
+ *     its EINVAL, not what the tier knows of the path;
+ *   - access() in a process whose real uid is not its effective one is
+ *     the kernel's (it checks the real ids);
+ *   - syscall() makes the system call asked for when the tier has no
+ *     answer (under a seccomp filter that refuses the others);
  *   - real programs: python3 importing a package tree and node requiring an
  *     npm-like tree print the same with and without the shim, and their
  *     second run is answered from the tier.
@@ -788,6 +801,60 @@ static void test_created_through_shim(void **state)
     H_PASS(f);
 }
 
+/* Creates the shim sees only by hooking them for themselves: mkfifo and
+ * mkfifoat (glibc calls its internal __mknodat), bind(2) of a Unix socket
+ * to a path, and the temp-name family (glibc's internal __open and
+ * __mkdir). The new name's "does not exist" (where it can be known before:
+ * not for a temp name) and its directory's stat are served first; after
+ * the create, the creating process and a fresh one see the kernel's
+ * answers. (metaops' stat, not metaprobe, for a FIFO: metaprobe's open
+ * would wait for a writer.) */
+static void test_created_by_other_calls(void **state)
+{
+    struct h_fix *f = *state;
+    static const char *const named[] = {"mkfifo", "mkfifoat", "bind", NULL};
+    static const char *const temps[] = {"mkstemp", "mkstemp64", "mkostemp", "mkostemp64",
+                                        "mkstemps", "mkstemps64", "mkostemps", "mkostemps64",
+                                        "mkdtemp", NULL};
+    char *report = NULL;
+
+    assert_int_equal(h_mkdirs(h_fmt("%s/g", f->src), 0755), 0);
+    for (int i = 0; named[i]; i++) {
+        const char *dir = xstrdup(h_fmt("%s/g/%s", f->src, named[i]));
+        const char *name = xstrdup(h_fmt("%s/new", dir));
+        mkdir_mode(dir, 0755);
+        const char *neg[] = {name, NULL}, *pos[] = {dir, NULL};
+        prime(f, neg, pos, h_fmt("%s: priming", named[i]));
+        char *out = metaops(f, H_ARGV(named[i], name, "+", "stat", name), named[i]);
+        const char *want = h_fmt("%s %s OK\nstat %s OK other\n", named[i], name, name);
+        if (strcmp(out, want) != 0)
+            cat_text(&report, h_fmt("  %s: in the creating process:\n%s", named[i], out));
+        free(out);
+        out = metaops(f, H_ARGV("stat", name), named[i]);
+        if (strcmp(out, h_fmt("stat %s OK other\n", name)) != 0)
+            cat_text(&report, h_fmt("  %s: a fresh process: %s", named[i], out));
+        free(out);
+        fresh_same(f, pos, h_fmt("%s: its directory, a fresh process", named[i]), &report);
+        free((char *)dir);
+        free((char *)name);
+    }
+    for (int i = 0; temps[i]; i++) {
+        const char *dir = xstrdup(h_fmt("%s/g/%s", f->src, temps[i]));
+        mkdir_mode(dir, 0755);
+        const char *pos[] = {dir, NULL};
+        prime(f, NULL, pos, h_fmt("%s: priming", temps[i]));
+        const char *tmpl = h_fmt("%s/tmpXXXXXX%s", dir, strstr(temps[i], "temps") ? ".tmp" : "");
+        char *out = metaops(f, H_ARGV(temps[i], tmpl), temps[i]);
+        if (!strstr(out, " OK\n"))
+            cat_text(&report, h_fmt("  %s: %s", temps[i], out));
+        free(out);
+        fresh_same(f, pos, h_fmt("%s: its directory, a fresh process", temps[i]), &report);
+        free((char *)dir);
+    }
+    assert_no_report(report, "created through a call glibc makes internally, not seen at once");
+    H_PASS(f);
+}
+
 /* ---- c. created behind the cache: found within --negative-ms --------------------------- */
 static void test_created_behind_cache(void **state)
 {
@@ -995,6 +1062,16 @@ static void test_symlink_target_replaced(void **state)
     H_PASS(f);
 }
 
+/* src/NAME (its path into d, H_PATH_MAX bytes) with a directory realdir
+ * and a symlink dirlink -> realdir in it. */
+static void dir_with_dirlink(struct h_fix *f, const char *name, char *d)
+{
+    snprintf(d, H_PATH_MAX, "%.4000s/%s", f->src, name);
+    mkdir_mode(d, 0755);
+    mkdir_mode(h_fmt("%s/realdir", d), 0755);
+    symlink_ok("realdir", h_fmt("%s/dirlink", d));
+}
+
 /* The other way round: the real name is what the tier serves, the change
  * is made through a symlinked directory's name for it (both under the
  * prefix, both through the shim). Issue 11: "every create, remove,
@@ -1007,10 +1084,7 @@ static void test_change_through_symlinked_name(void **state)
     struct h_fix *f = *state;
     char d[H_PATH_MAX];
     char *report = NULL;
-    snprintf(d, sizeof d, "%.4000s/s", f->src);
-    mkdir_mode(d, 0755);
-    mkdir_mode(h_fmt("%s/realdir", d), 0755);
-    symlink_ok("realdir", h_fmt("%s/dirlink", d));
+    dir_with_dirlink(f, "s", d);
 
     /* content: realdir/g served, replaced by a rename through dirlink/ */
     char *out = shim_sh(f, d, "printf old >realdir/g; cat realdir/g", NULL);
@@ -1048,6 +1122,105 @@ static void test_change_through_symlinked_name(void **state)
     H_PASS(f);
 }
 
+/* A change through a symlink that names the file itself (l -> t) changes
+ * t, whose own entries recorded nothing of l: truncate, utimes and an open
+ * for writing through l, also through a chain of symlinks and through one
+ * into a symlinked directory, and an O_CREAT open through a dangling one,
+ * which makes its target. Each: the names' stat (or "does not exist")
+ * served, the change made through the link, then a fresh process sees
+ * them as the kernel does. Last, a descriptor opened for writing through
+ * l: t's stat recorded while it is open must not outlive its close. */
+struct final_link_case {
+    const char *name;
+    const char *file;           /* the real file (relative to src/fs) */
+    const char *links[2][2];    /* symlinks made: name, target as written */
+    const char *op, *via, *arg; /* metaops OP VIA ARG, VIA a link */
+};
+
+static void test_change_through_final_symlink(void **state)
+{
+    struct h_fix *f = *state;
+    static const struct final_link_case cases[] = {
+        {"truncate", "t1", {{"l1", "t1"}}, "truncate", "l1", "2"},
+        {"utimes", "t2", {{"l2", "t2"}}, "utimes", "l2", "1500000000"},
+        {"open for writing", "t3", {{"l3", "t3"}}, "write", "l3", "rewritten through l3\n"},
+        {"truncate through a chain", "t4", {{"l4", "t4"}, {"l4b", "l4"}}, "truncate", "l4b", "1"},
+        {"truncate into a symlinked directory", "realdir/t5", {{"l5", "dirlink/t5"}}, "truncate",
+         "l5", "3"},
+    };
+    char d[H_PATH_MAX];
+    char *report = NULL;
+    dir_with_dirlink(f, "fs", d);
+
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const struct final_link_case *c = &cases[i];
+        struct plist pos = {0};
+        write_mode(h_fmt("%s/%s", d, c->file), "hello\n", 0644);
+        pl_add(&pos, h_fmt("%s/%s", d, c->file));
+        for (int j = 0; j < 2 && c->links[j][0]; j++) {
+            symlink_ok(c->links[j][1], h_fmt("%s/%s", d, c->links[j][0]));
+            pl_add(&pos, h_fmt("%s/%s", d, c->links[j][0]));
+        }
+        prime(f, NULL, pos.v, h_fmt("%s: priming", c->name));
+        char *out = metaops(f, H_ARGV(c->op, h_fmt("%s/%s", d, c->via), c->arg), c->name);
+        if (!strstr(out, " OK\n"))
+            cat_text(&report, h_fmt("  %s: %s", c->name, out));
+        free(out);
+        fresh_same(f, pos.v, h_fmt("%s: a fresh process", c->name), &report);
+        pl_free(&pos);
+    }
+
+    /* O_CREAT through a dangling symlink: its target was served as missing */
+    const char *dangling[] = {xstrdup(h_fmt("%s/nt", d)), xstrdup(h_fmt("%s/dl", d)), NULL};
+    const char *nt[] = {dangling[0], NULL}; /* (no negative entry is kept for
+                                                a dangling symlink itself) */
+    symlink_ok("nt", dangling[1]);
+    prime(f, nt, NULL, "dangling: priming");
+    char *out = metaops(f, H_ARGV("write", dangling[1], "made through dl\n"), "dangling");
+    if (!strstr(out, " OK\n"))
+        cat_text(&report, h_fmt("  O_CREAT through a dangling symlink: %s", out));
+    free(out);
+    fresh_same(f, dangling, "O_CREAT through a dangling symlink: a fresh process", &report);
+
+    /* the close of a descriptor written through l6: t6's stat was recorded
+     * (and served) after the open, while the descriptor was open */
+    const char *six[] = {xstrdup(h_fmt("%s/t6", d)), xstrdup(h_fmt("%s/l6", d)), NULL};
+    const char *go = xstrdup(h_fmt("%s/go-t6", f->tmp));
+    write_mode(six[0], "hello\n", 0644);
+    symlink_ok("t6", six[1]);
+    struct h_proc w;
+    assert_int_equal(h_start(&w, h_shim_env(f, NULL),
+                             h_wrapped(f->wrap, H_ARGV(g_metaops, "openw", six[1], "+", "writefd",
+                                                       "abc", "+", "wait-file", go, "20000", "+",
+                                                       "writefd", "defg", "+", "closefd"))),
+                     0);
+    struct stat st;
+    uint64_t end = h_now_ms() + 10000;
+    while (stat(six[0], &st) < 0 || st.st_size != 3) {
+        if (h_now_ms() > end)
+            fail_msg("the writer did not write 3 bytes to t6 within 10 s");
+        h_sleep_ms(20);
+    }
+    const char *t6[] = {six[0], NULL};
+    prime(f, NULL, t6, "t6 while written: priming");
+    assert_int_equal(h_write_str(go, "go\n"), 0);
+    struct h_result r;
+    h_finish(&w, &r, 20000);
+    h_assert_ok(&r, "the writer through l6");
+    if (strstr(r.out, "closefd OK\n") == NULL)
+        cat_text(&report, h_fmt("  the writer through l6: %s", r.out));
+    h_result_free(&r);
+    fresh_same(f, six, "t6 after the close of a descriptor written through l6", &report);
+    for (int i = 0; i < 2; i++) {
+        free((char *)dangling[i]);
+        free((char *)six[i]);
+    }
+    free((char *)go);
+    assert_no_report(report, "a change through a symlink to the file left the file's entries "
+                             "served");
+    H_PASS(f);
+}
+
 /* link(2) changes the old name's stat too (st_nlink, st_ctime): both
  * names are the call's arguments. (Unlinking one name of a file with
  * several changes the others' stat as well; the shim cannot know them:
@@ -1071,6 +1244,152 @@ static void test_link_old_name(void **state)
     free((char *)orig);
     free((char *)new);
     assert_no_report(report, "the old name's stat after a link through the shim");
+    H_PASS(f);
+}
+
+/* metaops argv without the shim, then with it (between the counters'
+ * snapshots *a and *b, when given): the same lines, else the difference in
+ * *report. Returns the run without the shim's stdout (malloc'd), for what
+ * the kernel said. */
+static char *kernel_lines(struct h_fix *f, const char *const *argv, const char *what,
+                          struct counters *a, struct counters *b, char **report)
+{
+    struct h_result want, got;
+    h_plain(f, &want, argv);
+    h_assert_ok(&want, h_fmt("%s, without the shim", what));
+    if (a)
+        counters(f, a);
+    h_shim(f, &got, NULL, argv);
+    h_assert_ok(&got, h_fmt("%s, with the shim", what));
+    if (b)
+        counters(f, b);
+    compare(want.out, got.out, true, what, report);
+    char *out = want.out;
+    want.out = NULL;
+    h_result_free(&want);
+    h_result_free(&got);
+    return out;
+}
+
+/* access and faccessat answer EINVAL for a mode outside R_OK|W_OK|X_OK
+ * or an unknown flag before they look at the path: so must the shim, for
+ * a path whose "does not exist" (or stat) it has. Every call, shimmed and
+ * not: the same lines. */
+static void test_access_refused_arguments(void **state)
+{
+    struct h_fix *f = *state;
+    char dir[H_PATH_MAX];
+    snprintf(dir, sizeof dir, "%.4000s/acc", f->src);
+    mkdir_mode(dir, 0755);
+    const char *file = xstrdup(h_fmt("%s/file", dir)), *nope = xstrdup(h_fmt("%s/nope", dir));
+    write_mode(file, "readable\n", 0644);
+    const char *neg[] = {nope, NULL}, *pos[] = {file, NULL};
+    prime(f, neg, pos, "priming");
+    /* the metaops command, the path, then its arguments (NULL: none) */
+    static const char *const calls[][4] = {
+        {"access", NULL, "0x10", "-"},  {"access", NULL, "0x8", "-"},
+        {"access", NULL, "-1", "-"},    {"access", NULL, "0x14", "-"},
+        {"access", NULL, "0", "-"},     {"access", NULL, "4", "-"},
+        {"access", NULL, "0x10", "0"},  {"access", NULL, "0x10", "0x200"},
+        {"access", NULL, "0", "0x8000"}, {"access", NULL, "4", "0x1"},
+        {"sys", "faccessat", "0x10", NULL}, {"sys", "faccessat2", "0x10", "0x200"},
+        {"sys", "faccessat2", "0", "0x8000"}, {"sys", "faccessat", "0", NULL},
+    };
+    const char *argv[160];
+    int k = 0;
+    argv[k++] = g_metaops;
+    for (int p = 0; p < 2; p++)
+        for (size_t i = 0; i < sizeof calls / sizeof *calls; i++) {
+            if (k > 1)
+                argv[k++] = "+";
+            for (int j = 0; j < 4; j++) {
+                if (j == 2)
+                    argv[k++] = p ? file : nope;
+                if (calls[i][j])
+                    argv[k++] = calls[i][j];
+            }
+        }
+    argv[k] = NULL;
+    struct counters a, b;
+    char *report = NULL;
+    free(kernel_lines(f, argv, "access calls", &a, &b, &report));
+    if (b.negative_hits <= a.negative_hits)
+        cat_text(&report, "  the valid calls on the missing path were not answered from the tier\n");
+    free((char *)file);
+    free((char *)nope);
+    assert_no_report(report, "access with a mode or flags the kernel refuses");
+    H_PASS(f);
+}
+
+/* access() and faccessat without AT_EACCESS check the real ids. A root
+ * process that made nobody its real uid (setreuid(65534, 0), before its
+ * first call under the prefix) must not be told by the tier that a file
+ * in root's 0700 directory exists: the owner case of the directories
+ * above is decided for the effective uid. With AT_EACCESS, and stat, the
+ * effective ids ask: those are still answered. */
+static void test_access_real_ids(void **state)
+{
+    struct h_fix *f = *state;
+    if (!h_is_root()) {
+        print_message("    skipped: needs root to run with a real uid of nobody\n");
+        H_PASS(f);
+        skip();
+    }
+    char dir[H_PATH_MAX];
+    snprintf(dir, sizeof dir, "%.4000s/ids", f->src);
+    mkdir_mode(dir, 0755);
+    mkdir_mode(h_fmt("%s/secret", dir), 0700);
+    const char *file = xstrdup(h_fmt("%s/secret/file", dir));
+    write_mode(file, "root's\n", 0644);
+    const char *pos[] = {file, NULL};
+    prime(f, NULL, pos, "priming");
+    const char *argv[] = {g_metaops, "setreuid", "65534", "0", "+", "access", file, "0", "-",
+                          "+", "access", file, "4", "-", "+", "access", file, "0", "0",
+                          "+", "sys", "faccessat", file, "0", "+", "access", file, "0", "0x200",
+                          "+", "stat", file, NULL};
+    char *report = NULL;
+    char *want = kernel_lines(f, argv, "access with a real uid of nobody", NULL, NULL, &report);
+    if (!strstr(want, " 0 - EACCES\n"))
+        fail_msg("without the shim, access() with a real uid of nobody did not fail: %s", want);
+    free(want);
+    free((char *)file);
+    assert_no_report(report, "access() answered from the tier for the effective uid");
+    H_PASS(f);
+}
+
+/* A metadata system call made through syscall() that the tier cannot
+ * answer is made as asked: not newfstatat, stat or lstat as statx, access
+ * or faccessat2 as faccessat, readlink as readlinkat, which a seccomp
+ * profile may refuse while it allows the call the program made. Under a
+ * filter that refuses statx, faccessat and readlinkat (ENOSYS), the same
+ * lines as without the shim, on paths the tier has never seen. */
+static void test_syscall_miss_as_asked(void **state)
+{
+    struct h_fix *f = *state;
+    char dir[H_PATH_MAX];
+    snprintf(dir, sizeof dir, "%.4000s/sc", f->src);
+    mkdir_mode(dir, 0755);
+    const char *file = xstrdup(h_fmt("%s/file", dir)), *link = xstrdup(h_fmt("%s/link", dir));
+    write_mode(file, "hello\n", 0644);
+    symlink_ok("file", link);
+    const char *argv[] = {g_metaops, "deny", "statx,faccessat,readlinkat",
+                          "+", "sys", "newfstatat", file, "0",
+                          "+", "sys", "newfstatat", link, "0x100",
+                          "+", "sys", "faccessat2", file, "4", "0",
+                          "+", "sys", "faccessat2", link, "0", "0x200",
+#ifdef __x86_64__
+                          "+", "sys", "stat", link, "+", "sys", "lstat", link,
+                          "+", "sys", "access", file, "4", "+", "sys", "readlink", link,
+#endif
+                          NULL};
+    char *report = NULL;
+    char *want = kernel_lines(f, argv, "system calls under seccomp", NULL, NULL, &report);
+    if (strstr(want, "ENOSYS") || !strstr(want, "deny statx,faccessat,readlinkat OK\n"))
+        fail_msg("without the shim, under the filter: %s", want);
+    free(want);
+    free((char *)file);
+    free((char *)link);
+    assert_no_report(report, "syscall() made another system call than the one asked for");
     H_PASS(f);
 }
 
@@ -1299,6 +1618,8 @@ int main(void)
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_created_through_shim, setup_shim_only,
                                         h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_created_by_other_calls, setup_shim_only,
+                                        h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_created_behind_cache, setup_behind, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_negative_bound_long_revalidate,
                                         setup_long_revalidate, h_fix_teardown),
@@ -1306,8 +1627,15 @@ int main(void)
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_change_through_symlinked_name, setup_shim_only,
                                         h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_change_through_final_symlink, setup_shim_only,
+                                        h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_link_old_name, setup_shim_only, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_enotdir_answered, setup_parity, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_access_refused_arguments, setup_shim_only,
+                                        h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_access_real_ids, setup_shim_only, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_syscall_miss_as_asked, setup_shim_only,
+                                        h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_python_imports, setup_parity, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_node_requires, setup_parity, h_fix_teardown),
     };
