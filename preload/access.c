@@ -3,7 +3,8 @@
  * records decide the answer for every caller:
  *   F_OK   the path exists, or the recorded ENOENT/ENOTDIR;
  *   R_OK   the file's three r bits are set and no ACL decides instead;
- *   X_OK   also its three x bits (so root, who needs one, gets it too);
+ *   X_OK   also its three x bits (so root, who needs one, gets it too),
+ *          and for a regular file not on a noexec mount (TIER_KIND_NOEXEC);
  *   W_OK   never: a read-only mount, an immutable file, the caller's
  *          groups all decide it; the kernel answers.
  * Whether the real or the effective ids ask (access against faccessat with
@@ -44,6 +45,9 @@ static bool decided(const struct shim_meta *m, int mode, bool *ok)
         return false;
     bool public_r = (m->file_mode & TIER_ALL_R) == TIER_ALL_R && !(m->access & TIER_ACCESS_FILE_ACL);
     if (!public_r || ((mode & X_OK) && (m->file_mode & ALL_X) != ALL_X))
+        return false;
+    /* on a noexec mount the kernel refuses X_OK for a regular file */
+    if ((mode & X_OK) && m->noexec && S_ISREG(m->file_mode))
         return false;
     *ok = true;
     return true;

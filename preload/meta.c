@@ -80,6 +80,7 @@ void shim_meta_lookup(int dirfd, const char *path, int maybe, unsigned how, char
     m->link = is_link;
     m->access = e.access;
     m->file_mode = e.st.mode;
+    m->noexec = e.kind & TIER_KIND_NOEXEC;
     if (link) {
         /* readlink: the target; EINVAL for what is known to be no symlink */
         if (is_link) {

@@ -23,6 +23,7 @@ struct shim_meta {
     bool link;                  /* the path itself is a symlink */
     uint32_t access;            /* TIER_ACCESS_* of the entry */
     uint32_t file_mode;         /* st_mode of what the path names (followed) */
+    bool noexec;                /* on a noexec mount (TIER_KIND_NOEXEC) */
     long link_len;              /* with a readlink buffer: bytes copied, -1
                                    when the path is no symlink (EINVAL) */
     bool notify;                /* on a miss: worth a notice to shmd */
