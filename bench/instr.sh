@@ -10,6 +10,8 @@
 #   stat, pass-through  stat of a path outside the prefixes
 #   stat, hit           stat of a directory the tier knows (no system call)
 #   stat ENOENT         stat of a missing path, and the tier's negative hit
+#   the lookup          of a stat hit, what shim_open_key, tier_hash_key and
+#                       tier_lookup cost (inclusive): key, hash, probe, seqlock
 # Writes the table to stdout.
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
@@ -71,6 +73,19 @@ done
 shit=$(per_call stat "$tmp/src/static" shim)
 sneg=$(per_call nostat "$tmp/src/static/none.css" shim)
 snegbase=$(per_call nostat "$tmp/out/none.css")
+# the lookup itself (issue 11's target): building the key, hashing it,
+# probing the table and reading the record under its seqlock, inclusive
+# callgrind costs of the three functions over N2 stat hits, per hit
+lookup_of() { # CALL PATH
+    local out=$tmp/cg.lookup
+    env LD_PRELOAD="$LIB" SHMCACHE_PREFIX="$tmp/src" SHMCACHE_DIR="$inst" \
+        valgrind --tool=callgrind --callgrind-out-file="$out" "$HC" "$N2" "$1" "$2" >/dev/null 2>&1 ||
+        { echo "instr: hookcost $* failed" >&2; exit 1; }
+    callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
+        awk -v n="$N2" '/:(shim_open_key|tier_hash_key|tier_lookup) \[/ { gsub(",", "", $1); s += $1 }
+                        END { printf "%d", s / n }'
+}
+lookup=$(lookup_of stat "$tmp/src/static")
 hits=$("$SHMD" stats --dir "$inst" --json | sed -n 's/.*"hits": *\([0-9]*\).*/\1/p')
 [ "${hits:-0}" -ge $((2 * (N1 + N2))) ] || { echo "instr: only ${hits:-0} hits: the hit cases did not hit" >&2; exit 1; }
 
@@ -85,3 +100,4 @@ printf '| stat, pass-through | %d | %d |\n' "$spass" $((spass - sbase))
 printf '| stat, hit (a directory) | %d | %d |\n' "$shit" $((shit - sbase))
 printf '| stat ENOENT, no shim | %d | |\n' "$snegbase"
 printf '| stat ENOENT, negative hit | %d | %d |\n' "$sneg" $((sneg - snegbase))
+printf '| of a stat hit: the lookup (key, hash, probe, seqlock read) | | %d |\n' "$lookup"

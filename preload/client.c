@@ -50,7 +50,7 @@ int shim_serve(const char *key, int len, int flags, bool *notify, int *err)
     struct shim_attach *a = shim_enter(false);
     if (!a)
         return -1; /* no live daemon: plain pass-through */
-    uint64_t hash = tier_hash(a->view.hash_seed, key, (size_t)len);
+    uint64_t hash = tier_hash_key(a->view.hash_seed, key, (size_t)len);
     enum tier_lookup_result r = tier_lookup(&a->view, key, (size_t)len, hash, &e);
     uint32_t kind = e.kind & TIER_KIND_MASK;
     if (r == TIER_HIT && kind != TIER_KIND_FILE) {

@@ -198,7 +198,7 @@ static void serve_key(const char *key, int len, struct dir_lookup *l)
     if (!a)
         return;
     enum tier_lookup_result r =
-        tier_lookup(&a->view, key, (size_t)len, tier_hash(a->view.hash_seed, key, (size_t)len), &e);
+        tier_lookup(&a->view, key, (size_t)len, tier_hash_key(a->view.hash_seed, key, (size_t)len), &e);
     uint32_t kind = e.kind & TIER_KIND_MASK;
     bool decide = r == TIER_HIT && !shim_cfg.validate_open && !a->validate &&
                   ((e.access & TIER_ACCESS_DIRS_OPEN) || e.dirs_uid == a->euid);

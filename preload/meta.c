@@ -32,14 +32,14 @@ static enum tier_lookup_result look(const struct shim_attach *a, struct shim_met
     bool changed;
     enum tier_lookup_result r =
         tier_lookup(&a->view, m->key, (size_t)m->len,
-                    tier_hash(a->view.hash_seed, m->key, (size_t)m->len), e);
+                    tier_hash_key(a->view.hash_seed, m->key, (size_t)m->len), e);
     if (r != TIER_MISS || !raw)
         return r;
     m->len = shim_key_normalize(m->key, m->len, &changed);
     if (m->len < 0 || !changed)
         return TIER_MISS;
     return tier_lookup(&a->view, m->key, (size_t)m->len,
-                       tier_hash(a->view.hash_seed, m->key, (size_t)m->len), e);
+                       tier_hash_key(a->view.hash_seed, m->key, (size_t)m->len), e);
 }
 
 /* May this process be told about the entry without asking the kernel?

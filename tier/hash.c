@@ -46,6 +46,19 @@ static inline uint64_t mix_word(uint64_t h, uint64_t w)
     return rotl64(h, 27) * 5 + 0x52dce729;
 }
 
+uint64_t tier_hash_key(uint64_t seed, const void *key, size_t n)
+{
+    const unsigned char *p = key;
+    uint64_t h = seed ^ ((uint64_t)n * C2);
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8)
+        h = mix_word(h, load_le64(p + i));
+    if (i < n)
+        h = mix_word(h, load_le64(p + i)); /* the padding is zero */
+    return fmix64(h ^ n);
+}
+
 uint64_t tier_hash(uint64_t seed, const void *data, size_t n)
 {
     const unsigned char *p = data;

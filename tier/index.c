@@ -146,6 +146,61 @@ static int read_record(const struct tier_view *v, uint32_t r, const char *key,
     return -1;
 }
 
+/* What a lookup needs of a record besides the entry: the change words
+ * the entry is valid under. */
+struct entry_words {
+    uint64_t gen, epoch, real_gen;
+    uint32_t real_bucket1;
+};
+
+/* read_record for a lookup: the fields an entry holds, loaded straight
+ * into it (no copy of the whole record, no second copy out of it), and
+ * the path compared with key, all inside one seqlock window. Returns as
+ * read_record. */
+static int read_entry(const struct tier_view *v, uint32_t r, const char *key, size_t len,
+                      uint64_t hash, struct tier_entry *e, struct entry_words *w)
+{
+    const struct tier_record *rec = &v->records[r];
+
+    for (int tries = 0; tries < SEQ_READ_TRIES; tries++) {
+        uint64_t s1;
+        if (!read_seqcount_begin(&rec->seq, &s1))
+            continue;
+        uint64_t id = load_relaxed(&rec->object_id);
+        uint64_t path_off = load_relaxed(&rec->path_off);
+        uint32_t path_len = load_relaxed(&rec->path_len);
+        bool same = id != 0 && load_relaxed(&rec->hash) == hash && path_len == len &&
+                    path_equal(v, path_off, key, len);
+        if (same) {
+            e->object_id = id;
+            e->object_ino = load_relaxed(&rec->object_ino);
+            e->object_ctime_sec = load_relaxed(&rec->object_ctime_sec);
+            e->object_ctime_nsec = load_relaxed(&rec->object_ctime_nsec);
+            w->epoch = load_relaxed(&rec->epoch);
+            w->gen = load_relaxed(&rec->gen);
+            words_load_relaxed((uint64_t *)&e->st, (const uint64_t *)&rec->st,
+                               sizeof e->st / 8);
+            e->access = load_relaxed(&rec->access);
+            e->dirs_uid = load_relaxed(&rec->dirs_uid);
+            e->kind = load_relaxed(&rec->kind);
+            if (e->kind & TIER_KIND_LINK)
+                words_load_relaxed((uint64_t *)&e->lst, (const uint64_t *)&rec->lst,
+                                   sizeof e->lst / 8);
+            w->real_gen = load_relaxed(&rec->real_gen);
+            w->real_bucket1 = load_relaxed(&rec->real_bucket1);
+            e->target_len = load_relaxed(&rec->target_len);
+            e->list_count = load_relaxed(&rec->list_count);
+            e->target_off = path_off + (((uint64_t)path_len + 8) & ~(uint64_t)7);
+        }
+        if (read_seqcount_retry(&rec->seq, s1))
+            continue;
+        e->record = r;
+        e->seq = s1;
+        return same;
+    }
+    return -1;
+}
+
 static void entry_from(struct tier_entry *e, uint32_t r, const struct tier_record *copy)
 {
     e->record = r;
@@ -169,7 +224,7 @@ enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
                                     size_t len, uint64_t hash,
                                     struct tier_entry *e)
 {
-    struct tier_record copy;
+    struct entry_words w;
     uint32_t mask = v->slot_mask;
     uint32_t i = (uint32_t)hash & mask;
 
@@ -183,7 +238,7 @@ enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
         if (load_relaxed(&s->hash) != hash || rec > v->record_count)
             continue;
         uint32_t r = (uint32_t)(rec - 1);
-        int m = read_record(v, r, key, len, hash, &copy);
+        int m = read_entry(v, r, key, len, hash, e, &w);
         if (m < 0)
             return TIER_MISS;
         if (m == 0)
@@ -202,13 +257,12 @@ enum tier_lookup_result tier_lookup(const struct tier_view *v, const char *key,
          * (whose locks order the two) then sees the mark here */
         uint64_t gen = load_acquire(&v->gens[hash & v->bucket_mask]);
         uint64_t epoch = load_acquire(&v->marks->epoch);
-        if (gen != copy.gen || epoch != copy.epoch)
+        if (gen != w.gen || epoch != w.epoch)
             return TIER_STALE;
         /* reached through a symlink: the target's bucket too */
-        if (copy.real_bucket1 && (copy.real_bucket1 - 1 > v->bucket_mask ||
-                                  load_acquire(&v->gens[copy.real_bucket1 - 1]) != copy.real_gen))
+        if (w.real_bucket1 && (w.real_bucket1 - 1 > v->bucket_mask ||
+                               load_acquire(&v->gens[w.real_bucket1 - 1]) != w.real_gen))
             return TIER_STALE;
-        entry_from(e, r, &copy);
         return TIER_HIT;
     }
     return TIER_MISS;

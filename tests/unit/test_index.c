@@ -174,6 +174,23 @@ static uint64_t rng_next(uint64_t *x)
 
 /* ---- basic publish / lookup ----------------------------------------------- */
 
+/* tier_hash_key (the lookups' hash, reading the padded last word whole)
+ * is tier_hash on every key length and alignment of the tail. */
+static void test_hash_key_is_hash(void **state)
+{
+    (void)state;
+    uint64_t buf[40];
+    for (size_t n = 1; n < 300; n++) {
+        unsigned char *k = (unsigned char *)buf;
+        memset(buf, 0, sizeof buf);
+        for (size_t i = 0; i < n; i++)
+            k[i] = (unsigned char)(i * 131 + n * 7 + 1);
+        for (uint64_t seed = 0; seed < 3; seed++)
+            assert_true(tier_hash_key(seed * 0x9e3779b97f4a7c15ULL, k, n) ==
+                        tier_hash(seed * 0x9e3779b97f4a7c15ULL, k, n));
+    }
+}
+
 static void test_insert_lookup_miss(void **state)
 {
     struct fx *f = *state;
@@ -1097,6 +1114,7 @@ static void test_concurrent_readers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hash_key_is_hash),
         cmocka_unit_test_setup_teardown(test_insert_lookup_miss, setup_small, fx_teardown),
         cmocka_unit_test_setup_teardown(test_replace, setup_small, fx_teardown),
         cmocka_unit_test_setup_teardown(test_remove, setup_small, fx_teardown),
