@@ -44,7 +44,7 @@ TIER_SRC      := $(wildcard tier/*.c)
 # the part of the tier the shim links: not the parsers of what shims send
 # (tier/proto.c), which only shmd reads
 TIER_SHIM_SRC := tier/hash.c tier/path.c tier/config.c tier/index.c tier/stat.c tier/instance.c \
-                 tier/listing.c
+                 tier/listing.c tier/ring.c
 PRELOAD_SRC   := $(wildcard preload/*.c)
 SHMD_SRC      := $(wildcard shmd/*.c)
 # the daemon without its command line (main.c, cli*.c): what fuzzers drive
@@ -123,6 +123,7 @@ TEST_OBJS_test_evict  := $(STORE_OBJS) tests/unit/fixture.o
 TEST_OBJS_test_index  := $(STORE_OBJS) tests/unit/fixture.o
 TEST_OBJS_test_marks  := $(STORE_OBJS) shmd/marks.o tests/unit/fixture.o
 TEST_OBJS_test_snapshot := shmd/snapshot.o tier/index.o tier/hash.o tier/path.o tier/listing.o
+TEST_OBJS_test_ring   := tier/ring.o tier/hash.o
 TEST_OBJS_test_layout :=
 TEST_OBJS_test_path   := tier/path.o
 TEST_OBJS_test_proto  := tier/proto.o tier/hash.o tier/path.o

@@ -8,6 +8,7 @@
  * was valid across the open. A miss is one datagram to shmd, never
  * waiting: a full queue drops it (counted), the program was served
  * already. */
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,6 +26,7 @@
 #include "tier/access.h"
 #include "tier/hash.h"
 #include "tier/proto.h"
+#include "tier/ring.h"
 #include "tier/stat.h"
 
 /* A hit must stat the source first (SHMCACHE_VALIDATE=open, or shmd in
@@ -116,10 +118,15 @@ int shim_serve_path(int dirfd, const char *path, int maybe, int flags, char *key
     return fd;
 }
 
-/* One notice to shmd: tag, key, and fd when not -1. Never blocks. pre: a
- * entered. */
-static void send_notice(struct shim_attach *a, const char *tag, const char *key, int len, int fd)
+/* One notice to shmd: what (0 a content miss, 1 metadata, 2 a listing:
+ * its tag in proto.h), key (padded), and fd when not -1. Never blocks. A
+ * datagram while the daemon's socket has room; the path alone in the miss
+ * ring (tier/ring.h) when it has none; counted unsent only when the ring
+ * is full too. pre: a entered. */
+static void send_notice(struct shim_attach *a, uint32_t what, const char *key, int len, int fd)
 {
+    static const char *const tags[] = {PROTO_MISS_TAG, PROTO_STAT_TAG, PROTO_LIST_TAG};
+    const char *tag = tags[what];
     union {
         struct cmsghdr h;
         char space[CMSG_SPACE(sizeof(int))];
@@ -140,7 +147,9 @@ static void send_notice(struct shim_attach *a, const char *tag, const char *key,
         cm->cmsg_len = CMSG_LEN(sizeof(int));
         memcpy(CMSG_DATA(cm), &fd, sizeof fd);
     }
-    if (sendmsg(s, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+    if (sendmsg(s, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+        ((errno != EAGAIN && errno != ENOBUFS) ||
+         !tier_ring_push(a->view.ring, what, key, (size_t)len)))
         tier_count(&a->view, TIER_COUNT_UNSENT);
 }
 
@@ -150,20 +159,20 @@ void shim_notify_miss(const char *key, int len, int fd)
 
     if (!a)
         return;
-    send_notice(a, PROTO_MISS_TAG, key, len, fd);
+    send_notice(a, 0, key, len, fd);
     tier_count(&a->view, TIER_COUNT_MISS);
     shim_leave(a);
     if (shim_cfg.log != SHIM_LOG_OFF)
         shim_log("MISS", key);
 }
 
-static void notify_plain(const char *tag, const char *what, const char *key, int len)
+static void notify_plain(uint32_t kind, const char *what, const char *key, int len)
 {
     struct shim_attach *a = shim_enter(false);
 
     if (!a)
         return;
-    send_notice(a, tag, key, len, -1);
+    send_notice(a, kind, key, len, -1);
     shim_leave(a);
     if (shim_cfg.log != SHIM_LOG_OFF)
         shim_log(what, key);
@@ -171,10 +180,10 @@ static void notify_plain(const char *tag, const char *what, const char *key, int
 
 void shim_notify_stat(const char *key, int len)
 {
-    notify_plain(PROTO_STAT_TAG, "META-ASKED", key, len);
+    notify_plain(1, "META-ASKED", key, len);
 }
 
 void shim_notify_list(const char *key, int len)
 {
-    notify_plain(PROTO_LIST_TAG, "LIST-ASKED", key, len);
+    notify_plain(2, "LIST-ASKED", key, len);
 }

@@ -113,7 +113,8 @@ static void print_prometheus(const struct snapshot *s)
         {"evictions", "evictions_total", "counter", "Entries dropped to make room."},
         {"invalidations", "invalidations_total", "counter", "Entries dropped because the source changed."},
         {"misses_received", "misses_received_total", "counter", "Miss notices received by the daemon."},
-        {"misses_unsent", "misses_unsent_total", "counter", "Miss notices the socket queue refused."},
+        {"misses_unsent", "misses_unsent_total", "counter", "Miss notices neither the socket nor the miss ring took."},
+        {"misses_ringed", "misses_ringed_total", "counter", "Miss notices taken from the miss ring (the socket was full)."},
         {"misses_dropped", "misses_dropped_total", "counter", "Miss notices dropped with the load queue full."},
         {"bad_messages", "bad_messages_total", "counter", "Malformed notices and requests."},
     };

@@ -108,6 +108,7 @@ static void cmd_stats(struct conn *c)
     reply(c, "invalidations %llu\n", (unsigned long long)load_relaxed(&h->invalidations));
     reply(c, "misses_received %llu\n", (unsigned long long)load_relaxed(&h->misses_received));
     reply(c, "misses_unsent %llu\n", (unsigned long long)n.unsent);
+    reply(c, "misses_ringed %llu\n", (unsigned long long)load_relaxed(&h->misses_ringed));
     reply(c, "misses_dropped %llu\n", (unsigned long long)load_relaxed(&d->dropped));
     reply(c, "bad_messages %llu\n", (unsigned long long)load_relaxed(&d->bad_messages));
     for (int f = 0; f < TIER_FAIL_COUNT; f++) {

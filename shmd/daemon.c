@@ -104,6 +104,7 @@ static const char *main_loop(struct shmd *d, int sigfd)
         }
         if (pfd[0].revents & POLLIN)
             miss_drain(d);
+        miss_ring_drain(d); /* what the socket had no room for */
         if (pfd[1].revents & POLLIN)
             control_accept(d);
         if (pfd[2].revents & POLLIN) {

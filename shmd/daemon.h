@@ -26,6 +26,8 @@ struct shmd {
     uint64_t tier_dev;         /* st_dev of the instance directory */
     int list_order;            /* enum snap_order: how tmpfs lists a
                                   snapshot (probed at start) */
+    uint64_t ring_head;        /* the miss ring's next position (main loop) */
+    uint64_t ring_stuck_ns;    /* since when its slot is claimed, unpublished */
     uid_t uid;                 /* the daemon's euid, fixed at start */
     mode_t umask;              /* the process umask, read once at start */
     struct store store;

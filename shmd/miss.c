@@ -15,8 +15,10 @@
 #include "shmd/miss.h"
 #include "shmd/queue.h"
 #include "tier/atomic.h"
+#include "tier/clock.h"
 #include "tier/path.h"
 #include "tier/proto.h"
+#include "tier/ring.h"
 
 /* Datagrams taken per call: the main loop goes back to its heartbeat and
  * the control socket between batches, so a flood of misses delays them by
@@ -47,6 +49,28 @@ static void take_ancillary(struct msghdr *mh, struct ucred *cred, int *fd)
                     close(f);
             }
         }
+    }
+}
+
+void miss_ring_drain(struct shmd *d)
+{
+    struct tier_ring_miss m;
+    char key[PATH_KEY_SIZE];
+    uint64_t now = mono_ns();
+
+    for (int i = 0; i < MISS_BATCH; i++) {
+        int r = tier_ring_take(d->store.view.ring, &d->ring_head, now, &d->ring_stuck_ns, &m);
+        if (r == 0)
+            return;
+        if (r < 0 || proto_path_parse(m.key, m.len, key) < 0) {
+            fetch_add_relaxed(&d->bad_messages, 1);
+            continue;
+        }
+        fetch_add_relaxed(&d->store.hdr->misses_received, 1);
+        fetch_add_relaxed(&d->store.hdr->misses_ringed, 1);
+        enum queue_what job = m.what == 0 ? QUEUE_FILE : m.what == 1 ? QUEUE_META : QUEUE_LIST;
+        if (queue_submit(d->queue, job, key, m.len, -1, NULL) < 0)
+            fetch_add_relaxed(&d->dropped, 1);
     }
 }
 

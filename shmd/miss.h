@@ -13,4 +13,9 @@ struct shmd;
  * pre: called by one thread at a time (the main loop). */
 void miss_drain(struct shmd *d);
 
+/* Take what shims pushed to the miss ring when the socket was full
+ * (tier/ring.h): checked as datagrams are, then queued (without a
+ * descriptor). Main loop, every turn. */
+void miss_ring_drain(struct shmd *d);
+
 #endif

@@ -30,6 +30,7 @@
 #include "tier/clock.h"
 #include "tier/listing.h"
 #include "tier/path.h"
+#include "tier/ring.h"
 #include "tier/seqlock.h"
 
 #define RECORD_WORDS (sizeof(struct tier_record) / 8)
@@ -222,6 +223,8 @@ int store_create(struct store *s, int dirfd, const struct store_params *p)
     h->state = TIER_STATE_LIVE;
     struct tier_marks *m = (struct tier_marks *)((unsigned char *)s->map + marks_off);
     m->magic = TIER_MARKS_MAGIC;
+    tier_ring_init((struct tier_ring *)((unsigned char *)m +
+                                        tier_marks_ring_off(TIER_STRIPES, p->slots, records)));
     store_release(&h->magic, TIER_MAGIC);
 
     if (renameat(dirfd, "index.new", dirfd, "index") < 0)

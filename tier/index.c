@@ -85,6 +85,8 @@ void tier_view_init(struct tier_view *v, const struct tier_header *h,
     v->gens = (uint64_t *)(m + tier_marks_gens_off(h->stripe_count));
     v->hits = (uint32_t *)(m + tier_marks_hits_off(h->stripe_count, h->bucket_count));
     v->refs = m + tier_marks_refs_off(h->stripe_count, h->bucket_count, h->record_count);
+    v->ring = (struct tier_ring *)(m + tier_marks_ring_off(h->stripe_count, h->bucket_count,
+                                                           h->record_count));
 }
 
 bool tier_view_live(const struct tier_view *v, uint64_t now_ns)

@@ -28,6 +28,7 @@ struct tier_view {
     uint64_t *gens;                    /* change words, by bucket */
     uint32_t *hits;                    /* per record, approximate */
     uint8_t *refs;
+    struct tier_ring *ring;            /* misses the socket had no room for */
     uint64_t arena_size;               /* bytes */
     uint64_t hash_seed;
     uint64_t generation;

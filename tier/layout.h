@@ -33,7 +33,7 @@
 
 #define TIER_MAGIC        0x3158444948534d53ULL /* "SMSHIDX1" little-endian */
 #define TIER_MARKS_MAGIC  0x314b52414d534d53ULL /* "SMSMARK1" */
-#define TIER_VERSION      4u
+#define TIER_VERSION      5u
 #define TIER_PAGE         4096u
 #define TIER_HEADER_SIZE  4096u
 #define TIER_PATH_MAX     4096u   /* bytes including the NUL, as PATH_MAX */
@@ -123,8 +123,9 @@ struct tier_header {
     uint64_t negative_entries; /* live records of kind TIER_KIND_NEG */
     uint64_t dir_entries;     /* live records with TIER_KIND_LIST */
     uint64_t meta_loads;      /* metadata records published */
+    uint64_t misses_ringed;   /* ... of misses_received, taken from the miss ring */
 };
-_Static_assert(sizeof(struct tier_header) == 480 && sizeof(struct tier_header) <= TIER_HEADER_SIZE,
+_Static_assert(sizeof(struct tier_header) == 488 && sizeof(struct tier_header) <= TIER_HEADER_SIZE,
                "tier_header moved: bump TIER_VERSION, update test_layout.c");
 
 /* The source's struct stat as seen when the copy was made. */
@@ -318,9 +319,59 @@ static inline uint64_t tier_marks_refs_off(uint32_t stripes, uint32_t buckets, u
 {
     return tier_marks_hits_off(stripes, buckets) + (uint64_t)records * sizeof(uint32_t);
 }
+/* The miss ring (below), on its own cache lines after the reference bits. */
+static inline uint64_t tier_marks_ring_off(uint32_t stripes, uint32_t buckets, uint32_t records)
+{
+    return (tier_marks_refs_off(stripes, buckets, records) + records + 63) & ~(uint64_t)63;
+}
+
+/* Misses the daemon's socket had no room for. A shim sends each miss as a
+ * datagram (with its descriptor) while the socket has room; when the
+ * kernel refuses one (the queue holds net.unix.max_dgram_qlen datagrams,
+ * 10 by default), it pushes the path here instead, and shmd drains the
+ * ring on every turn of its main loop (TIER_HEARTBEAT_NS at most). A
+ * bounded multi-producer, single-consumer queue in the manner of Vyukov's:
+ * slot i of position p (p mod TIER_RING_SLOTS == i) is free for the
+ * producer of p while its seq is p, holds p's miss once seq is p + 1, and
+ * is free again for p + TIER_RING_SLOTS once shmd has taken it.
+ *   producer: claim p by a CAS on tail when slot.seq == p (seq < p: full,
+ *             the miss is dropped and counted); write len, what, path,
+ *             check; publish with a CAS of seq from p to p + 1;
+ *   shmd:     at head, take the slot when seq == head + 1, then set it to
+ *             head + TIER_RING_SLOTS; a slot claimed and never published
+ *             (its producer was killed, or is stopped) is skipped after
+ *             TIER_RING_STUCK_NS by the same CAS the producer would publish
+ *             with, so one of the two wins.
+ * Shims write here, so shmd trusts nothing it reads: a slot whose check is
+ * not the hash of what it holds, or whose path is not absolute and normal,
+ * is dropped (counted as a bad message); a wrong value anywhere can only
+ * make a useless load or lose a miss. */
+#define TIER_RING_SLOTS     4096u
+#define TIER_RING_PATH      232u       /* bytes of a path in a slot, NUL included */
+#define TIER_RING_STUCK_NS  100000000ULL /* 100 ms */
+
+struct tier_ring_slot {
+    uint64_t seq;
+    uint64_t check;           /* tier_ring_check(what, path, len) */
+    uint32_t len;             /* path bytes, without the NUL */
+    uint32_t what;            /* 0 content miss, 1 metadata, 2 listing (proto.h) */
+    char path[TIER_RING_PATH];
+};
+_Static_assert(sizeof(struct tier_ring_slot) == 256, "tier_ring_slot moved: bump TIER_VERSION");
+
+struct tier_ring {
+    uint64_t tail;            /* next position a producer claims; own line */
+    uint64_t reserved0[7];
+    uint64_t head;            /* next position shmd takes (shmd's copy is its own) */
+    uint64_t reserved1[7];
+    struct tier_ring_slot slot[TIER_RING_SLOTS];
+};
+_Static_assert(sizeof(struct tier_ring) == 128 + 256 * TIER_RING_SLOTS,
+               "tier_ring moved: bump TIER_VERSION");
+
 static inline uint64_t tier_marks_bytes(uint32_t stripes, uint32_t buckets, uint32_t records)
 {
-    return tier_marks_refs_off(stripes, buckets, records) + records;
+    return tier_marks_ring_off(stripes, buckets, records) + sizeof(struct tier_ring);
 }
 
 #endif

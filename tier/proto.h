@@ -38,6 +38,11 @@
  * anything malformed. */
 int proto_miss_parse(const char *buf, size_t n, char *key, size_t *len);
 
+/* A path of plen bytes (no NUL), as a miss names it: 0 with its key in key
+ * (PATH_KEY_SIZE bytes, padded) when it is absolute and normal, else -1.
+ * Also for the misses of the ring (tier/ring.h). */
+int proto_path_parse(const char *p, size_t plen, char *key);
+
 /* Iterate the words of a control request of n bytes. *pos starts at 0.
  * Returns the next word, or NULL at the end. Returns NULL and sets *bad
  * when the request does not end with a NUL. */

@@ -71,6 +71,7 @@ static void test_header_fields(void **state)
     FIELD(struct tier_header, negative_entries, 456, 8);
     FIELD(struct tier_header, dir_entries, 464, 8);
     FIELD(struct tier_header, meta_loads, 472, 8);
+    FIELD(struct tier_header, misses_ringed, 480, 8);
     assert_int_equal(TIER_HEADER_SIZE, 4096);
 }
 
@@ -180,10 +181,26 @@ static void test_stripe_fields(void **state)
     FIELD(struct tier_stripe, reserved, 48, 16);
 }
 
+static void test_ring_fields(void **state)
+{
+    (void)state;
+    FIELD(struct tier_ring_slot, seq, 0, 8);
+    FIELD(struct tier_ring_slot, check, 8, 8);
+    FIELD(struct tier_ring_slot, len, 16, 4);
+    FIELD(struct tier_ring_slot, what, 20, 4);
+    FIELD(struct tier_ring_slot, path, 24, 232);
+    FIELD(struct tier_ring, tail, 0, 8);
+    FIELD(struct tier_ring, head, 64, 8);
+    FIELD(struct tier_ring, slot, 128, 256 * 4096);
+    /* the ring starts on a cache line of its own, after the reference bits */
+    assert_int_equal(tier_marks_ring_off(64, 1024, 1000) % 64, 0);
+    assert_true(tier_marks_ring_off(64, 1024, 1000) >= tier_marks_refs_off(64, 1024, 1000) + 1000);
+}
+
 static void test_constants(void **state)
 {
     (void)state;
-    assert_int_equal(TIER_VERSION, 4);
+    assert_int_equal(TIER_VERSION, 5);
     assert_true(TIER_MAGIC == 0x3158444948534d53ULL);
     assert_true(TIER_MARKS_MAGIC == 0x314b52414d534d53ULL);
     assert_true(TIER_MAGIC != TIER_MARKS_MAGIC);
@@ -245,13 +262,17 @@ static void test_marks_offsets(void **state)
     assert_int_equal(tier_marks_hits_off(1, 64), 192 + 512);
     assert_int_equal(tier_marks_refs_off(64, 1024, 768), 12416 + 768 * 4);
     assert_int_equal(tier_marks_refs_off(1, 64, 48), 704 + 48 * 4);
-    assert_int_equal(tier_marks_bytes(64, 1024, 768), 15488 + 768);
-    assert_int_equal(tier_marks_bytes(1, 64, 48), 896 + 48);
+    /* the miss ring after the reference bits, on a cache line */
+    assert_int_equal(tier_marks_ring_off(64, 1024, 768), 15488 + 768);
+    assert_int_equal(tier_marks_ring_off(1, 64, 48), 960);
+    assert_int_equal(tier_marks_bytes(64, 1024, 768), 15488 + 768 + 128 + 256 * 4096);
+    assert_int_equal(tier_marks_bytes(1, 64, 48), 960 + 128 + 256 * 4096);
     assert_int_equal(tier_marks_hits_off(TIER_STRIPES, 1024) % 4, 0);
     /* the largest legal index: 64-bit arithmetic, no overflow */
     assert_true(tier_marks_bytes(4096, TIER_SLOTS_MAX, TIER_SLOTS_MAX) ==
-                128ULL + 4096ULL * 64 + (uint64_t)TIER_SLOTS_MAX * 8 +
-                    (uint64_t)TIER_SLOTS_MAX * 4 + TIER_SLOTS_MAX);
+                ((128ULL + 4096ULL * 64 + (uint64_t)TIER_SLOTS_MAX * 8 +
+                  (uint64_t)TIER_SLOTS_MAX * 4 + TIER_SLOTS_MAX + 63) & ~63ULL) +
+                    sizeof(struct tier_ring));
     /* stripes and gens stay naturally aligned */
     assert_int_equal(tier_marks_stripes_off() % 64, 0);
     assert_int_equal(tier_marks_gens_off(TIER_STRIPES) % 8, 0);
@@ -267,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_record_fields),
         cmocka_unit_test(test_marks_fields),
         cmocka_unit_test(test_stripe_fields),
+        cmocka_unit_test(test_ring_fields),
         cmocka_unit_test(test_constants),
         cmocka_unit_test(test_marks_offsets),
     };
