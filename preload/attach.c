@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -165,6 +166,10 @@ static bool attach(struct shim_attach *cur)
         goto fail;
     }
     uint64_t dev = (uint64_t)st.st_dev;
+    /* attached while this descriptor lives: the daemon's --idle-exit
+     * asks for an exclusive lock of the directory to see that none is
+     * (never waiting: the daemon holds its own for an instant only) */
+    flock(dirfd, LOCK_SH | LOCK_NB);
     ifd = REAL(openat)(dirfd, "index", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     if (ifd < 0 || REAL(fstat)(ifd, &st) < 0)
         goto fail;

@@ -121,8 +121,9 @@ static void reclaim(struct shmd *d)
         return;
     for (struct dirent *e; (e = readdir(dir));) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-            strcmp(e->d_name, "lock") == 0)
-            continue;
+            strcmp(e->d_name, "lock") == 0 || strcmp(e->d_name, "log") == 0 ||
+            strcmp(e->d_name, "log.1") == 0)
+            continue; /* (the log of shmd exec's daemon outlives it) */
         /* a listing's snapshot: its names too, unless a shim still has it
          * open (then it stays until the next start) */
         int r = e->d_type == DT_DIR && snapshot_is_object(e->d_name)

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -64,6 +65,24 @@ static void log_minute(struct shmd *d, struct minute *m)
     m->invalidations = inv;
 }
 
+/* --idle-exit: every shim attached holds a shared lock of the instance
+ * directory (preload/attach.c); an exclusive one, taken and dropped at
+ * once, says none is. True once that has been so for idle_exit_s. */
+static bool idle_over(struct shmd *d, uint64_t now)
+{
+    if (!d->opt.idle_exit_s || now - d->idle_checked_ns < NS_PER_SEC)
+        return false;
+    d->idle_checked_ns = now;
+    if (d->idle_fd < 0 || flock(d->idle_fd, LOCK_EX | LOCK_NB) < 0) {
+        d->idle_since_ns = 0; /* a shim is attached */
+        return false;
+    }
+    flock(d->idle_fd, LOCK_UN);
+    if (!d->idle_since_ns)
+        d->idle_since_ns = now;
+    return now - d->idle_since_ns >= d->opt.idle_exit_s * NS_PER_SEC;
+}
+
 static void heartbeat(struct shmd *d)
 {
     store_release(&d->store.hdr->heartbeat_ns, mono_ns());
@@ -95,8 +114,11 @@ static const char *main_loop(struct shmd *d, int sigfd)
     while (!load_relaxed(&d->stopping)) {
         heartbeat(d);
         log_minute(d, &m);
+        shmd_log_rotate();
         marks_check(&d->store, &watch, mono_ns());
         store_reap(&d->store);
+        if (idle_over(d, mono_ns()))
+            return "idle";
         int n = poll(pfd, 4, (int)(TIER_HEARTBEAT_NS / NS_PER_MS));
         if (n < 0 && errno != EINTR) {
             shmd_log(SHMD_LOG_ERROR, "poll: %s", strerror(errno));
@@ -125,7 +147,7 @@ int shmd_run(struct shmd_opts *o)
 
     memset(d, 0, sizeof *d);
     d->opt = *o;
-    d->dirfd = d->lockfd = d->missfd = d->ctlfd = d->wakefd = -1;
+    d->dirfd = d->lockfd = d->missfd = d->ctlfd = d->wakefd = d->idle_fd = -1;
     shmd_log_level = o->log_level;
     d->started_mono_ns = mono_ns();
     raise_nofile();
@@ -147,6 +169,10 @@ int shmd_run(struct shmd_opts *o)
 
     if (claim_instance(d) < 0)
         return 1;
+    if (d->opt.log_file && shmd_log_to_file(d->opt.log_file) < 0)
+        shmd_log(SHMD_LOG_WARN, "--log-file %s: %s: logging to stderr", d->opt.log_file,
+                 strerror(errno));
+    d->idle_fd = d->opt.idle_exit_s ? openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     d->queue = queue_start(d, d->opt.loaders);
     if (!d->queue || revalidate_start(d) < 0) {
         shmd_log(SHMD_LOG_ERROR, "cannot start threads");
@@ -177,6 +203,8 @@ int shmd_run(struct shmd_opts *o)
     store_lock(&d->store);
     idle &= load_relaxed(&d->ctl_threads) == 0;
     claim_release(d, idle);
+    if (d->idle_fd >= 0)
+        close(d->idle_fd);
     close(sigfd);
     close(d->wakefd);
     return 0;

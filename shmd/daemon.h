@@ -27,6 +27,9 @@ struct shmd {
     int list_order;            /* enum snap_order: how tmpfs lists a
                                   snapshot (probed at start) */
     uint64_t ring_head;        /* the miss ring's next position (main loop) */
+    int idle_fd;               /* --idle-exit: the instance directory, to lock */
+    uint64_t idle_since_ns;    /* CLOCK_MONOTONIC since no shim is attached; 0 */
+    uint64_t idle_checked_ns;
     uint64_t ring_stuck_ns;    /* since when its slot is claimed, unpublished */
     uid_t uid;                 /* the daemon's euid, fixed at start */
     mode_t umask;              /* the process umask, read once at start */

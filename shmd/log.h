@@ -23,4 +23,15 @@ void shmd_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 
 /* The level called name ("error", "warning", "info", "debug"), or -1. */
 int shmd_log_level_parse(const char *name);
 
+/* From now on log to the file path (appended; --log-file) instead of the
+ * stderr inherited, which is closed: it may be a pipe or a terminal of
+ * whoever started the daemon. Returns 0, or -1 with errno (stderr kept). */
+int shmd_log_to_file(const char *path);
+
+/* Keep the log file below SHMD_LOG_FILE_MAX: past it the file moves to
+ * PATH.1 (replacing the older one) and a new one starts. Main loop, now
+ * and then. */
+#define SHMD_LOG_FILE_MAX (1u << 20)
+void shmd_log_rotate(void);
+
 #endif

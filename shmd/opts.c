@@ -61,7 +61,11 @@ void shmd_usage(FILE *f)
           "  --negative-ms MS     a cached \"does not exist\" is re-checked (through its\n"
           "                       directory) this often; 0: not cached (default 1000)\n"
           "  --loaders N          loader threads (default 4)\n"
-          "  --log-level LEVEL    error, warning, info or debug (default info)\n",
+          "  --log-level LEVEL    error, warning, info or debug (default info)\n"
+          "  --log-file PATH      log there (appending; kept below 1 MiB, the older half\n"
+          "                       in PATH.1) once the instance is claimed; default stderr\n"
+          "  --idle-exit SECONDS  stop once no shimmed process has been attached for this\n"
+          "                       long (default 0: never; shmd exec's daemon: 600)\n",
           f);
 }
 
@@ -89,6 +93,8 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
         {"negative-ms", required_argument, NULL, 'N'},
         {"loaders", required_argument, NULL, 'L'},
         {"log-level", required_argument, NULL, 'l'},
+        {"log-file", required_argument, NULL, 'F'},
+        {"idle-exit", required_argument, NULL, 'I'},
         {"prefix", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -164,6 +170,16 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
         case 'l':
             if ((o->log_level = shmd_log_level_parse(a)) < 0)
                 return set_err(err, errsz, "--log-level", a, "error, warning, info or debug");
+            break;
+        case 'F':
+            if (a[0] != '/')
+                return set_err(err, errsz, "--log-file", a, "an absolute path");
+            o->log_file = a;
+            break;
+        case 'I':
+            if (units_parse_uint(a, 31536000, &v) < 0)
+                return set_err(err, errsz, "--idle-exit", a, "seconds from 0 to 31536000");
+            o->idle_exit_s = v;
             break;
         case 'p':
             if (!extra)

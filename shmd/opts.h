@@ -42,6 +42,10 @@ struct shmd_opts {
     uint64_t negative_ms;      /* --negative-ms: 0 caches no "does not exist" */
     unsigned loaders;          /* threads, 1..SHMD_LOADERS_MAX */
     int log_level;             /* enum shmd_log_level */
+    const char *log_file;      /* --log-file: stderr goes there once the
+                                  instance is ours; NULL: stays stderr */
+    uint64_t idle_exit_s;      /* --idle-exit: stop after this long with no
+                                  shimmed process attached; 0: never */
 };
 
 /* Parse daemon options (argv[0] is skipped). extra, when non-NULL, also

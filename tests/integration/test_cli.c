@@ -329,6 +329,114 @@ static void test_exec_starts_daemon(void **state)
     H_PASS(f); /* teardown stops the daemon through its lock file */
 }
 
+/* The daemon shmd exec starts holds none of the caller's descriptors: a
+ * command substitution and a pipe end with the command (before, they
+ * waited for `shmd stop`: the daemon held the caller's stderr); it logs to
+ * DIR/log; a daemon started for a command that cannot be run is stopped
+ * (127), and options given for a daemon that already runs are said to be
+ * not applied. */
+static void test_exec_leaves_caller_alone(void **state)
+{
+    struct h_fix *f = *state;
+    struct h_result r;
+    const char *p = h_src(f, "greeting");
+    assert_int_equal(h_write_str(p, "hello\n"), 0);
+    /* the harness reads the command's stdout and stderr to their ends: a
+     * daemon holding either would keep h_run waiting for the 20 s limit */
+    h_run(&r, NULL,
+          H_ARGV("/bin/sh", "-c",
+                 "out=$(\"$1\" exec --dir \"$2\" -p \"$3\" -- cat \"$4\" 2>&1); "
+                 "printf '%s' \"$out\" | cat; exec 9>&2; \"$1\" exec --dir \"$2\" -p \"$3\" -- true",
+                 "sh", h_shmd(), f->d.dir, f->src, p),
+          20000);
+    if (r.code == -1)
+        fail_msg("a command substitution of shmd exec waited for the daemon (timed out)");
+    h_assert_ok(&r, "shmd exec in $(...)");
+    assert_string_equal(r.out, "hello");
+    h_result_free(&r);
+    long long dpid = h_stat(&f->d, "pid");
+    assert_true(dpid > 1);
+    /* its descriptors: /dev/null, its own files and sockets, nothing else */
+    struct h_result ls;
+    h_run(&ls, NULL, H_ARGV("/bin/sh", "-c", h_fmt("ls -l /proc/%lld/fd", dpid)), 10000);
+    h_assert_ok(&ls, "ls of the daemon's descriptors");
+    for (const char *l = ls.out; (l = strstr(l, "-> ")); l += 3) {
+        const char *t = l + 3;
+        bool ok = !strncmp(t, "/dev/null", 9) || !strncmp(t, f->d.dir, strlen(f->d.dir)) ||
+                  !strncmp(t, "socket:", 7) || !strncmp(t, "anon_inode:", 11);
+        if (!ok)
+            fail_msg("the daemon shmd exec started holds %.*s", (int)strcspn(t, "\n"), t);
+    }
+    h_result_free(&ls);
+    size_t n;
+    unsigned char *log = h_read_file(h_fmt("%s/log", f->d.dir), &n);
+    if (!log || !strstr((char *)log, "info: serving "))
+        fail_msg("the daemon shmd exec started does not log to %s/log", f->d.dir);
+    free(log);
+
+    /* options for the running daemon: not applied, and said so */
+    h_run(&r, NULL, H_ARGV(h_shmd(), "exec", "--dir", f->d.dir, "--capacity", "64M", "-p", f->src,
+                           "--", "true"), 20000);
+    h_assert_ok(&r, "shmd exec --capacity with a daemon running");
+    if (!strstr(r.err, "--capacity not applied (it runs with 1.0 GiB)"))
+        fail_msg("shmd exec --capacity with a daemon running said \"%s\"", r.err);
+    h_result_free(&r);
+    assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("stop")), 0);
+    h_result_free(&r);
+    f->d.pid = 0;
+
+    /* a command that cannot be run: 127, and no daemon left for it */
+    for (int i = 0; i < 100 && h_stat(&f->d, "pid") > 0; i++)
+        h_sleep_ms(50);
+    assert_int_equal(h_run(&r, NULL, H_ARGV(h_shmd(), "exec", "--dir", f->d.dir, "-p", f->src,
+                                            "--", "/nonexistent/cmd"), 20000),
+                     127);
+    h_result_free(&r);
+    assert_int_equal(h_stat(&f->d, "pid"), -1);
+    H_PASS(f);
+}
+
+/* --idle-exit: the daemon stops once no shimmed process has been attached
+ * for that long, and not while one is. */
+static void test_exec_idle_exit(void **state)
+{
+    struct h_fix *f = *state;
+    struct h_result r;
+    const char *p = h_src(f, "one");
+    /* a shimmed process attached for 3 s, with --idle-exit 1 */
+    h_run(&r, NULL, H_ARGV(h_shmd(), "exec", "--dir", f->d.dir, "--idle-exit", "1", "-p", f->src,
+                           "--", "sh", "-c", "cat \"$1\" >/dev/null; exec sleep 3", "sh", p),
+          20000);
+    /* (sh attached at its first open; sleep, exec'd, attaches at none:
+     * the daemon may go during the sleep; what counts is after) */
+    h_assert_ok(&r, "shmd exec --idle-exit 1");
+    h_result_free(&r);
+    uint64_t end = h_now_ms() + 10000;
+    while (h_stat(&f->d, "pid") > 0) {
+        if (h_now_ms() > end)
+            fail_msg("the daemon with --idle-exit 1 still runs 10 s after its last process");
+        h_sleep_ms(100);
+    }
+    /* while a process is attached, it stays */
+    h_run(&r, NULL, H_ARGV(h_shmd(), "exec", "--dir", f->d.dir, "--idle-exit", "1", "-p", f->src,
+                           "--", h_python(), "-c",
+                           "import sys, time, subprocess\n"
+                           "open(sys.argv[1]).read()\n"
+                           "for i in range(4):\n"
+                           "    time.sleep(0.75)\n"
+                           "    if subprocess.run([sys.argv[2], 'stats', '--dir', sys.argv[3]],\n"
+                           "                      capture_output=True).returncode:\n"
+                           "        print('gone while attached'); break\n"
+                           "else:\n"
+                           "    print('stayed')\n",
+                           p, h_shmd(), f->d.dir),
+          20000);
+    h_assert_ok(&r, "an attached process under --idle-exit 1");
+    assert_string_equal(r.out, "stayed\n");
+    h_result_free(&r);
+    H_PASS(f);
+}
+
 /* ---- SHMCACHE_LOG ------------------------------------------------------------ */
 static void test_log_levels(void **state)
 {
@@ -417,6 +525,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_evict_and_flush, h_fix_setup, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_stop, h_fix_setup, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_exec_starts_daemon, h_fix_setup_nodaemon,
+                                        h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_exec_leaves_caller_alone, h_fix_setup_nodaemon,
+                                        h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_exec_idle_exit, h_fix_setup_nodaemon,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_log_levels, h_fix_setup, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_bad_env_warns_once, h_fix_setup, h_fix_teardown),
