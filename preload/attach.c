@@ -8,8 +8,10 @@
  * is done by whichever hook gets the `attaching` flag; the others pass
  * through meanwhile. Attempts are rate-limited to one a second. Like every
  * helper of the hooks, these may change errno (hook.h restores it). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -55,6 +57,49 @@ static void warn_once(const char *msg)
 {
     if (!exchange_relaxed(&g_warned, 1))
         shim_warn(msg);
+}
+
+/* Why the last attach failed, for shim_explain_idle. Written by attach()
+ * only (g_attaching held), read under g_attaching too. */
+static char g_idle_why[400];
+static int g_idle_said;
+
+static void idle_reason(const char *msg)
+{
+    size_t n = strnlen(msg, sizeof g_idle_why - 1);
+    memcpy(g_idle_why, msg, n);
+    g_idle_why[n] = '\0';
+}
+
+/* For "no daemon for DIR": the instance of the same name another user
+ * runs, when the directory is the default one (/dev/shm/shmcache-UID-NAME):
+ * the README's first trap (the app and its daemon as different users). */
+static void no_daemon_reason(uid_t uid)
+{
+    char want[64], *name;
+    const char *base = strrchr(shim_cfg.dir, '/');
+    int n = snprintf(want, sizeof want, "shmcache-%u-", (unsigned)uid);
+
+    snprintf(g_idle_why, sizeof g_idle_why, "no daemon for %.300s (start one: shmd, or shmd exec)",
+             shim_cfg.dir);
+    if (!base || strncmp(base + 1, want, (size_t)n) != 0)
+        return;
+    name = (char *)base + 1 + n;
+    DIR *d = REAL(opendir)("/dev/shm");
+    if (!d)
+        return;
+    for (struct dirent *e; (e = REAL(readdir)(d));) {
+        unsigned other;
+        int used = 0;
+        if (sscanf(e->d_name, "shmcache-%u-%n", &other, &used) == 1 && used > 0 &&
+            other != (unsigned)uid && strcmp(e->d_name + used, name) == 0) {
+            snprintf(g_idle_why, sizeof g_idle_why,
+                     "no daemon for %.200s; one runs as uid %u (/dev/shm/%.100s): run the daemon "
+                     "as the app's user (uid %u)", shim_cfg.dir, other, e->d_name, (unsigned)uid);
+            break;
+        }
+    }
+    REAL(closedir)(d);
 }
 
 static void release(struct shim_attach *a)
@@ -154,8 +199,15 @@ static bool attach(struct shim_attach *cur)
     uid_t uid = geteuid();
 
     int dirfd = park_fd(REAL(open)(shim_cfg.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (dirfd < 0)
-        return false; /* no daemon (yet): quietly pass through */
+    if (dirfd < 0) {
+        /* no daemon (yet): quietly pass through (SHMCACHE_LOG says why) */
+        if (errno == ENOENT)
+            no_daemon_reason(uid);
+        else
+            snprintf(g_idle_why, sizeof g_idle_why, "cannot open %.300s: %s", shim_cfg.dir,
+                     strerror(errno));
+        return false;
+    }
     if (REAL(fstat)(dirfd, &st) < 0)
         goto fail;
     char why_dir[64];
@@ -163,6 +215,7 @@ static bool attach(struct shim_attach *cur)
         snprintf(msg, sizeof msg, "instance %.300s is not trusted (%s): passing through",
                  shim_cfg.dir, why_dir);
         warn_once(msg);
+        idle_reason(msg);
         goto fail;
     }
     uint64_t dev = (uint64_t)st.st_dev;
@@ -171,15 +224,22 @@ static bool attach(struct shim_attach *cur)
      * (never waiting: the daemon holds its own for an instant only) */
     flock(dirfd, LOCK_SH | LOCK_NB);
     ifd = REAL(openat)(dirfd, "index", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    if (ifd < 0 || REAL(fstat)(ifd, &st) < 0)
+    if (ifd < 0 || REAL(fstat)(ifd, &st) < 0) {
+        snprintf(g_idle_why, sizeof g_idle_why, "no index in %.300s: its daemon is starting, "
+                 "or stopped", shim_cfg.dir);
         goto fail;
+    }
     if (cur && !cur->broken && cur->index_ino == (uint64_t)st.st_ino &&
-        cur->index_dev == (uint64_t)st.st_dev)
+        cur->index_dev == (uint64_t)st.st_dev) {
+        snprintf(g_idle_why, sizeof g_idle_why, "the daemon of %.300s is not running (no "
+                 "heartbeat for 2 s: stopped, killed, or suspended)", shim_cfg.dir);
         goto fail; /* the same index: its daemon is just not live */
+    }
     if (!S_ISREG(st.st_mode) || st.st_uid != uid || st.st_size < (off_t)TIER_HEADER_SIZE) {
         snprintf(msg, sizeof msg, "%.300s/index is not a shmcache index of this user: "
                  "passing through", shim_cfg.dir);
         warn_once(msg);
+        idle_reason(msg);
         goto fail;
     }
     hmap = REAL(mmap)(NULL, TIER_HEADER_SIZE, PROT_READ, MAP_SHARED, ifd, 0);
@@ -192,6 +252,7 @@ static bool attach(struct shim_attach *cur)
     if (why) {
         snprintf(msg, sizeof msg, "%.300s/index: %s: passing through", shim_cfg.dir, why);
         warn_once(msg);
+        idle_reason(msg);
         goto fail;
     }
     /* A daemon in another root or mount namespace may see other files at
@@ -205,8 +266,10 @@ static bool attach(struct shim_attach *cur)
         if (cas_acq_rel(&g_pool[i].in_use, &zero, 1))
             a = &g_pool[i];
     }
-    if (!a)
+    if (!a) {
+        idle_reason("every index slot holds a replaced index still in use: passing through");
         goto fail; /* replaced indexes still in use by hooks */
+    }
     a->ro_len = h.marks_offset;
     a->rw_len = h.marks_size;
     a->ro = REAL(mmap)(NULL, a->ro_len, PROT_READ, MAP_SHARED, ifd, 0);
@@ -241,6 +304,7 @@ static bool attach(struct shim_attach *cur)
     shim_close(ifd);
     store_seqcst(&g_cur, a);
     reclaim();
+    g_idle_why[0] = '\0';
     return true;
 
 fail:
@@ -312,13 +376,35 @@ static struct shim_attach *enter_current(bool serving)
     return NULL;
 }
 
+void shim_explain_idle(void)
+{
+    char msg[sizeof g_idle_why + 32];
+    int zero = 0;
+
+    if (shim_cfg.log == SHIM_LOG_OFF || load_relaxed(&g_idle_said) ||
+        !cas_acquire(&g_attaching, &zero, 1))
+        return;
+    struct shim_attach *cur = load_seqcst(&g_cur);
+    if (!g_idle_why[0] && cur && !tier_view_live(&cur->view, now_coarse_ns()))
+        snprintf(g_idle_why, sizeof g_idle_why, "the daemon of %.300s is not running (no "
+                 "heartbeat for 2 s: stopped, killed, or suspended)", shim_cfg.dir);
+    bool say = g_idle_why[0] && !exchange_relaxed(&g_idle_said, 1);
+    if (say)
+        snprintf(msg, sizeof msg, "not caching: %s", g_idle_why);
+    store_release(&g_attaching, 0);
+    if (say)
+        shim_warn(msg);
+}
+
 struct shim_attach *shim_enter(bool force)
 {
     struct shim_attach *a = enter_current(true);
 
-    if (a || !try_attach(force, load_seqcst(&g_cur)))
-        return a;
-    return enter_current(true);
+    if (!a && try_attach(force, load_seqcst(&g_cur)))
+        a = enter_current(true);
+    if (__builtin_expect(!a, 0) && shim_cfg.log != SHIM_LOG_OFF)
+        shim_explain_idle();
+    return a;
 }
 
 /* Another thread is attaching: wait for it (attach is a few system

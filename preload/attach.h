@@ -53,6 +53,11 @@ extern pid_t shim_pid __attribute__((visibility("hidden"))); /* updated at fork 
  * force skips the rate limit (modifying calls must be able to invalidate).
  * May change errno. */
 struct shim_attach *shim_enter(bool force) __attribute__((visibility("hidden")));
+
+/* With SHMCACHE_LOG set: the first time a path under a prefix finds no
+ * usable tier, one line saying why (no daemon for the directory, and one
+ * of another user's if there is; not trusted; not running). */
+void shim_explain_idle(void) __attribute__((visibility("hidden")));
 void shim_leave(struct shim_attach *a) __attribute__((visibility("hidden")));
 
 /* Enter an index to mark changes in (change.c): the current one even when

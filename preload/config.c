@@ -50,21 +50,31 @@ void shim_config_parse(struct shim_config *c, const char *disable, const char *p
     }
     if (disable && !word_in(disable, no)) {
         if (!word_in(disable, yes)) {
-            snprintf(msg, sizeof msg, "SHMCACHE_DISABLE=\"%.80s\": expected 1 or 0; "
-                     "disabled", disable);
+            snprintf(msg, sizeof msg, "SHMCACHE_DISABLE=\"%.80s\": expected 1, true, yes, "
+                     "on, or 0, false, no, off; disabled", disable);
+            warn(msg);
+        } else if (c->log) {
+            snprintf(msg, sizeof msg, "off: SHMCACHE_DISABLE=%.80s", disable);
             warn(msg);
         }
         return;
     }
-    if (!prefix || !*prefix)
+    if (!prefix || !*prefix) {
+        if (c->log)
+            warn("off: SHMCACHE_PREFIX is not set, so no path is cached");
         return;
+    }
     if (path_prefixes_parse(prefix, &c->prefixes, err, sizeof err) < 0) {
         snprintf(msg, sizeof msg, "SHMCACHE_PREFIX: %s; shim disabled", err);
         warn(msg);
         return;
     }
-    if (c->prefixes.count == 0)
+    if (c->prefixes.count == 0) {
+        snprintf(msg, sizeof msg, "SHMCACHE_PREFIX=\"%.80s\" names no directory; shim disabled",
+                 prefix);
+        warn(msg);
         return;
+    }
     if (config_instance_dir(name, dir, uid, c->dir, sizeof c->dir, err, sizeof err) < 0) {
         snprintf(msg, sizeof msg, "%s; shim disabled", err);
         warn(msg);

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,6 +516,77 @@ static void test_bad_env_warns_once(void **state)
     H_PASS(f);
 }
 
+static char *xstrdup_or_die(const char *s)
+{
+    char *p = strdup(s);
+    assert_non_null(p);
+    return p;
+}
+
+/* With SHMCACHE_LOG set, a shim that cannot use a tier says why, once per
+ * process, the first time a path under a prefix is used; without it, not a
+ * word. (The not-trusted cases already warn always: test_security.) */
+static void says_why(struct h_fix *f, const char *const *env, const char *const *argv,
+                     const char *want, const char *what)
+{
+    struct h_result r;
+    h_run(&r, h_shim_env(f, env), h_wrapped(f->wrap, argv), 20000);
+    h_assert_ok(&r, what);
+    if (h_count_lines(r.err, "shmcache[") != 1 || !strstr(r.err, want))
+        fail_msg("%s: the shim said \"%s\", expected one line with \"%s\"", what, r.err, want);
+    h_result_free(&r);
+}
+
+static void test_idle_shim_says_why(void **state)
+{
+    struct h_fix *f = *state;
+    const char *const three[] = {"/bin/cat", xstrdup_or_die(h_src(f, "one")),
+                                 xstrdup_or_die(h_src(f, "text.txt")),
+                                 xstrdup_or_die(h_src(f, "page.bin")), NULL};
+    struct h_result r;
+
+    /* no daemon: silent without SHMCACHE_LOG */
+    h_run(&r, h_shim_env(f, NULL), three, 20000);
+    h_assert_ok(&r, "no daemon, no SHMCACHE_LOG");
+    assert_int_equal(r.err_len, 0);
+    h_result_free(&r);
+    says_why(f, H_ENV("SHMCACHE_LOG=miss"), three,
+             h_fmt("not caching: no daemon for %s", f->d.dir), "no daemon");
+    says_why(f, H_ENV("SHMCACHE_LOG=miss", "SHMCACHE_DISABLE=1"), three, "off: SHMCACHE_DISABLE=1",
+             "SHMCACHE_DISABLE=1");
+    says_why(f, H_ENV("SHMCACHE_LOG=miss", "SHMCACHE_PREFIX="), three,
+             "off: SHMCACHE_PREFIX is not set", "no prefix");
+    says_why(f, H_ENV("SHMCACHE_PREFIX=::"), three, "SHMCACHE_PREFIX=\"::\" names no directory",
+             "SHMCACHE_PREFIX=::");
+
+    /* a daemon that does not run: stopped (SIGSTOP) for longer than the
+     * heartbeat allows */
+    assert_int_equal(h_daemon_start(&f->d), 0);
+    h_cache_std(f);
+    kill(f->d.pid, SIGSTOP);
+    h_sleep_ms(2500);
+    says_why(f, H_ENV("SHMCACHE_LOG=miss"), three, "is not running", "a stopped daemon");
+    kill(f->d.pid, SIGCONT);
+
+    /* the README's trap: the daemon of that name runs as another user */
+    if (h_is_root()) {
+        struct h_fix nf = *f;
+        static const char *const nobody[] = {"setpriv", "--reuid=65534", "--regid=65534",
+                                             "--clear-groups", NULL};
+        nf.wrap = nobody;
+        char name[64];
+        snprintf(name, sizeof name, "whytest%d", (int)getpid());
+        assert_int_equal(mkdir(h_fmt("/dev/shm/shmcache-0-%s", name), 0700), 0);
+        says_why(&nf, H_ENV("SHMCACHE_LOG=miss", "SHMCACHE_DIR", h_fmt("SHMCACHE_NAME=%s", name)),
+                 three, h_fmt("one runs as uid 0 (/dev/shm/shmcache-0-%s)", name),
+                 "the daemon as another user");
+        rmdir(h_fmt("/dev/shm/shmcache-0-%s", name));
+    }
+    for (int i = 1; i < 4; i++)
+        free((char *)three[i]);
+    H_PASS(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -529,6 +601,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exec_leaves_caller_alone, h_fix_setup_nodaemon,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_exec_idle_exit, h_fix_setup_nodaemon,
+                                        h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_idle_shim_says_why, h_fix_setup_nodaemon,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_log_levels, h_fix_setup, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_bad_env_warns_once, h_fix_setup, h_fix_teardown),
