@@ -1,7 +1,7 @@
 /* cli.c - the client side's common ground: the command table, options,
  * one request over the control socket, JSON strings (see cli.h). Each
  * command is in the file named for it: cli_stats.c, cli_ls.c, cli_warm.c,
- * cli_evict.c (evict and flush), cli_stop.c, cli_exec.c. */
+ * cli_evict.c (evict and flush), cli_stop.c, cli_exec.c, cli_why.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -226,6 +226,8 @@ int shmd_cli(int argc, char **argv)
         return cli_stats(argc, argv);
     if (strcmp(cmd, "ls") == 0)
         return cli_ls(argc, argv);
+    if (strcmp(cmd, "why") == 0)
+        return cli_why(argc, argv);
     if (strcmp(cmd, "warm") == 0)
         return cli_warm(argc, argv);
     if (strcmp(cmd, "evict") == 0)

@@ -64,6 +64,7 @@ void cli_json_string(FILE *out, const char *s);
 /* The commands, each in its own file (cli_NAME.c). */
 int cli_stats(int argc, char **argv);
 int cli_ls(int argc, char **argv);
+int cli_why(int argc, char **argv);
 int cli_warm(int argc, char **argv);
 int cli_evict(int argc, char **argv, bool all);
 int cli_stop(int argc, char **argv);

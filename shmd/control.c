@@ -5,6 +5,8 @@
  *   stats                 -> ok, then "key value" lines
  *   ls                    -> ok, then "size age_ms hits kind path" lines
  *                            (kind: file, meta, list or absent)
+ *   why PATH              -> ok, then what the tier knows of PATH: its
+ *                            entry, and the loads refused (cmd_why)
  *   warm PATH...          -> ok, then "loaded|cached SIZE PATH",
  *                            "recorded PATH" or "skipped REASON PATH" per
  *                            path as they finish; a PATH with "L" in front
@@ -213,6 +215,55 @@ static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
     warm_batch_free(b);
 }
 
+/* What the tier knows of one path, for `shmd why`:
+ *   entry KIND SIZE AGE_MS HITS current|changed   (or "entry none")
+ *   failed WHAT REASON AGE_MS                      per kind of load refused
+ * (WHAT: copy, metadata, listing). */
+static void cmd_why(struct conn *c, const char *buf, size_t n, size_t pos)
+{
+    struct store *s = &c->d->store;
+    char key[PATH_KEY_SIZE];
+    const char *w;
+    int bad;
+
+    if (!(w = proto_next_word(buf, n, &pos, &bad))) {
+        reply(c, "error expected a path\n");
+        return;
+    }
+    int len = arg_key(w, key);
+    if (len < 0) {
+        reply(c, "error not an absolute, normal path\n");
+        return;
+    }
+    uint64_t now = real_ns();
+    uint64_t hash = tier_hash(s->view.hash_seed, key, (size_t)len);
+    reply(c, "ok\n");
+    store_lock(s);
+    int i = store_find(s, key, (size_t)len, hash);
+    if (i >= 0) {
+        const struct tier_record *t = &s->records[i];
+        uint32_t kind = t->kind & TIER_KIND_MASK;
+        reply(c, "entry %s %llu %llu %u %s\n",
+              kind == TIER_KIND_FILE ? "file" : kind == TIER_KIND_NEG ? "absent"
+              : t->kind & TIER_KIND_LIST ? "list" : "meta",
+              kind == TIER_KIND_NEG ? 0ULL : (unsigned long long)t->st.size,
+              (unsigned long long)(now > t->loaded_ns ? (now - t->loaded_ns) / NS_PER_MS : 0),
+              load_relaxed(&s->view.hits[i]),
+              store_entry_killed(s, (uint32_t)i) ? "changed" : "current");
+    } else {
+        reply(c, "entry none\n");
+    }
+    store_unlock(s);
+    static const char *const whats[] = {"copy", "metadata", "listing"};
+    for (int q = QUEUE_FILE; q <= QUEUE_LIST; q++) {
+        int fail;
+        uint64_t at;
+        if (queue_last_failure(c->d->queue, (enum queue_what)q, key, (size_t)len, &fail, &at))
+            reply(c, "failed %s %s %llu\n", whats[q], load_fail_name(fail),
+                  (unsigned long long)(now > at ? (now - at) / NS_PER_MS : 0));
+    }
+}
+
 /* Remove the entry for key and every entry below it. Returns the count.
  * pre: s->lock held. */
 static uint64_t evict_path(struct store *s, const char *key, size_t len)
@@ -332,6 +383,8 @@ void control_serve(struct shmd *d, int fd)
         cmd_stats(&c);
     } else if (strcmp(cmd, "ls") == 0) {
         cmd_ls(&c);
+    } else if (strcmp(cmd, "why") == 0) {
+        cmd_why(&c, buf, n, pos);
     } else if (strcmp(cmd, "warm") == 0) {
         cmd_warm(&c, buf, n, pos);
     } else if (strcmp(cmd, "evict") == 0) {

@@ -40,6 +40,8 @@ void shmd_usage(FILE *f)
           "                                      counters of the running daemon\n"
           "       shmd ls [--sort hits|size|age|path] [--json]\n"
           "                                      cached files: size, age, hits, path\n"
+          "       shmd why PATH                  is PATH served from the tier, and if not,\n"
+          "                                      why (prefix, daemon, entry, refusals)\n"
           "       shmd warm [--from FILE] PATH...  load files and whole trees now\n"
           "       shmd evict PATH...             drop files or trees from the tier\n"
           "       shmd flush                     drop everything\n"

@@ -40,6 +40,8 @@ struct job {
 struct neg {
     uint64_t hash;
     uint64_t until_ns;         /* CLOCK_REALTIME */
+    uint64_t at_ns;            /* when it failed (CLOCK_REALTIME), for `shmd why` */
+    int fail;                  /* enum tier_fail */
 };
 
 struct queue {
@@ -193,6 +195,8 @@ static void *loader_main(void *arg)
             struct neg *n = &q->neg[j->hash % NEG_SLOTS];
             n->hash = j->hash;
             n->until_ns = r.fail == TIER_FAIL_UNSETTLED ? r.retry_ns : real_ns() + NEG_RETRY_NS;
+            n->at_ns = real_ns();
+            n->fail = r.fail;
         }
         pthread_mutex_unlock(&q->mu);
         if (j->batch)
@@ -202,6 +206,21 @@ static void *loader_main(void *arg)
     }
     pthread_mutex_unlock(&q->mu);
     return NULL;
+}
+
+bool queue_last_failure(struct queue *q, enum queue_what what, const char *key, size_t len,
+                        int *fail, uint64_t *at_ns)
+{
+    uint64_t h = key_hash(what, key, len);
+    pthread_mutex_lock(&q->mu);
+    const struct neg *n = &q->neg[h % NEG_SLOTS];
+    bool found = n->hash == h && n->at_ns;
+    if (found) {
+        *fail = n->fail;
+        *at_ns = n->at_ns;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return found;
 }
 
 struct queue *queue_start(struct shmd *d, unsigned threads)

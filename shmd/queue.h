@@ -39,6 +39,12 @@ enum queue_what { QUEUE_FILE, QUEUE_META, QUEUE_LIST };
 int queue_submit(struct queue *q, enum queue_what what, const char *key, size_t len, int fd,
                  struct warm_batch *b);
 
+/* The last refusal of a load of key (as what), while the queue still
+ * remembers it (a slot per hash, overwritten by other paths): its reason
+ * (enum tier_fail) and time (CLOCK_REALTIME ns). For `shmd why`. */
+bool queue_last_failure(struct queue *q, enum queue_what what, const char *key, size_t len,
+                        int *fail, uint64_t *at_ns);
+
 /* True when no job is queued or loading (for tests and fuzzers: a point
  * where every descriptor that came with a miss has been closed). */
 bool queue_idle(struct queue *q);

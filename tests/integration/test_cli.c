@@ -587,6 +587,49 @@ static void test_idle_shim_says_why(void **state)
     H_PASS(f);
 }
 
+/* shmd why: the prefix, the instance, the entry and the refusals. */
+static void test_why(void **state)
+{
+    struct h_fix *f = *state;
+    struct h_result r;
+    h_cache_std(f);
+    const char *big = xstrdup_or_die(h_src(f, "too-big.bin"));
+    assert_int_equal(h_write_file(big, "", 0), 0);
+    assert_int_equal(truncate(big, 20 << 20), 0); /* above --max-file (16 MiB) */
+    h_shim(f, &r, NULL, H_ARGV("/bin/cat", big));
+    h_assert_ok(&r, "cat of a file above --max-file");
+    h_result_free(&r);
+    assert_true(h_wait_stat_ge(&f->d, "fail_too_large", 1, 5000) >= 1);
+
+    const char *env[] = {h_fmt("SHMCACHE_PREFIX=%s", f->src), h_fmt("SHMCACHE_DIR=%s", f->d.dir),
+                         NULL};
+    const char *e0 = xstrdup_or_die(env[0]), *e1 = xstrdup_or_die(env[1]);
+    const char *const wenv[] = {e0, e1, NULL};
+    assert_int_equal(h_run(&r, wenv, H_ARGV(h_shmd(), "why", h_src(f, "one")), 10000), 0);
+    if (!strstr(r.out, h_fmt("prefix     under %s\n", f->src)) || !strstr(r.out, "tier       a copy, "))
+        fail_msg("shmd why of a cached file said:\n%s", r.out);
+    h_result_free(&r);
+    assert_int_equal(h_run(&r, wenv, H_ARGV(h_shmd(), "why", big), 10000), 1);
+    if (!strstr(r.out, "refused    its copy, ") || !strstr(r.out, ": too-large\n"))
+        fail_msg("shmd why of a file above --max-file said:\n%s", r.out);
+    h_result_free(&r);
+    assert_int_equal(h_run(&r, wenv, H_ARGV(h_shmd(), "why", "/etc/hostname"), 10000), 1);
+    if (!strstr(r.out, "not under SHMCACHE_PREFIX"))
+        fail_msg("shmd why of a path outside the prefixes said:\n%s", r.out);
+    h_result_free(&r);
+    assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("stop")), 0);
+    h_result_free(&r);
+    f->d.pid = 0;
+    assert_int_equal(h_run(&r, wenv, H_ARGV(h_shmd(), "why", h_src(f, "one")), 10000), 1);
+    if (!strstr(r.out, "daemon     none answers there"))
+        fail_msg("shmd why without a daemon said:\n%s", r.out);
+    h_result_free(&r);
+    free((char *)big);
+    free((char *)e0);
+    free((char *)e1);
+    H_PASS(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -604,6 +647,7 @@ int main(void)
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_idle_shim_says_why, h_fix_setup_nodaemon,
                                         h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_why, h_fix_setup, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_log_levels, h_fix_setup, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_bad_env_warns_once, h_fix_setup, h_fix_teardown),
     };
