@@ -94,6 +94,19 @@ preload/libshmcache.so: $(SHIM_OBJ) $(B)/libshmcache.map
 shmd/shmd: $(SHMD_OBJ) $(TIER_OBJ)
 	$(SHMD_LINK)
 
+# `shmd --version`: VERSION, and in a git checkout the commit it was built
+# from (git describe). Rewritten only when it changes, so a rebuild with
+# nothing new relinks nothing.
+VERSION_STR = $(shell cat VERSION)$(shell git describe --always --dirty 2>/dev/null | sed 's/^/ (git /; s/$$/)/')
+$(B)/version.h: FORCE
+	@mkdir -p $(B)
+	@echo '#define SHMCACHE_VERSION "$(VERSION_STR)"' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+$(B)/obj/shmd/main.o: $(B)/version.h
+$(B)/obj/shmd/main.o: PROG_CFLAGS += -I$(B)
+FORCE:
+.PHONY: FORCE
+
 # ---- tests ----------------------------------------------------------------
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 

@@ -4,6 +4,7 @@
  * cli_evict.c (evict and flush), cli_stop.c, cli_exec.c, cli_why.c. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,8 +24,7 @@
 
 int cli_usage_error(const char *cmd, const char *msg)
 {
-    fprintf(stderr, "shmd %s: %s\n", cmd, msg);
-    shmd_usage(stderr);
+    fprintf(stderr, "shmd %s: %s\nTry 'shmd %s --help'.\n", cmd, msg, cmd);
     return 2;
 }
 
@@ -93,7 +93,7 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
             c->from = optarg;
             break;
         case 'h':
-            shmd_usage(stdout);
+            shmd_usage_cmd(stdout, cmd);
             return 1;
         default:
             snprintf(err, sizeof err, "%s: unknown option or missing value", argv[optind - 1]);
@@ -105,6 +105,29 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
     if (config_instance_dir(c->inst.name, c->inst.dir, geteuid(), c->dir, sizeof c->dir, err, sizeof err) < 0)
         return cli_usage_error(cmd, err);
     return 0;
+}
+
+/* What a stale instance still holds: the blocks of its files (nftw's
+ * callback has no closure: one CLI thread, one walk at a time). */
+static unsigned long long g_held;
+static int add_blocks(const char *p, const struct stat *st, int type, struct FTW *f)
+{
+    (void)p, (void)type, (void)f;
+    g_held += (unsigned long long)st->st_blocks * 512;
+    return 0;
+}
+
+/* The socket refuses: the daemon died (SIGKILL, OOM) without removing it. */
+static void say_stale(const char *dir)
+{
+    char held[32];
+    g_held = 0;
+    nftw(dir, add_blocks, 16, FTW_PHYS);
+    fprintf(stderr,
+            "shmd: no daemon for %s (Connection refused): a stale instance, its daemon "
+            "died; its index and copies hold %s of memory until a daemon starts on it "
+            "or the directory is removed\n",
+            dir, units_format_size(g_held, held, sizeof held));
 }
 
 int cli_connect(const char *dir, bool quiet)
@@ -137,7 +160,9 @@ int cli_connect(const char *dir, bool quiet)
     s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0 || instance_sockaddr(&sa, dir, dfd, INSTANCE_CTL_SOCK) < 0 ||
         connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        if (!quiet)
+        if (!quiet && errno == ECONNREFUSED)
+            say_stale(dir);
+        else if (!quiet)
             fprintf(stderr, "shmd: no daemon for %s (%s)\n", dir, strerror(errno));
         if (s >= 0)
             close(s);
@@ -242,7 +267,6 @@ int shmd_cli(int argc, char **argv)
         shmd_usage(stdout);
         return 0;
     }
-    fprintf(stderr, "shmd: unknown command \"%s\"\n", cmd);
-    shmd_usage(stderr);
+    fprintf(stderr, "shmd: unknown command \"%s\"\nTry 'shmd --help'.\n", cmd);
     return 2;
 }

@@ -1,7 +1,8 @@
 /* cli_evict.c - `shmd evict PATH...` (drop files, or whole trees: a path
  * that is no entry drops every entry below it) and `shmd flush` (drop
  * everything). Operands are turned into the keys the shim looks up here;
- * the daemon answers "evicted N". */
+ * the daemon answers "evicted N", said as "removed N entries" (the
+ * evictions counter counts what the CLOCK chose, not what was asked). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +42,15 @@ int cli_evict(int argc, char **argv, bool all)
     FILE *f = cli_request(c.dir, cmd, keys, n, false);
     if (!f)
         goto out;
-    while (fgets(line, sizeof line, f))
-        fputs(line, stdout);
+    /* "evicted N" is the daemon's word; an operator reads what left: the
+     * entries of every kind (copies, metadata, listings, "absent") */
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long k;
+        if (sscanf(line, "evicted %llu", &k) == 1)
+            printf("removed %llu entr%s\n", k, k == 1 ? "y" : "ies");
+        else
+            fputs(line, stdout);
+    }
     fclose(f);
     rc = 0;
 out:

@@ -225,7 +225,7 @@ int cli_exec(int argc, char **argv)
 
     int r = shmd_parse_opts(argc, argv, &o, err, sizeof err, prefixes, &nprefixes, &next);
     if (r == 1) {
-        shmd_usage(stdout);
+        shmd_usage_cmd(stdout, "exec");
         return 0;
     }
     if (r < 0)
@@ -237,6 +237,17 @@ int cli_exec(int argc, char **argv)
     const char *env_prefix = getenv("SHMCACHE_PREFIX");
     if (nprefixes == 0 && (!env_prefix || !*env_prefix))
         return cli_usage_error("exec", "no prefix: give -p PREFIX or set SHMCACHE_PREFIX");
+    /* A prefix that names no directory is kept (a mount may come later),
+     * but said: a typo would otherwise cache nothing, silently. */
+    for (int i = 0; i < nprefixes; i++) {
+        struct stat st;
+        if (stat(prefixes[i], &st) < 0)
+            fprintf(stderr,
+                    "shmd exec: warning: prefix %s: %s (nothing under it is cached until it "
+                    "exists)\n", prefixes[i], strerror(errno));
+        else if (!S_ISDIR(st.st_mode))
+            fprintf(stderr, "shmd exec: warning: prefix %s is not a directory\n", prefixes[i]);
+    }
     if (find_library(lib, sizeof lib) < 0)
         return 1;
 

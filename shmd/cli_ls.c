@@ -61,7 +61,7 @@ static void unescape(const char *in, char *out)
 int cli_ls(int argc, char **argv)
 {
     struct cli c;
-    char line[TIER_PATH_MAX * 4 + 64], a[32];
+    char line[TIER_PATH_MAX * 4 + 64], a[32], b[32];
     struct entry *e = NULL;
     size_t n = 0, cap = 0;
     int rc = 1;
@@ -115,8 +115,8 @@ int cli_ls(int argc, char **argv)
     } else {
         printf("%10s %8s %10s  %-6s  %s\n", "SIZE", "AGE", "HITS", "KIND", "PATH");
         for (size_t i = 0; i < n; i++)
-            printf("%10s %7llus %10llu  %-6s  %s\n", units_format_size(e[i].size, a, sizeof a),
-                   (unsigned long long)(e[i].age_ms / 1000), (unsigned long long)e[i].hits,
+            printf("%10s %8s %10llu  %-6s  %s\n", units_format_size(e[i].size, a, sizeof a),
+                   units_format_age(e[i].age_ms, b, sizeof b), (unsigned long long)e[i].hits,
                    e[i].kind, e[i].path);
     }
     rc = 0;

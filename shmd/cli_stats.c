@@ -163,11 +163,9 @@ static void print_table(const struct snapshot *s, const struct snapshot *prev)
     char a[32], b[32];
     uint64_t hits = num(s, "hits"), misses = num(s, "misses");
     uint64_t mem = num(s, "memory"), cap = num(s, "capacity");
-    uint64_t up = num(s, "uptime_ms") / 1000;
 
-    printf("%-15s %s (pid %s, up %lluh%02llum%02llus)\n", "instance", str(s, "dir"), str(s, "pid"),
-           (unsigned long long)(up / 3600), (unsigned long long)(up / 60 % 60),
-           (unsigned long long)(up % 60));
+    printf("%-15s %s (pid %s, up %s)\n", "instance", str(s, "dir"), str(s, "pid"),
+           units_format_age(num(s, "uptime_ms"), a, sizeof a));
     printf("%-15s %llu (%llu metadata, %llu negative, %llu listings)\n", "entries",
            (unsigned long long)num(s, "entries"), (unsigned long long)num(s, "meta_entries"),
            (unsigned long long)num(s, "negative_entries"), (unsigned long long)num(s, "dir_entries"));

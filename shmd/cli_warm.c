@@ -193,10 +193,11 @@ int cli_warm(int argc, char **argv)
     fclose(f);
     if (p.tty)
         fprintf(stderr, "\r\033[K");
-    printf("warmed %llu files (%s), %llu directories and other paths, %llu already cached, "
+    printf("warmed %llu file%s (%s), %llu director%s and other paths, %llu already cached, "
            "%llu skipped\n",
-           (unsigned long long)loaded, units_format_size(p.bytes, a, sizeof a),
-           (unsigned long long)recorded, (unsigned long long)cached, (unsigned long long)skipped);
+           (unsigned long long)loaded, loaded == 1 ? "" : "s",
+           units_format_size(p.bytes, a, sizeof a), (unsigned long long)recorded,
+           recorded == 1 ? "y" : "ies", (unsigned long long)cached, (unsigned long long)skipped);
     for (size_t i = 0; i < g_files.n; i++)
         free(g_files.v[i]);
     free(g_files.v);

@@ -33,42 +33,78 @@ void shmd_instance_set_dir(struct shmd_instance *in, const char *dir)
     in->dir_given = true;
 }
 
+/* Every command: its synopsis and what it does (the usage text). */
+static const struct {
+    const char *cmd, *synopsis, *what;
+} g_cmds[] = {
+    {"stats", "shmd stats [--json|--prometheus] [--watch [--count N]]",
+     "counters of the running daemon"},
+    {"ls", "shmd ls [--sort hits|size|age|path] [--json]", "entries: size, age, hits, kind, path"},
+    {"why", "shmd why PATH", "is PATH served from the tier, and if not, why"},
+    {"warm", "shmd warm [--from FILE] PATH...", "load files and whole trees now"},
+    {"evict", "shmd evict PATH...", "drop files or trees from the tier"},
+    {"flush", "shmd flush", "drop everything"},
+    {"stop", "shmd stop", "stop the daemon"},
+    {"exec", "shmd exec [options] [-p PREFIX]... -- CMD [ARG]...",
+     "start a daemon if none runs, then run CMD with libshmcache.so preloaded"},
+};
+
+static const char g_daemon_opts[] =
+    "daemon options (the daemon's and exec's):\n"
+    "  --capacity SIZE      bytes of tmpfs the tier may use: 512M, 4G (default\n"
+    "                       1G, at most half the tmpfs)\n"
+    "  --max-file SIZE      largest file admitted (default capacity/4, <= 256M)\n"
+    "  --slots N            index entries, rounded up to a power of two (65536)\n"
+    "  --revalidate-ms MS   compare every entry with its source this often;\n"
+    "                       0: sources are immutable (default 1000)\n"
+    "  --settle-ms MS       admit only files unchanged this long (default 1000)\n"
+    "  --negative-ms MS     a cached \"does not exist\" is re-checked (through its\n"
+    "                       directory) this often; 0: not cached (default 1000)\n"
+    "  --loaders N          loader threads (default 4)\n"
+    "  --log-level LEVEL    error, warning, info or debug (default info)\n"
+    "  --log-file PATH      log there (appending; kept below 1 MiB, the older half\n"
+    "                       in PATH.1) once the instance is claimed; default stderr\n"
+    "  --idle-exit SECONDS  stop once no shimmed process has been attached for this\n"
+    "                       long (default 0: never; shmd exec's daemon: 600)\n";
+
+static const char g_instance_opts[] =
+    "instance options (every command's):\n"
+    "  --name NAME          instance name (default $SHMCACHE_NAME or \"default\")\n"
+    "  --dir DIR            instance directory (default $SHMCACHE_DIR or\n"
+    "                       /dev/shm/shmcache-UID-NAME)\n";
+
 void shmd_usage(FILE *f)
 {
-    fputs("usage: shmd [options]                 run the daemon in the foreground\n"
-          "       shmd stats [--json|--prometheus] [--watch [--count N]]\n"
-          "                                      counters of the running daemon\n"
-          "       shmd ls [--sort hits|size|age|path] [--json]\n"
-          "                                      cached files: size, age, hits, path\n"
-          "       shmd why PATH                  is PATH served from the tier, and if not,\n"
-          "                                      why (prefix, daemon, entry, refusals)\n"
-          "       shmd warm [--from FILE] PATH...  load files and whole trees now\n"
-          "       shmd evict PATH...             drop files or trees from the tier\n"
-          "       shmd flush                     drop everything\n"
-          "       shmd stop                      stop the daemon\n"
-          "       shmd exec [options] [-p PREFIX]... -- CMD [ARG]...\n"
-          "                                      start a daemon if none runs, then run\n"
-          "                                      CMD with libshmcache.so preloaded\n"
-          "options:\n"
-          "  --name NAME          instance name (default $SHMCACHE_NAME or \"default\")\n"
-          "  --dir DIR            instance directory (default $SHMCACHE_DIR or\n"
-          "                       /dev/shm/shmcache-UID-NAME)\n"
-          "  --capacity SIZE      bytes of tmpfs the tier may use: 512M, 4G (default\n"
-          "                       1G, at most half the tmpfs)\n"
-          "  --max-file SIZE      largest file admitted (default capacity/4, <= 256M)\n"
-          "  --slots N            index entries, rounded up to a power of two (65536)\n"
-          "  --revalidate-ms MS   compare every entry with its source this often;\n"
-          "                       0: sources are immutable (default 1000)\n"
-          "  --settle-ms MS       admit only files unchanged this long (default 1000)\n"
-          "  --negative-ms MS     a cached \"does not exist\" is re-checked (through its\n"
-          "                       directory) this often; 0: not cached (default 1000)\n"
-          "  --loaders N          loader threads (default 4)\n"
-          "  --log-level LEVEL    error, warning, info or debug (default info)\n"
-          "  --log-file PATH      log there (appending; kept below 1 MiB, the older half\n"
-          "                       in PATH.1) once the instance is claimed; default stderr\n"
-          "  --idle-exit SECONDS  stop once no shimmed process has been attached for this\n"
-          "                       long (default 0: never; shmd exec's daemon: 600)\n",
-          f);
+    fputs("usage: shmd [options]           run the daemon in the foreground\n"
+          "       shmd COMMAND [ARG]...    talk to it; shmd COMMAND --help for one\n"
+          "commands:\n", f);
+    for (size_t i = 0; i < sizeof g_cmds / sizeof *g_cmds; i++)
+        fprintf(f, "  %-7s %s\n", g_cmds[i].cmd, g_cmds[i].what);
+    fputs(g_instance_opts, f);
+    fputs(g_daemon_opts, f);
+    fputs("  --version            print the version and exit\n", f);
+}
+
+bool shmd_usage_cmd(FILE *f, const char *cmd)
+{
+    for (size_t i = 0; i < sizeof g_cmds / sizeof *g_cmds; i++) {
+        if (strcmp(g_cmds[i].cmd, cmd) != 0)
+            continue;
+        fprintf(f, "usage: %s\n  %s\n", g_cmds[i].synopsis, g_cmds[i].what);
+        fputs(g_instance_opts, f);
+        if (strcmp(cmd, "exec") == 0)
+            fputs(g_daemon_opts, f);
+        return true;
+    }
+    return false;
+}
+
+bool shmd_is_command(const char *word)
+{
+    for (size_t i = 0; i < sizeof g_cmds / sizeof *g_cmds; i++)
+        if (strcmp(g_cmds[i].cmd, word) == 0)
+            return true;
+    return strcmp(word, "help") == 0;
 }
 
 /* A constant's value in a message: "at most " STR(PATH_PREFIX_MAX) */
@@ -102,6 +138,7 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
         {NULL, 0, NULL, 0},
     };
     uint64_t v;
+    int r;
     int c;
 
     memset(o, 0, sizeof *o);
@@ -132,12 +169,16 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
             break;
         }
         case 'c':
-            if (units_parse_size(a, &v) < 0 || v < (1u << 20))
+            if ((r = units_parse_size(a, &v)) == -2)
+                return set_err(err, errsz, "--capacity", a, "a size that fits in 64 bits: too large");
+            if (r < 0 || v < (1u << 20))
                 return set_err(err, errsz, "--capacity", a, "a size of at least 1M, like 512M or 4G");
             o->capacity = v;
             break;
         case 'm':
-            if (units_parse_size(a, &v) < 0 || v == 0)
+            if ((r = units_parse_size(a, &v)) == -2)
+                return set_err(err, errsz, "--max-file", a, "a size that fits in 64 bits: too large");
+            if (r < 0 || v == 0)
                 return set_err(err, errsz, "--max-file", a, "a size like 64M");
             o->max_file = v;
             break;

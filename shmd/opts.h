@@ -58,5 +58,9 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
 
 /* The usage text of the daemon and every command. */
 void shmd_usage(FILE *f);
+/* One command's (false: no such command). */
+bool shmd_usage_cmd(FILE *f, const char *cmd);
+/* Is word the name of a command (shmd COMMAND ...)? */
+bool shmd_is_command(const char *word);
 
 #endif

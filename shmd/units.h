@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 /* "512", "64K", "64k", "64KiB", "1G", "2T": binary units, integers only
- * ("1.5G" is refused). Returns 0, or -1 for empty, negative, junk or
- * overflow. */
+ * ("1.5G" is refused). Returns 0, -1 for empty, negative or junk, -2 for a
+ * well-formed size beyond 2^64-1 bytes (said "too large", not "junk"). */
 int units_parse_size(const char *s, uint64_t *out);
 
 /* Format bytes for people: "512 B", "4.0 KiB", "1.5 GiB" (binary units,
@@ -20,5 +20,9 @@ const char *units_format_size(uint64_t bytes, char *buf, size_t n);
 
 /* A non-negative decimal integer at most max. Returns 0 or -1. */
 int units_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* Format a duration for people: "850ms", "4.2s", "42s", "5m12s", "3h05m",
+ * "2d04h". Returns buf. */
+const char *units_format_age(uint64_t ms, char *buf, size_t n);
 
 #endif

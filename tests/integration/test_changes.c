@@ -518,7 +518,7 @@ static void test_killed_inside_modifying_call(void **state)
     if (!h_wait_until(log_has, &w, 15000, 100))
         fail_msg("no \"%s\" in the daemon's log 15 s after the process died", w.needle);
     print_message("    mark cleared %.1f s after the kill\n", (double)(h_now_ms() - t0) / 1000);
-    expect_warm(f, p, "warmed 1 files", "after the mark was cleared");
+    expect_warm(f, p, "warmed 1 file ", "after the mark was cleared");
     long long hits = h_stat(&f->d, "hits");
     h_shim(f, &r, NULL, H_ARGV(h_probe(), "where", p, "+", "cat", p));
     h_assert_ok(&r, "where + cat after the mark was cleared");

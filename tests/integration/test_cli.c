@@ -29,6 +29,14 @@ static long long std_bytes(void)
 
 
 /* ---- bad usage ---------------------------------------------------------------- */
+static int newlines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
 static void expect_usage(const char *const *argv, const char *dir)
 {
     struct h_result r;
@@ -38,8 +46,10 @@ static void expect_usage(const char *const *argv, const char *dir)
     const char *cmd = h_fmt("shmd %s %s %s", a1, a2, a3);
     if (code != 2)
         fail_msg("%s: exit %d, expected 2; stderr:\n%s", cmd, code, r.err);
-    if (!strstr(r.err, "usage:"))
-        fail_msg("%s: no usage on stderr:\n%s", cmd, r.err);
+    /* one line saying what is wrong, one pointing to --help: not the usage */
+    if (newlines(r.err) != 2 || strncmp(r.err, "shmd", 4) != 0 ||
+        !strstr(r.err, "\nTry 'shmd ") || !strstr(r.err, " --help'.\n") || strstr(r.err, "usage:"))
+        fail_msg("%s: not one line and a pointer to --help on stderr:\n%s", cmd, r.err);
     if (r.out_len != 0)
         fail_msg("%s: printed on stdout:\n%s", cmd, r.out);
     struct stat st;
@@ -81,11 +91,92 @@ static void test_bad_flags(void **state)
     expect_usage(H_ARGV(s, "exec", "--dir", d, "-p", "relative", "--", "true"), d);
     expect_usage(H_ARGV(s, "exec", "--dir", d, "--", "true"), d); /* no prefix at all */
 
+    expect_usage(H_ARGV(s, "--dir", d, "--capacity", "99999999999G"), d);
+    expect_usage(H_ARGV(s, "--name", "x", "frobnicate"), NULL);
+    expect_usage(H_ARGV(s, "--name", "x", "stats", "--bogus"), NULL);
+
     /* a client command without a daemon: exit 1, a message, no usage */
     struct h_result r;
     int code = h_run(&r, NULL, H_ARGV(s, "stats", "--dir", d), 10000);
     assert_int_equal(code, 1);
     assert_non_null(strstr(r.err, "no daemon"));
+    h_result_free(&r);
+    /* a size beyond 64 bits is said to be too large, not "at least 1M" */
+    h_run(&r, NULL, H_ARGV(s, "--dir", d, "--capacity", "99999999999G"), 10000);
+    if (!strstr(r.err, "too large"))
+        fail_msg("--capacity 99999999999G:\n%s", r.err);
+    h_result_free(&r);
+    H_PASS(f);
+}
+
+/* The forms people type: global options before the command (as git and
+ * systemctl take them), --version, CMD --help, help. */
+static void test_command_forms(void **state)
+{
+    struct h_fix *f = *state;
+    struct h_result r;
+    const char *s = h_shmd(), *d = f->d.dir;
+
+    int code = h_run(&r, NULL, H_ARGV(s, "--dir", d, "stats", "--json"), 10000);
+    if (code != 0 || h_json_num(r.out, "pid") <= 0)
+        fail_msg("shmd --dir D stats --json: exit %d\n%s%s", code, r.out, r.err);
+    h_result_free(&r);
+    code = h_run(&r, NULL, H_ARGV(s, h_fmt("--dir=%s", d), "ls"), 10000);
+    if (code != 0 || strncmp(r.out, "      SIZE", 10) != 0)
+        fail_msg("shmd --dir=D ls: exit %d\n%s%s", code, r.out, r.err);
+    h_result_free(&r);
+    /* --name before the command reaches the command: its instance, not an
+     * "unexpected argument" */
+    code = h_run(&r, NULL, H_ARGV(s, "--name", "no-such-instance-4711", "stats"), 10000);
+    if (code != 1 || !strstr(r.err, "shmcache-") || !strstr(r.err, "-no-such-instance-4711"))
+        fail_msg("shmd --name X stats: exit %d\n%s", code, r.err);
+    h_result_free(&r);
+
+    code = h_run(&r, NULL, H_ARGV(s, "--version"), 10000);
+    if (code != 0 || strncmp(r.out, "shmd ", 5) != 0 || r.out[5] < '0' || r.out[5] > '9' ||
+        newlines(r.out) != 1 || r.err_len)
+        fail_msg("shmd --version: exit %d\n%s%s", code, r.out, r.err);
+    h_result_free(&r);
+
+    static const char *const cmds[] = {"stats", "ls", "why", "warm", "evict", "flush", "stop", "exec"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        code = h_run(&r, NULL, H_ARGV(s, cmds[i], "--help"), 10000);
+        const char *want = h_fmt("usage: shmd %s", cmds[i]);
+        if (code != 0 || strncmp(r.out, want, strlen(want)) != 0 || r.err_len ||
+            !strstr(r.out, "--name NAME"))
+            fail_msg("shmd %s --help: exit %d\n%s%s", cmds[i], code, r.out, r.err);
+        /* a command's help is its own: not the daemon's options (but exec's) */
+        if ((strstr(r.out, "--capacity") != NULL) != (strcmp(cmds[i], "exec") == 0))
+            fail_msg("shmd %s --help shows the wrong options:\n%s", cmds[i], r.out);
+        h_result_free(&r);
+    }
+    /* the daemon is still there: no --help above did anything */
+    assert_true(h_daemon_alive(&f->d));
+    code = h_run(&r, NULL, H_ARGV(s, "help"), 10000);
+    if (code != 0 || !strstr(r.out, "usage: shmd") || !strstr(r.out, "  why "))
+        fail_msg("shmd help: exit %d\n%s%s", code, r.out, r.err);
+    h_result_free(&r);
+    H_PASS(f);
+}
+
+/* After a daemon was SIGKILLed, a command says the instance is stale and
+ * what it still holds, not only "Connection refused". */
+static void test_stale_instance_hint(void **state)
+{
+    struct h_fix *f = *state;
+    struct h_result r;
+
+    h_cache_std(f);
+    h_daemon_kill9(&f->d);
+    int code = h_run(&r, NULL, H_ARGV(h_shmd(), "stats", "--dir", f->d.dir), 10000);
+    if (code != 1 || !strstr(r.err, "stale") || !strstr(r.err, "MiB of memory") ||
+        newlines(r.err) != 1)
+        fail_msg("stats on a SIGKILLed daemon's instance: exit %d\n%s", code, r.err);
+    h_result_free(&r);
+    /* and the next daemon reclaims it */
+    assert_int_equal(h_daemon_start(&f->d), 0);
+    code = h_shmd_cmd(&f->d, &r, H_ARGV("stats", "--json"));
+    assert_int_equal(code, 0);
     h_result_free(&r);
     H_PASS(f);
 }
@@ -229,7 +320,7 @@ static void test_evict_and_flush(void **state)
     h_assert_where(f, p, true, "before evict");
 
     assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("evict", p)), 0);
-    assert_string_equal(r.out, "evicted 1\n");
+    assert_string_equal(r.out, "removed 1 entry\n");
     h_result_free(&r);
     assert_int_equal(h_stat(&f->d, "entries"), n - 1);
     long long misses = h_stat(&f->d, "misses");
@@ -239,7 +330,7 @@ static void test_evict_and_flush(void **state)
 
     /* a directory evicts everything below it */
     assert_int_equal(h_shmd_cmd(&f->d, &r, H_ARGV("evict", h_src(f, "sub"))), 0);
-    assert_string_equal(r.out, "evicted 1\n");
+    assert_string_equal(r.out, "removed 1 entry\n");
     h_result_free(&r);
     h_assert_where(f, h_src(f, "sub/dir/nested.bin"), false, "after evicting its directory");
 
@@ -325,6 +416,15 @@ static void test_exec_starts_daemon(void **state)
     const char *const fail_argv[] = {h_shmd(), "exec", "--dir", f->d.dir, "-p", f->src, "--",
                                      "sh", "-c", "exit 7", NULL};
     assert_int_equal(h_run(&r, NULL, fail_argv, 20000), 7);
+    h_result_free(&r);
+
+    /* a prefix that does not exist is kept, and said (issue 12) */
+    const char *const typo_argv[] = {h_shmd(), "exec", "--dir", f->d.dir, "-p", f->src, "-p",
+                                     "/does-not-exist", "--", "true", NULL};
+    assert_int_equal(h_run(&r, NULL, typo_argv, 20000), 0);
+    if (h_count_lines(r.err, "warning: prefix /does-not-exist: No such file or directory") != 1 ||
+        h_count_lines(r.err, f->src) != 0)
+        fail_msg("shmd exec -p /does-not-exist:\n%s", r.err);
     h_result_free(&r);
     free(want);
     H_PASS(f); /* teardown stops the daemon through its lock file */
@@ -634,6 +734,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bad_flags, h_fix_setup_nodaemon, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_command_forms, h_fix_setup, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_stale_instance_hint, h_fix_setup, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_stats_human_and_json, h_fix_setup, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_ls_lists_cached_paths, h_fix_setup, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_warm_then_all_hits, h_fix_setup, h_fix_teardown),

@@ -225,7 +225,7 @@ static void test_warm_from_manifest(void **state)
     /* a missing operand: exit 1 and its name, the rest still warmed */
     code = h_shmd_cmd(&f->d, &r, H_ARGV("warm", h_src(f, "no-such-file"), h_src(f, "text.txt")));
     assert_int_equal(code, 1);
-    if (!strstr(r.err, "no-such-file") || !strstr(r.out, "warmed 1 files"))
+    if (!strstr(r.err, "no-such-file") || !strstr(r.out, "warmed 1 file "))
         fail_msg("warm with a missing operand:\nout: %s\nerr: %s", r.out, r.err);
     h_result_free(&r);
     H_PASS(f);

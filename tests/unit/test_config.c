@@ -45,6 +45,15 @@ static void size_bad(const char *s)
     assert_true(v == 0xdeadbeef); /* untouched on failure */
 }
 
+/* well formed, beyond 2^64-1 bytes: "too large", not junk */
+static void size_big(const char *s)
+{
+    uint64_t v = 0xdeadbeef;
+    if (units_parse_size(s, &v) != -2)
+        fail_msg("units_parse_size(\"%s\") is not \"too large\"", s);
+    assert_true(v == 0xdeadbeef);
+}
+
 static void test_parse_size(void **state)
 {
     (void)state;
@@ -78,11 +87,37 @@ static void test_parse_size(void **state)
     size_bad("1Gi");
     size_bad("1GiBB");
     size_bad("1P"); /* no unit beyond T */
-    size_bad("99999999999999999999");
-    size_bad("18446744073709551616");
-    size_bad("16777216T");
-    size_bad("17179869184G");
+    size_big("99999999999999999999");
+    size_big("18446744073709551616");
+    size_big("16777216T");
+    size_big("17179869184G");
     size_bad("0x10");
+    size_big("99999999999G");
+    size_big("123456789012345678901234567890123456789");
+    size_bad("99999999999999999999X"); /* junk first, whatever its size */
+}
+
+static void age_is(uint64_t ms, const char *want)
+{
+    char b[32];
+    assert_string_equal(units_format_age(ms, b, sizeof b), want);
+}
+
+static void test_format_age(void **state)
+{
+    (void)state;
+    age_is(0, "0ms");
+    age_is(999, "999ms");
+    age_is(1000, "1.0s");
+    age_is(4250, "4.2s");
+    age_is(10000, "10s");
+    age_is(59999, "59s");
+    age_is(60000, "1m00s");
+    age_is(312000, "5m12s");
+    age_is(3600000, "1h00m");
+    age_is(3 * 3600000 + 5 * 60000 + 59000, "3h05m");
+    age_is(86400000, "1d00h");
+    age_is(2 * 86400000ULL + 4 * 3600000, "2d04h");
 }
 
 static void uint_ok(const char *s, uint64_t max, uint64_t want)
@@ -257,9 +292,10 @@ static void test_shim_unset(void **state)
     parse_env(&c, (struct env){.prefix = ""});
     assert_false(c.enabled);
     assert_int_equal(nwarn, 0);
+    /* set, yet naming nothing: not silently inert (issue 12) */
     parse_env(&c, (struct env){.prefix = ":::"});
     assert_false(c.enabled);
-    assert_int_equal(nwarn, 0);
+    assert_int_equal(nwarn, 1);
 }
 
 static void test_shim_good_prefix(void **state)
@@ -694,6 +730,7 @@ int main(void)
 {
     const struct CMUnitTest values[] = {
         cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_format_age),
         cmocka_unit_test(test_parse_uint),
         cmocka_unit_test(test_parse_uint_small_max),
         cmocka_unit_test(test_name_valid),
