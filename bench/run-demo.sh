@@ -48,9 +48,20 @@ fi
 echo "shmcache demo: $(wc -l < "$work/files") files ($(du -sk "$work/static" | cut -f1) KiB) in $work/static"
 echo "web app: $what, on 127.0.0.1:$port"
 echo "instance: $inst (started by shmd exec)"
-if [ "$(id -u)" = 0 ] && sync && echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; then
-    echo "page cache dropped: the first round reads the disk"
-fi
+# Evict the sample tree's pages, and only theirs (not the host's whole page
+# cache, as drop_caches would): written back first, then POSIX_FADV_DONTNEED,
+# as any user may for files they can open.
+python3 - "$work/files" <<'PY'
+import os, sys
+for path in open(sys.argv[1]).read().split("\n"):
+    if path:
+        fd = os.open(path, os.O_RDONLY)
+        os.fdatasync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+PY
+echo "the sample tree's pages evicted (posix_fadvise DONTNEED, no other page cache touched):"
+echo "the first round reads the disk"
 echo
 
 DEMO_ROOT=$work/static "$shmd" exec --dir "$inst" --settle-ms 0 -p "$work/static" -- "${cmd[@]}" &
