@@ -230,13 +230,16 @@ start_shmd lan
 INSTS[lan]=$INST
 start_shmd first
 INSTS[first]=$INST
+start_shmd firstx
+INSTS[firstx]=$INST
 if [ -n "$M_SSHFS2" ]; then
     start_shmd 2ms
     INSTS[2ms]=$INST
     start_shmd first2
     INSTS[first2]=$INST
 fi
-declare -A INST_PREFIX=([lan]=$SRC [first]=$SRC [2ms]=$M_SSHFS2 [first2]=$M_SSHFS2)
+declare -A INST_PREFIX=([lan]=$SRC [first]=$SRC [2ms]=$M_SSHFS2 [first2]=$M_SSHFS2
+                        [firstx]=$ORIGIN)
 shim_env() { # INSTNAME [PREFIX]
     echo env LD_PRELOAD="$LIB" SHMCACHE_DIR="${INSTS[$1]}" SHMCACHE_PREFIX="${2:-${INST_PREFIX[$1]}}"
 }
@@ -329,6 +332,7 @@ addrow tmpobj objects "" fast
 addrow hit "$SRC" lan fast
 addrow ext4 "$ORIGIN" "" fast
 addrow pass "$ORIGIN" lan fast
+addrow first_ext4 "$ORIGIN" firstx single
 if [ $HAVE_FUSE = yes ]; then
     addrow sshfs "$M_SSHFS" "" slow
     addrow sshfs_kc "$M_KC" "" slow
@@ -355,8 +359,27 @@ class_idx() { case $1 in 4k) echo 1 ;; asset) echo 2 ;; img) echo 3 ;; 64m) echo
 pick() { echo "$1" | cut -d' ' -f"$2"; }
 
 printf 'round\trep\trow\tclass\tfiles\tpasses\tns_per_file\tmin_pass\tmax_pass\n' > "$RAW/micro.tsv"
+printf 'round\trow\tclass\tfiles\tcached_1s\tunsent\tringed\n' > "$RAW/fill.tsv"
+# fill_record ROUND ROW CLASS N INST UNSENT0 RINGED0: the copies the tier
+# holds 1 s after a first pass of N files (polled; at once when all are in)
+fill_record() {
+    local t0 e u g
+    t0=$(date +%s%N)
+    while :; do
+        e=$("$SHMD" stats --dir "$5" --json | "$PY" -c 'import json, sys
+s = json.load(sys.stdin)
+print(s["entries"] - s["meta_entries"] - s["negative_entries"])')
+        [ "$e" -ge "$4" ] && break
+        [ $(( $(date +%s%N) - t0 )) -ge 1000000000 ] && break
+        sleep 0.05
+    done
+    u=$(stat_of "$5" misses_unsent)
+    g=$(stat_of "$5" misses_ringed)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$e" $((u - $6)) $((g - $7)) \
+        >> "$RAW/fill.tsv"
+}
 micro_run() { # ROUND ROW CLASS [REP]
-    local r=$1 row=$2 c=$3 rep=${4:-1} i kind inst n p w lst out h0 m0 h1 m1 opens
+    local r=$1 row=$2 c=$3 rep=${4:-1} i kind inst n p w lst out h0 m0 h1 m1 u0 g0 opens
     i=$(class_idx "$c")
     kind=${ROW_KIND[$row]}
     inst=${ROW_INST[$row]}
@@ -383,6 +406,8 @@ micro_run() { # ROUND ROW CLASS [REP]
         fi
         h0=$(stat_of "${INSTS[$inst]}" hits)
         m0=$(stat_of "${INSTS[$inst]}" misses)
+        u0=$(stat_of "${INSTS[$inst]}" misses_unsent)
+        g0=$(stat_of "${INSTS[$inst]}" misses_ringed)
     fi
     [ "$kind" = cold ] && drop_caches
     out=$("${envv[@]}" "$OPENREAD" -n "$n" -p "$p" -w "$w" "$lst") ||
@@ -403,7 +428,10 @@ micro_run() { # ROUND ROW CLASS [REP]
         first*)
             [ $((h1 - h0)) = 0 ] && [ $((m1 - m0)) = "$opens" ] ||
                 die "row $row class $c: $((h1 - h0)) hits, $((m1 - m0)) misses for $opens first opens"
-            # let the daemon finish loading before the next row runs
+            # how much of the pass the tier holds a second after it (every
+            # miss must reach the daemon, issue 12), then let the daemon
+            # finish loading before the next row runs
+            fill_record "$r" "$row" "$c" "$n" "${INSTS[$inst]}" "$u0" "$g0"
             wait_entries "${INSTS[$inst]}" "$n" ||
                 say "note: $row $c: tier holds $(stat_of "${INSTS[$inst]}" entries) of $n after the first pass" ;;
         pass)
