@@ -126,7 +126,7 @@ deps:
 # What each unit test links besides itself: the code it tests (built into
 # dbg/, with the debug checks) and what that needs.
 STORE_OBJS := shmd/store.o shmd/debug.o shmd/snapshot.o shmd/log.o tier/index.o tier/hash.o tier/path.o \
-              tier/listing.o
+              tier/listing.o tier/ring.o
 TEST_OBJS_test_access := shmd/access.o
 # (test_config: preload/config.c is the shim's pure environment parser,
 # linked without the hooks)
