@@ -53,12 +53,6 @@ static uint64_t now_coarse_ns(void)
     return clock_ns(CLOCK_MONOTONIC_COARSE);
 }
 
-static void warn_once(const char *msg)
-{
-    if (!exchange_relaxed(&g_warned, 1))
-        shim_warn(msg);
-}
-
 /* Why the last attach failed, for shim_explain_idle. Written by attach()
  * only (g_attaching held), read under g_attaching too. */
 static char g_idle_why[400];
@@ -69,6 +63,17 @@ static void idle_reason(const char *msg)
     size_t n = strnlen(msg, sizeof g_idle_why - 1);
     memcpy(g_idle_why, msg, n);
     g_idle_why[n] = '\0';
+}
+
+/* A refusal said at once, whatever SHMCACHE_LOG (a foreign or tampered
+ * instance): it is also the reason shim_explain_idle would give, so that
+ * says nothing more. One line per process either way. */
+static void warn_refused(const char *msg)
+{
+    if (!exchange_relaxed(&g_warned, 1))
+        shim_warn(msg);
+    idle_reason(msg);
+    store_relaxed(&g_idle_said, 1);
 }
 
 /* For "no daemon for DIR": the instance of the same name another user
@@ -214,8 +219,7 @@ static bool attach(struct shim_attach *cur)
     if (instance_dir_untrusted(&st, uid, why_dir, sizeof why_dir)) {
         snprintf(msg, sizeof msg, "instance %.300s is not trusted (%s): passing through",
                  shim_cfg.dir, why_dir);
-        warn_once(msg);
-        idle_reason(msg);
+        warn_refused(msg);
         goto fail;
     }
     uint64_t dev = (uint64_t)st.st_dev;
@@ -238,8 +242,7 @@ static bool attach(struct shim_attach *cur)
     if (!S_ISREG(st.st_mode) || st.st_uid != uid || st.st_size < (off_t)TIER_HEADER_SIZE) {
         snprintf(msg, sizeof msg, "%.300s/index is not a shmcache index of this user: "
                  "passing through", shim_cfg.dir);
-        warn_once(msg);
-        idle_reason(msg);
+        warn_refused(msg);
         goto fail;
     }
     hmap = REAL(mmap)(NULL, TIER_HEADER_SIZE, PROT_READ, MAP_SHARED, ifd, 0);
@@ -251,8 +254,7 @@ static bool attach(struct shim_attach *cur)
     const char *why = tier_header_check(&h, (uint64_t)st.st_size, uid);
     if (why) {
         snprintf(msg, sizeof msg, "%.300s/index: %s: passing through", shim_cfg.dir, why);
-        warn_once(msg);
-        idle_reason(msg);
+        warn_refused(msg);
         goto fail;
     }
     /* A daemon in another root or mount namespace may see other files at

@@ -129,7 +129,8 @@ static void test_other_uid_gets_nothing(void **state)
 
 /* ---- instances that are not ours -------------------------------------------------- */
 /* The daemon on dir exits 1 and says why (want in its stderr); the shim
- * passes through, with one warning containing shim_warn (NULL: silent). */
+ * passes through, with one line containing shim_warn (SHMCACHE_LOG=all:
+ * why it is idle; NULL: silent). */
 static void refused(struct h_fix *f, const char *dir, const char *want, const char *shim_warn)
 {
     struct h_result r;
@@ -189,12 +190,12 @@ static void test_foreign_lock(void **state)
     assert_int_equal(mkdir(dir, 0700), 0);
     assert_int_equal(h_write_str(lock, ""), 0);
     assert_int_equal(chown(lock, NOBODY, NOBODY), 0);
-    refused(f, dir, "lock", NULL);
+    refused(f, dir, "lock", "not caching: no index");
     /* a symlink in place of the lock file is not followed */
     assert_int_equal(unlink(lock), 0);
     const char *target = h_fmt("%s/elsewhere", f->tmp);
     assert_int_equal(symlink(target, lock), 0);
-    refused(f, dir, "lock", NULL);
+    refused(f, dir, "lock", "not caching: no index");
     assert_int_equal(access(target, F_OK), -1);
     assert_int_equal(unlink(lock), 0);
     assert_int_equal(rmdir(dir), 0);
