@@ -60,7 +60,9 @@ int main(int argc, char **argv)
         for (int i = k + 1; i < argc; i++)
             v[m++] = argv[i];
         v[m] = NULL;
-        return shmd_cli(m, v);
+        int rc = shmd_cli(m, v);
+        free(v);
+        return rc;
     }
     int r = shmd_parse_opts(argc, argv, &o, err, sizeof err, NULL, NULL, NULL);
     if (r == 1) {
