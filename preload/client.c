@@ -20,6 +20,7 @@
 #include "preload/config.h"
 #include "preload/key.h"
 #include "preload/log.h"
+#include "preload/meta.h"
 #include "preload/objtab.h"
 #include "preload/open.h"
 #include "preload/real.h"
@@ -55,19 +56,25 @@ int shim_serve(const char *key, int len, int flags, bool *notify, int *err)
     uint64_t hash = tier_hash_key(a->view.hash_seed, key, (size_t)len);
     enum tier_lookup_result r = tier_lookup(&a->view, key, (size_t)len, hash, &e);
     uint32_t kind = e.kind & TIER_KIND_MASK;
+    /* no copy: a recorded "does not exist", of the path or of a directory
+     * above it, answers the open, where the directories above decide it
+     * for this process as the kernel would */
+    int absent = 0;
+    if (r == TIER_MISS)
+        absent = shim_absent_above(a, key, len, &e);
+    else if (r == TIER_HIT && kind == TIER_KIND_NEG && !shim_cfg.validate_open && !a->validate &&
+             ((e.access & TIER_ACCESS_DIRS_OPEN) || e.dirs_uid == a->euid))
+        absent = (int)(e.kind >> TIER_KIND_ERR_SHIFT);
+    if (absent) {
+        *err = absent;
+        tier_touch(&a->view, e.record);
+        tier_count(&a->view, TIER_COUNT_META_HIT);
+        tier_count(&a->view, TIER_COUNT_NEGATIVE_HIT);
+        shim_leave(a);
+        return SHIM_SERVE_NEGATIVE;
+    }
     if (r == TIER_HIT && kind != TIER_KIND_FILE) {
-        /* no copy: a recorded "does not exist" answers the open, where the
-         * directories above decide it for this process as the kernel would;
-         * a regular file known only by its stat is worth loading */
-        if (kind == TIER_KIND_NEG && !shim_cfg.validate_open && !a->validate &&
-            ((e.access & TIER_ACCESS_DIRS_OPEN) || e.dirs_uid == a->euid)) {
-            *err = (int)(e.kind >> TIER_KIND_ERR_SHIFT);
-            tier_touch(&a->view, e.record);
-            tier_count(&a->view, TIER_COUNT_META_HIT);
-            tier_count(&a->view, TIER_COUNT_NEGATIVE_HIT);
-            shim_leave(a);
-            return SHIM_SERVE_NEGATIVE;
-        }
+        /* a regular file known only by its stat is worth loading */
         *notify = kind == TIER_KIND_META && S_ISREG(e.st.mode);
         shim_leave(a);
         return -1;

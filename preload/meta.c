@@ -49,6 +49,33 @@ static bool dirs_decide(const struct tier_entry *e, uint32_t euid)
     return (e->access & TIER_ACCESS_DIRS_OPEN) || e->dirs_uid == euid;
 }
 
+int shim_absent_above(const struct shim_attach *a, const char *key, int len, struct tier_entry *e)
+{
+    char up[PATH_KEY_SIZE];
+
+    if (shim_cfg.validate_open || a->validate)
+        return 0;
+    for (size_t n = (size_t)len; n > 1;) {
+        while (n > 0 && key[n - 1] != '/')
+            n--;
+        if (n > 1)
+            n--; /* "/a/b/c" -> "/a/b" */
+        if (n <= 1 || !path_prefixes_match(&shim_cfg.prefixes, key, n))
+            return 0;
+        memcpy(up, key, n);
+        memset(up + n, 0, 8 - (n & 7)); /* a padded key (tier/hash.h) */
+        enum tier_lookup_result r =
+            tier_lookup(&a->view, up, n, tier_hash_key(a->view.hash_seed, up, n), e);
+        if (r == TIER_MISS)
+            continue;
+        if (r != TIER_HIT || (e->kind & TIER_KIND_MASK) != TIER_KIND_NEG ||
+            !dirs_decide(e, a->euid))
+            return 0; /* it exists, or the kernel must say */
+        return (int)(e->kind >> TIER_KIND_ERR_SHIFT);
+    }
+    return 0;
+}
+
 void shim_meta_lookup(int dirfd, const char *path, int maybe, unsigned how, char *link,
                       size_t linksz, struct shim_meta *m)
 {
@@ -70,6 +97,10 @@ void shim_meta_lookup(int dirfd, const char *path, int maybe, unsigned how, char
     enum tier_lookup_result r = look(a, m, raw, &e);
     if (m->len < 0)
         goto out;
+    if (r == TIER_MISS && (m->err = shim_absent_above(a, m->key, m->len, &e))) {
+        m->found = SHIM_META_ERROR; /* readlink too: the path is not there */
+        goto counted;
+    }
     m->notify = r != TIER_HIT;
     if (r != TIER_HIT || shim_cfg.validate_open || a->validate || !dirs_decide(&e, a->euid))
         goto out;

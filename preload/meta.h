@@ -46,6 +46,20 @@ struct shim_meta {
 void shim_meta_lookup(int dirfd, const char *path, int maybe, unsigned how, char *link,
                       size_t linksz, struct shim_meta *m) __attribute__((visibility("hidden")));
 
+struct shim_attach;
+struct tier_entry;
+/* After a miss on key (normal, len bytes): a current "does not exist"
+ * (ENOENT or ENOTDIR) recorded for a directory above it, under the same
+ * prefix, that this process may be told (the directories above it decide
+ * search permission as the kernel would). The kernel's walk stops there
+ * with that errno, whatever follows, so it answers for key too: shmd
+ * records such a name (the highest missing one) when asked about a path
+ * whose parent is missing (shmd/meta.c). Walks up from the parent; stops
+ * at the first entry, or at the prefix. Returns the errno, 0 for none; *e
+ * is the entry then. pre: a entered. */
+int shim_absent_above(const struct shim_attach *a, const char *key, int len, struct tier_entry *e)
+    __attribute__((visibility("hidden")));
+
 /* After the real call on a miss: tell shmd, when the outcome (r, errno e)
  * is one it records (success, ENOENT, ENOTDIR). Never blocks. */
 void shim_meta_notify(const struct shim_meta *m, int r, int e) __attribute__((visibility("hidden")));

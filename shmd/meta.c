@@ -122,16 +122,18 @@ struct look {
  * A missing name is looked at after its parent: a name created in between
  * changes the parent's stat the revalidator compares. Returns -1 when the
  * path cannot be recorded (an error that depends on who asks, a dangling
- * link, a change under way). */
+ * link, a change under way), -2 when the parent is missing too (ENOENT,
+ * ENOTDIR: see missing_top). */
 static int look(struct shmd *d, const char *key, const char *parent, struct look *lk)
 {
     lk->kind = TIER_KIND_META;
     lk->tlen = 0;
     if (source_tstat(AT_FDCWD, key, AT_SYMLINK_NOFOLLOW, &lk->lst, &lk->tlst) < 0) {
         int e = errno;
-        if ((e != ENOENT && e != ENOTDIR) || !d->store.hdr->negative_ms || !parent ||
-            source_tstat(AT_FDCWD, parent, 0, &lk->st, &lk->tst) < 0)
+        if ((e != ENOENT && e != ENOTDIR) || !d->store.hdr->negative_ms || !parent)
             return -1;
+        if (source_tstat(AT_FDCWD, parent, 0, &lk->st, &lk->tst) < 0)
+            return errno == ENOENT || errno == ENOTDIR ? -2 : -1;
         if (source_tstat(AT_FDCWD, key, AT_SYMLINK_NOFOLLOW, &lk->lst, &lk->tlst) == 0 ||
             errno != e)
             return -1; /* created meanwhile */
@@ -208,7 +210,45 @@ static int alias_name(const char *key, size_t len, const char *parent, int plen,
     return (size_t)rn == len && memcmp(out, key, len) == 0 ? -1 : rn;
 }
 
+/* The highest missing name on the way to key, whose parent is missing
+ * too (parent, plen): the child of the deepest ancestor that stat()s (a
+ * directory, or for ENOTDIR the file in the way), into out. The kernel's
+ * walk stops at that name whatever follows, so its "does not exist"
+ * answers for every path below it (a shim walks up to it:
+ * shim_absent_above), and one entry stands for a whole missing subtree,
+ * such as the locale and autoload directories apps probe at start-up.
+ * Returns its length, or -1 (an ancestor fails otherwise: EACCES, ...). */
+static int missing_top(const char *parent, int plen, char *out)
+{
+    char up[PATH_KEY_SIZE];
+    struct stat st;
+    int n = plen;
+
+    memcpy(out, parent, (size_t)plen + 1);
+    for (;;) {
+        int ulen = parent_of(out, (size_t)n, up);
+        if (ulen < 0)
+            return -1;
+        if (stat(up, &st) == 0)
+            return n;
+        if (errno != ENOENT && errno != ENOTDIR)
+            return -1;
+        memcpy(out, up, (size_t)ulen + 1);
+        n = ulen;
+    }
+}
+
+static void load_meta_at(struct shmd *d, const char *key, size_t len, bool list, bool above,
+                         struct load_result *r);
+
 void load_meta(struct shmd *d, const char *key, size_t len, bool list, struct load_result *r)
+{
+    load_meta_at(d, key, len, list, false, r);
+}
+
+/* above: key is a missing_top, recorded for a path below it */
+static void load_meta_at(struct shmd *d, const char *key, size_t len, bool list, bool above,
+                         struct load_result *r)
 {
     struct store *s = &d->store;
     struct stat lst, st;
@@ -238,7 +278,17 @@ void load_meta(struct shmd *d, const char *key, size_t len, bool list, struct lo
     }
     int plen = parent_of(key, len, parent);
     struct look lk, again;
-    if (look(d, key, plen >= 0 ? parent : NULL, &lk) < 0) {
+    int lr = look(d, key, plen >= 0 ? parent : NULL, &lk);
+    if (lr == -2 && !above) {
+        char top[PATH_KEY_SIZE];
+        int toplen = missing_top(parent, plen, top);
+        if (toplen > 0) {
+            shmd_log(SHMD_LOG_DEBUG, "%s: its parent is missing too: recording %s", key, top);
+            load_meta_at(d, top, (size_t)toplen, false, true, r);
+            return;
+        }
+    }
+    if (lr < 0) {
         fail(d, r, TIER_FAIL_NOENT);
         goto out;
     }

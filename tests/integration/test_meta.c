@@ -34,6 +34,9 @@
  *     entries, also at the close of a descriptor written through it;
  *   - link(2) through the shim: the old name's stat (nlink, ctime);
  *   - ENOTDIR negative entries are answered from the tier, as ENOENT ones;
+ *   - a path below a missing directory (or below a file) is answered by
+ *     the highest missing name on its way, in the parity tree, created
+ *     through the shim (mkdir of that name) and behind the cache;
  *   - access and faccessat with a mode or flags the kernel refuses answer
  *     its EINVAL, not what the tier knows of the path;
  *   - access() in a process whose real uid is not its effective one is
@@ -476,6 +479,10 @@ static void parity_paths(struct h_fix *f, struct plist *abs, struct plist *rel,
         "labsdir", "lout", "lnull", "dangling", "loop1", "lself", "lsecret", "l3",
         /* ENOENT, ENOTDIR, ELOOP on the way */
         "missing", "missingdir/x", "file/x", "lfile/x", "loop1/x", "dangling/x",
+        /* below a missing directory, or below a file: answered by the
+         * highest missing name (shim_absent_above) */
+        "missingdir/x/y", "missingdir/x/", "missingdir/y/z/w", "file/x/y", "lfile/x/y",
+        "secret/missing/x", "dangling/x/y",
         /* trailing slashes: a file, a symlink to one, to a directory */
         "file/", "dir/", "lfile/", "ldir/", "dangling/", "missing/",
         /* through symlinked directories, odd spellings */
@@ -492,6 +499,7 @@ static void parity_paths(struct h_fix *f, struct plist *abs, struct plist *rel,
     memset(big, 'n', 300);
     big[300] = '\0';
     pl_add(abs, h_fmt("%s/%s", m, big));
+    pl_add(abs, h_fmt("%s/missingdir/%s", m, big)); /* ENOENT first, at missingdir */
     int k = snprintf(big, sizeof big, "%s/", m);
     while (k < 4200)
         k += snprintf(big + k, sizeof big - (size_t)k, "x/");
@@ -707,6 +715,9 @@ static void test_created_through_shim(void **state)
         {"rename (from another directory)", "rename", "from/tmp", "rename2/new", NULL,
          {"rename2/new"}, {"rename2", "from", "from/tmp"},
          {"rename2/new", "rename2", "from", "from/tmp"}, {"rename2/new"}},
+        /* a missing subtree, answered by its top name, made to exist */
+        {"mkdir above a missing subtree", "mkdir", "deep", NULL, NULL,
+         {"deep/a/b", "deep/x"}, {"mkdir"}, {"deep", "deep/a/b", "deep/x", "deep/a"}, {"deep"}},
         /* (what a link does to the old name's stat: test_link_old_name) */
         {"link", "link", "link/orig", "link/new", "orig",
          {"link/new"}, {"link"}, {"link/new", "link"}, {"link/new"}},
@@ -866,11 +877,12 @@ static void test_created_behind_cache(void **state)
     mkdir_mode(h_fmt("%s/real", c), 0755);
     symlink_ok("real", h_fmt("%s/alias", c));
     /* each: the path primed as missing, how it comes to exist */
-    enum { FILE_, DIR_, LINK_, SUB_, ALIAS_, OPEN_, N_ };
+    enum { FILE_, DIR_, LINK_, SUB_, ALIAS_, OPEN_, DEEP_, N_ };
     const char *p[N_] = {
         xstrdup(h_fmt("%s/file", c)),  xstrdup(h_fmt("%s/dir", c)),
         xstrdup(h_fmt("%s/link", c)),  xstrdup(h_fmt("%s/sub/x", c)),
         xstrdup(h_fmt("%s/alias/x", c)), xstrdup(h_fmt("%s/opened", c)),
+        xstrdup(h_fmt("%s/deep/a/b", c)), /* its parents missing too */
     };
     const char *neg[N_ + 1];
     for (int i = 0; i < N_; i++)
@@ -898,6 +910,8 @@ static void test_created_behind_cache(void **state)
     assert_int_equal(h_write_str(p[SUB_], "x\n"), 0);
     assert_int_equal(h_write_str(h_fmt("%s/real/x", c), "x\n"), 0);
     assert_int_equal(h_write_str(p[OPEN_], "opened\n"), 0);
+    assert_int_equal(h_mkdirs(h_fmt("%s/deep/a", c), 0755), 0);
+    assert_int_equal(h_write_str(p[DEEP_], "deep\n"), 0);
     uint64_t t0 = h_now_ms();
 
     /* each found by a shimmed process polling every 50 ms, within 5 s */
@@ -1411,13 +1425,15 @@ static void test_enotdir_answered(void **state)
     snprintf(dir, sizeof dir, "%.4000s/e", f->src);
     mkdir_mode(dir, 0755);
     write_mode(h_fmt("%s/file", dir), "a regular file\n", 0644);
-    const char *neg[] = {xstrdup(h_fmt("%s/file/x", dir)), NULL};
+    const char *neg[] = {xstrdup(h_fmt("%s/file/x", dir)), xstrdup(h_fmt("%s/file/y/z", dir)),
+                         NULL};
     struct counters a, b;
     counters(f, &a);
-    prime(f, neg, NULL, "file/x (ENOTDIR)");
+    prime(f, neg, NULL, "file/x and file/y/z (ENOTDIR)");
     counters(f, &b);
     assert_true(b.negative_hits > a.negative_hits);
     free((char *)neg[0]);
+    free((char *)neg[1]);
     H_PASS(f);
 }
 
