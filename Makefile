@@ -186,6 +186,10 @@ bench: all bench/openread
 bench-firstpass: all bench/openread
 	@bench/firstpass.sh
 
+# application start-up (node, Django, phpunit) from sshfs: tmpfs, raw, shim
+bench-startup: all bench/hookcost
+	@bench/startup.sh
+
 bench/hookcost: bench/hookcost.c
 	$(CC) $(BASE) $(CPPFLAGS) $(CFLAGS) -o $@ $<
 
@@ -220,7 +224,7 @@ uninstall:
 clean:
 	rm -rf $(B) preload/libshmcache.so shmd/shmd bench/openread bench/hookcost
 
-.PHONY: all test test-core deps run bench bench-firstpass bench-instr install uninstall clean
+.PHONY: all test test-core deps run bench bench-firstpass bench-startup bench-instr install uninstall clean
 
 # Header dependencies, written by -MMD next to each object.
 -include $(wildcard $(B)/*/*/*.d $(B)/*/*/*/*.d $(B)/tests/helpers/*.d)

@@ -53,8 +53,8 @@ T0=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - T0 ))s"; }
 
 [ -x "$SHMD" ] && [ -f "$LIB" ] && [ -x "$OPENREAD" ] || die "run 'make bench' (needs shmd/shmd, preload/libshmcache.so, bench/openread)"
-# results-raw/firstpass/ is bench/firstpass.sh's
-find "$RAW" -mindepth 1 -maxdepth 1 ! -name firstpass -exec rm -rf {} + 2>/dev/null || true
+# results-raw/firstpass/ is bench/firstpass.sh's, results-raw/startup/ bench/startup.sh's
+find "$RAW" -mindepth 1 -maxdepth 1 ! -name firstpass ! -name startup -exec rm -rf {} + 2>/dev/null || true
 mkdir -p "$RAW/lists" "$OUT"
 
 # ---- 0. what this machine can do --------------------------------------------------------

@@ -168,10 +168,12 @@ start_relay() { # DIR DELAY_US TARGET_PORT
 }
 
 # ---- mounts ----------------------------------------------------------------------------
-wait_mounted() { # MNT PID LOG WHAT
+# wait_mounted MNT PID LOG WHAT: until MNT is mounted and shows the origin's
+# directory MOUNT_PROBE (default static, bench.sh's tree)
+wait_mounted() {
     local i
     for i in $(seq 150); do
-        if mountpoint -q "$1" && [ -d "$1/static" ]; then
+        if mountpoint -q "$1" && [ -d "$1/${MOUNT_PROBE:-static}" ]; then
             return 0
         fi
         alive_or_die "$2" "$3" "$4"

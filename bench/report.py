@@ -553,6 +553,14 @@ if micro:
     if v:
         s.append(f"- First pass (misses, the daemon copies in the background): {med(v):.2f}× raw sshfs (4 KiB).")
 s.append("")
-with open(os.path.join(OUT, "SUMMARY.md"), "w") as f:
-    f.write("\n".join(s))
+# the start-up section is bench/startup_report.py's: kept as it is
+summary = os.path.join(OUT, "SUMMARY.md")
+startup = ""
+if os.path.exists(summary):
+    old = open(summary).read()
+    i = old.find("\n## Start-up (`make bench-startup`)")
+    if i >= 0:
+        startup = old[i:]
+with open(summary, "w") as f:
+    f.write("\n".join(s) + startup)
 print(f"report: {os.path.join(OUT, 'results.md')}, {png}, {os.path.join(OUT, 'SUMMARY.md')}")
