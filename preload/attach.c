@@ -38,6 +38,7 @@
                                   replaced while hooks were still inside */
 #define RETRY_NS NS_PER_SEC    /* between attach attempts */
 #define FD_PARK_MAX 1024       /* the shim's descriptors go at most this high */
+#define FD_PARKED 7             /* room above the base shim_attach_prepare makes */
 
 static struct shim_attach g_pool[POOL];
 static struct shim_attach *g_cur;
@@ -158,15 +159,42 @@ static bool same_namespace(const struct tier_header *h)
  * at or above half the descriptor limit (at most 1024: the kernel's table
  * grows to the highest number in use). Where that fails, the low number is
  * kept: a surprise in numbering, never a lost descriptor. */
-static int park_fd(int fd)
+static long g_park_base = -1; /* set by shim_attach_prepare */
+
+static long park_base(void)
 {
     struct rlimit rl;
     long base = FD_PARK_MAX / 2;
 
-    if (fd < 0)
-        return fd;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         base = rl.rlim_cur / 2 < FD_PARK_MAX ? (long)(rl.rlim_cur / 2) : FD_PARK_MAX;
+    return base;
+}
+
+void shim_attach_prepare(void)
+{
+    long base = park_base();
+
+    store_relaxed(&g_park_base, base);
+    for (long fd = 0; fd <= 2; fd++) {
+        long hi = shim_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base + FD_PARKED);
+        if (hi >= 0) {
+            shim_sys3(SYS_close, hi, 0, 0);
+            return;
+        }
+        if (hi != -EBADF)
+            return; /* the limit is lower: park_fd keeps low numbers */
+    }
+}
+
+static int park_fd(int fd)
+{
+    long base = load_relaxed(&g_park_base);
+
+    if (fd < 0)
+        return fd;
+    if (base < 0)
+        base = park_base();
     if (fd >= base)
         return fd;
     long hi = shim_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);

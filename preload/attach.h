@@ -78,6 +78,17 @@ void shim_attach_fd_lost(int fd) __attribute__((visibility("hidden")));
 /* In the child after fork. */
 void shim_attach_after_fork(void) __attribute__((visibility("hidden")));
 
+/* At init, while the process is most likely single-threaded: fix where
+ * the shim's own descriptors will go (at or above half the descriptor
+ * limit, at most 1024, as the limit is now: a program that raises it
+ * later, as node does, keeps them there), and grow the kernel's
+ * descriptor table to hold them now, by a dup there closed at once. The
+ * kernel never shrinks the table; growing it once the program runs
+ * threads makes it wait for an RCU grace period (expand_fdtable calls
+ * synchronize_rcu when the table is shared): 10-20 ms at node's first
+ * open under a prefix, measured. */
+void shim_attach_prepare(void) __attribute__((visibility("hidden")));
+
 /* The same for a vfork child (shim_in_vfork_child): it serves nothing
  * until it execs or exits, and the parent is not affected. */
 void shim_disable_vfork_child(void) __attribute__((visibility("hidden")));

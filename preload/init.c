@@ -68,6 +68,7 @@ static void shim_init(void)
                           geteuid(), shim_warn);
     }
     if (shim_cfg.enabled) {
+        shim_attach_prepare();
         shim_cwd_changed();
         pthread_atfork(NULL, NULL, after_fork_child);
     }

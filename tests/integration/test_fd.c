@@ -294,6 +294,43 @@ static void test_own_descriptors_stay_out_of_the_way(void **state)
     H_PASS(f);
 }
 
+/* The shim's descriptors go high (above), and the kernel grows a
+ * process's descriptor table to the highest number in use: in a process
+ * with threads, growing it waits for an RCU grace period (10-20 ms, node's
+ * first open under a prefix). So the table is grown at init, before the
+ * program starts threads: the first attach, in a thread-running program,
+ * finds it big enough (FDSize in /proc/self/status the same before and
+ * after it). */
+static void test_descriptor_table_grown_at_init(void **state)
+{
+    struct h_fix *f = *state;
+    static const char script[] =
+        "import os, sys, threading\n"
+        "def fdsize():\n"
+        "    for l in open('/proc/self/status'):\n"
+        "        if l.startswith('FDSize:'): return int(l.split()[1])\n"
+        "t = threading.Thread(target=lambda: threading.Event().wait(5), daemon=True)\n"
+        "t.start()\n"
+        "before = fdsize()\n"
+        "fd = os.open(sys.argv[1], os.O_RDONLY)\n"                    /* attaches: a hit */
+        "after = fdsize()\n"
+        "print(before, after, os.readlink('/proc/self/fd/%d' % fd))\n";
+    struct h_result r;
+    int before = 0, after = 0;
+    char where[512] = "";
+
+    h_cache_std(f);
+    h_shim(f, &r, NULL, H_ARGV(h_python(), "-c", script, h_src(f, "k100.bin")));
+    h_assert_ok(&r, "python opening a cached file with a thread running");
+    assert_int_equal(sscanf(r.out, "%d %d %511s", &before, &after, where), 3);
+    h_assert_in_tier(where, f->d.dir, "the open after the thread started");
+    if (before != after)
+        fail_msg("the first attach grew the descriptor table from %d to %d slots while a "
+                 "thread ran", before, after);
+    h_result_free(&r);
+    H_PASS(f);
+}
+
 /* A miss hands the program's own descriptor to shmd, which copies through
  * it: the program's file offset must not move. The reader reads part of
  * the file, waits until shmd has loaded it (through that descriptor, while
@@ -353,6 +390,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fstat_through_dup_fork_exec, setup_cached,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_miss_copy_keeps_program_offset, h_fix_setup,
+                                        h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_descriptor_table_grown_at_init, h_fix_setup,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_own_descriptors_stay_out_of_the_way, h_fix_setup,
                                         h_fix_teardown),
