@@ -15,6 +15,8 @@
  *     never the snapshot; that descriptor reads its own position, not the
  *     stream's;
  *   - closedir forgets the stream and closes both.
+ * fdopendir of a descriptor of such a directory is served the same way
+ * (serve_fd), the stream owning that descriptor as dirfd's.
  * A stream opened while the table is full, or by glibc's internal calls
  * (glob, nftw, fts), is a real one.
  *
@@ -33,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "preload/attach.h"
@@ -40,6 +44,8 @@
 #include "preload/hook.h"
 #include "preload/key.h"
 #include "preload/log.h"
+#include "preload/real.h"
+#include "preload/sys.h"
 #include "tier/access.h"
 #include "tier/hash.h"
 #include "tier/listing.h"
@@ -167,7 +173,7 @@ static DIR *open_listing(struct shim_attach *a, const struct tier_entry *e, cons
      * (the record has changed) or waits for our closedir */
     if (flock(fd, LOCK_SH | LOCK_NB) < 0 || !(map = read_map(dirfd, name, e)) ||
         !tier_entry_unchanged(&a->view, e) || !(k = malloc((size_t)len + 1)) ||
-        !(d = fdopendir(fd))) {
+        !(d = REAL(fdopendir)(fd))) {
         shim_close(fd);
         free(map);
         free(k);
@@ -190,7 +196,9 @@ struct dir_lookup {
     bool notify;               /* worth a "list" notice after the real call */
 };
 
-static void serve_key(const char *key, int len, struct dir_lookup *l)
+/* want: the directory must be this one (fdopendir's descriptor), or no
+ * listing is served */
+static void serve_key(const char *key, int len, const struct stat *want, struct dir_lookup *l)
 {
     struct tier_entry e;
 
@@ -202,12 +210,14 @@ static void serve_key(const char *key, int len, struct dir_lookup *l)
     uint32_t kind = e.kind & TIER_KIND_MASK;
     bool decide = r == TIER_HIT && !shim_cfg.validate_open && !a->validate &&
                   ((e.access & TIER_ACCESS_DIRS_OPEN) || e.dirs_uid == a->euid);
-    if (decide && kind == TIER_KIND_NEG) {
+    if (decide && kind == TIER_KIND_NEG && !want) {
         l->err = (int)(e.kind >> TIER_KIND_ERR_SHIFT);
         tier_touch(&a->view, e.record);
         tier_count(&a->view, TIER_COUNT_META_HIT);
         tier_count(&a->view, TIER_COUNT_NEGATIVE_HIT);
     } else if (decide && kind == TIER_KIND_META && (e.kind & TIER_KIND_LIST) &&
+               (!want || (e.st.ino == (uint64_t)want->st_ino &&
+                          e.st.dev == (uint64_t)want->st_dev)) &&
                (tier_access_public(&e) || tier_access_owner(&e, a->euid) ||
                 REAL(faccessat)(AT_FDCWD, key, R_OK, AT_EACCESS) == 0) &&
                (l->dir = open_listing(a, &e, key, len))) {
@@ -236,11 +246,11 @@ static void serve_dir(int dirfd, const char *path, char *key, int *len, struct d
     *len = maybe ? shim_open_key(dirfd, path, maybe, key, &raw) : -1;
     if (*len < 0)
         return;
-    serve_key(key, *len, l);
+    serve_key(key, *len, NULL, l);
     if (!l->dir && !l->err && raw && (*len = shim_key_normalize(key, *len, &changed)) >= 0 &&
         changed) {
         memset(l, 0, sizeof *l);
-        serve_key(key, *len, l);
+        serve_key(key, *len, NULL, l);
     }
 }
 
@@ -277,6 +287,61 @@ SHIM_EXPORT DIR *opendir(const char *path)
     DIR *d = REAL(opendir)(path);
     hook_called(&h);
     after_real(key, len, &l, d != NULL, h.err);
+    return hook_leave_ptr(&h, d);
+}
+
+/* fdopendir of a descriptor of a directory whose listing the tier holds:
+ * the snapshot's stream, where glibc's would read the descriptor from its
+ * offset on. So only a descriptor that glibc would take (open, not
+ * O_PATH, a directory: its fstat is the entry's directory) and that has
+ * read nothing yet (offset 0) is served; the stream owns it, as glibc's
+ * would: dirfd returns it, closedir closes it. Three system calls
+ * (readlink of /proc/self/fd, fcntl, fstat; then lseek), against the
+ * getdents calls on the source. */
+static DIR *serve_fd(int fd, char *key, int *len, struct dir_lookup *l)
+{
+    struct stat st;
+
+    memset(l, 0, sizeof *l);
+    *len = shim_fd_resolve(fd, key);
+    if (*len < 0 || !path_prefixes_match(&shim_cfg.prefixes, key, (size_t)*len)) {
+        *len = -1;
+        return NULL;
+    }
+    int fl = (int)shim_sys3(SYS_fcntl, fd, F_GETFL, 0);
+    if (fl < 0 || (fl & O_PATH) || REAL(fstat)(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+        return NULL;
+    serve_key(key, *len, &st, l);
+    if (!l->dir)
+        return NULL;
+    struct served *s = served_find(l->dir);
+    if (!s || lseek(fd, 0, SEEK_CUR) != 0) {
+        l->notify = false;
+        closedir(l->dir); /* (not counted back: a hit looked up, not served) */
+        l->dir = NULL;
+        return NULL;
+    }
+    store_release(&s->real_fd, fd);
+    return l->dir;
+}
+
+SHIM_EXPORT DIR *fdopendir(int fd)
+{
+    struct hook h;
+    char key[PATH_KEY_SIZE];
+    struct dir_lookup l;
+    int len;
+
+    if (!hook_enter(&h))
+        return REAL(fdopendir)(fd);
+    DIR *d = serve_fd(fd, key, &len, &l);
+    if (d)
+        return hook_leave_ptr(&h, d);
+    hook_call(&h);
+    d = REAL(fdopendir)(fd);
+    hook_called(&h);
+    if (d && len >= 0 && l.notify)
+        shim_notify_list(key, len);
     return hook_leave_ptr(&h, d);
 }
 

@@ -136,6 +136,7 @@ struct statx;
     X(int, shmdt, (const void *)) \
     X(int, dlclose, (void *)) \
     X(DIR *, opendir, (const char *)) \
+    X(DIR *, fdopendir, (int)) \
     X(struct dirent *, readdir, (DIR *)) \
     X(struct dirent64 *, readdir64, (DIR *)) \
     X(int, readdir_r, (DIR *, struct dirent *, struct dirent **)) \

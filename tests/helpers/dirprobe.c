@@ -9,7 +9,9 @@
  *                            filter and alphasort, scandirat, readdir64
  *                            and scandir64, dirfd (fstat of it, and the
  *                            first regular file read through openat on
- *                            it), or the errno of opendir
+ *                            it), fdopendir of a descriptor opened on DIR
+ *                            (and of an O_PATH one), or the errno of
+ *                            opendir
  *   dirprobe hold DIR MAKE   opendir DIR, read one name, create MAKE (a
  *                            path: through the shim this kills the
  *                            listing), wait 2 s (the daemon tries to
@@ -187,6 +189,35 @@ static void list(const char *dir)
         free(v[i]);
     if (sn >= 0)
         free(v);
+
+    /* fdopendir of a descriptor the program opened (os.listdir(fd),
+     * os.fwalk, shutil.rmtree): the stream owns it */
+    int ofd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (ofd < 0) {
+        printf("open O_DIRECTORY %s\n", strerrorname_np(errno));
+        return;
+    }
+    d = fdopendir(ofd);
+    if (!d) {
+        printf("fdopendir %s\n", strerrorname_np(errno));
+        close(ofd);
+        return;
+    }
+    mid_pos = -1;
+    int fn = dump(d, "fdopendir", &mid_pos, -1);
+    printf("fdopendir count %d dirfd %s\n", fn, dirfd(d) == ofd ? "is the descriptor" : "DIFFERS");
+    closedir(d);
+    printf("after closedir the descriptor is %s\n",
+           fcntl(ofd, F_GETFD) < 0 && errno == EBADF ? "closed" : "OPEN");
+    /* and one that cannot be: an O_PATH descriptor (EBADF) */
+    ofd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    errno = 0;
+    d = ofd >= 0 ? fdopendir(ofd) : NULL;
+    printf("fdopendir(O_PATH) %s\n", d ? "a stream" : strerrorname_np(errno));
+    if (d)
+        closedir(d);
+    else if (ofd >= 0)
+        close(ofd);
 }
 
 static void errno_list(const char *dir)
