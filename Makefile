@@ -115,7 +115,8 @@ DEPS_MISSING = $(shell test -f /usr/include/cmocka.h || echo libcmocka-dev; \
                        command -v git >/dev/null || echo git; \
                        command -v python3 >/dev/null || echo python3; \
                        command -v mandoc >/dev/null || echo mandoc; \
-                       command -v node >/dev/null || echo nodejs)
+                       command -v node >/dev/null || echo nodejs; \
+                       command -v php >/dev/null || echo php-cli)
 deps:
 	@if [ -n "$(strip $(DEPS_MISSING))" ]; then \
 	  echo "installing $(strip $(DEPS_MISSING))"; \

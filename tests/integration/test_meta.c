@@ -43,8 +43,9 @@
  *     the kernel's (it checks the real ids);
  *   - syscall() makes the system call asked for when the tier has no
  *     answer (under a seccomp filter that refuses the others);
- *   - real programs: python3 importing a package tree and node requiring an
- *     npm-like tree print the same with and without the shim, and their
+ *   - real programs: python3 importing a package tree, node requiring an
+ *     npm-like tree and php including a code base through an autoloader
+ *     and include_path print the same with and without the shim, and their
  *     second run is answered from the tier.
  *
  * statx's stx_mask, stx_attributes(_mask), stx_mnt_id and the DIOALIGN
@@ -1679,6 +1680,58 @@ static void test_node_requires(void **state)
     H_PASS(f);
 }
 
+/* php including a code base: a PSR-4 autoloader, include_path probes
+ * (through missing directories, the pattern the start-up benchmark found
+ * phpunit's autoloaders make), require_once, file_exists, is_dir,
+ * scandir, realpath. */
+static void test_php_includes(void **state)
+{
+    struct h_fix *f = *state;
+    struct h_result r;
+    if (h_run(&r, NULL, H_ARGV("php", "--version"), 20000) != 0) {
+        h_result_free(&r);
+        print_message("    skipped: php is not installed (apt-get install php-cli)\n");
+        H_PASS(f);
+        skip();
+    }
+    h_result_free(&r);
+    char base[H_PATH_MAX];
+    snprintf(base, sizeof base, "%.4000s/php", f->src);
+    static const char *const files[] = {
+        "main.php",
+        "<?php\n"
+        "spl_autoload_register(function ($c) {\n"
+        "    $f = __DIR__ . '/src/' . str_replace('\\\\', '/', $c) . '.php';\n"
+        "    if (file_exists($f)) require $f;\n"
+        "});\n"
+        "foreach (['Vendor/Missing/autoload.php', 'Other/autoload.php', 'helpers.php'] as $p)\n"
+        "    echo $p, ': ', (@include_once $p) ? 'included' : 'absent', \"\\n\";\n"
+        "$cart = new App\\Cart(new App\\Model\\Item('tea', 3), new App\\Model\\Item('cake', 4));\n"
+        "echo $cart->total(), ' ', helper(), \"\\n\";\n"
+        "var_dump(class_exists('App\\Nope'), file_exists(__DIR__ . '/src/App/Nope.php'),\n"
+        "         is_dir(__DIR__ . '/src/App/Model'), is_file(__DIR__ . '/lib/helpers.php'),\n"
+        "         file_exists(__DIR__ . '/no/such/dir/x.php'));\n"
+        "$names = scandir(__DIR__ . '/src/App');\n"
+        "echo implode(' ', $names), \"\\n\";\n"
+        "echo str_replace(__DIR__, 'DIR', realpath(__DIR__ . '/src/App/../App/Cart.php')), \"\\n\";\n"
+        "echo str_replace(__DIR__, 'DIR', implode(' ', get_included_files())), \"\\n\";\n",
+        "lib/helpers.php", "<?php\nfunction helper() { return 'helped'; }\n",
+        "src/App/Cart.php",
+        "<?php\nnamespace App;\nclass Cart {\n    private $items;\n"
+        "    function __construct(...$items) { $this->items = $items; }\n"
+        "    function total() { $t = 0; foreach ($this->items as $i) $t += $i->price; return $t; }\n"
+        "}\n",
+        "src/App/Model/Item.php",
+        "<?php\nnamespace App\\Model;\nclass Item {\n"
+        "    function __construct(public $name, public $price) {}\n}\n",
+        NULL};
+    write_tree(base, files);
+    const char *ipath = h_fmt("include_path=.:%s/vendor-missing:%s/lib", base, base);
+    program_parity(f, base, H_ARGV("php", "-n", "-d", ipath, "main.php"),
+                   "php including a code base", true);
+    H_PASS(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1708,6 +1761,7 @@ int main(void)
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_python_imports, setup_parity, h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_node_requires, setup_parity, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_php_includes, setup_parity, h_fix_teardown),
     };
     return cmocka_run_group_tests_name("integration: metadata from the tier", tests, group_setup,
                                        h_group_teardown);
