@@ -413,6 +413,14 @@ if py:
       "attribute and directory caches.")
     w("")
 
+w("## Application start-up")
+w("")
+w("Whole applications started from the mount (node with an npm tree, Django's `setup()`, "
+  "phpunit), against the tmpfs floor at 0 and 2 ms RTT and after 30 s idle, with what still "
+  "reaches the mount and the revalidation load: `make bench-startup`, results in "
+  "`bench/results-startup.md` (its headline in `bench/SUMMARY.md`).")
+w("")
+
 w("## Rerun")
 w("")
 w("`make bench` as root on Debian 12 (installs openssh-server, sshfs, rclone, gunicorn, wrk, nginx, "

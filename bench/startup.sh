@@ -39,7 +39,7 @@
 #
 # Output: bench/results-startup.md (BENCH_OUT), raw samples in
 # bench/results-raw/startup/. Environment: ROUNDS (7), IDLE_S (30),
-# IDLE_ROUNDS (3), DELAY_US (1000), REVAL_S (20: sshfs refreshes its cache every 20 s, all entries at once), MICRO_N (200000),
+# IDLE_ROUNDS (7), DELAY_US (1000), REVAL_S (20: sshfs refreshes its cache every 20 s, all entries at once), MICRO_N (200000),
 # APPS ("node py php").
 set -euo pipefail
 
@@ -49,7 +49,7 @@ RAW=$BENCH/results-raw/startup
 CACHE=$RAW/cache
 ROUNDS=${ROUNDS:-7}
 IDLE_S=${IDLE_S:-30}
-IDLE_ROUNDS=${IDLE_ROUNDS:-3}
+IDLE_ROUNDS=${IDLE_ROUNDS:-7}
 DELAY_US=${DELAY_US:-1000}
 REVAL_S=${REVAL_S:-20}
 MICRO_N=${MICRO_N:-200000}
