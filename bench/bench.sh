@@ -71,20 +71,8 @@ for c in "${!PKG[@]}"; do have "$c" || missing+=("${PKG[$c]}"); done
 if [ ${#missing[@]} -gt 0 ]; then
     if [ $IS_ROOT = yes ]; then
         say "installing from Debian: ${missing[*]}"
-        # no service of these packages may start on install (ports 22, 80)
-        policy=
-        if [ ! -e /usr/sbin/policy-rc.d ]; then
-            printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-            chmod 755 /usr/sbin/policy-rc.d
-            policy=/usr/sbin/policy-rc.d
-            defer "rm -f $policy"
-        fi
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y --no-install-recommends "${missing[@]}" > "$RAW/apt.log" 2>&1 ||
-            { apt-get update >> "$RAW/apt.log" 2>&1 &&
-              apt-get install -y --no-install-recommends "${missing[@]}" >> "$RAW/apt.log" 2>&1; } ||
+        apt_install "${missing[@]}" ||
             say "could not install all of: ${missing[*]} (see $RAW/apt.log); their rows are skipped"
-        [ -n "$policy" ] && rm -f "$policy"
     else
         say "not root: cannot install ${missing[*]}; their rows are skipped"
     fi

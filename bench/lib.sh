@@ -19,6 +19,26 @@ die() { say "error: $*"; exit 1; }
 # ---- the cleanup stack --------------------------------------------------------
 CLEANUP=()
 defer() { CLEANUP+=("$*"); }
+
+# apt_install PKG...: Debian packages, as root, with no service of theirs
+# started on install (sshd, nginx would take ports 22 and 80); apt-get
+# update only when the install fails without. Its output in $RAW/apt.log.
+# Returns apt-get's status.
+apt_install() {
+    local policy= rc=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        policy=/usr/sbin/policy-rc.d
+        defer "rm -f $policy"
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends "$@" > "$RAW/apt.log" 2>&1 ||
+        { apt-get update >> "$RAW/apt.log" 2>&1 &&
+          apt-get install -y --no-install-recommends "$@" >> "$RAW/apt.log" 2>&1; } || rc=$?
+    [ -n "$policy" ] && rm -f "$policy"
+    return $rc
+}
 run_cleanup() {
     local i
     set +e

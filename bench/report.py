@@ -408,9 +408,8 @@ if py:
         fl = fmt_r(py_paired(cid, "py_tmpfs")) if cid != "py_tmpfs" else "1"
         w(f"| {label} | {med(v):.1f} ms ({min(v):.1f}-{max(v):.1f}) | {fl} | {rw} |")
     w("")
-    w("Python still `stat`s each module's source and lists each package directory on the mount "
-      "(the shim serves opens, not `stat` of paths); sshfs answers most of those from its own "
-      "attribute and directory caches.")
+    w("Under the shim, importlib's `stat`s, failed probes and package listings are answered "
+      "from the tier too (metadata entries); `make bench-startup` measures whole applications.")
     w("")
 
 w("## Application start-up")

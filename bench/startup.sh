@@ -80,19 +80,7 @@ for c in "${!PKG[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("${PKG[$c
 [ -d "$DIST/django" ] || missing+=(python3-django)
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing from Debian: ${missing[*]}"
-    policy=
-    if [ ! -e /usr/sbin/policy-rc.d ]; then   # no service may start on install (port 22)
-        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-        chmod 755 /usr/sbin/policy-rc.d
-        policy=/usr/sbin/policy-rc.d
-        defer "rm -f $policy"
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y --no-install-recommends "${missing[@]}" > "$RAW/apt.log" 2>&1 ||
-        { apt-get update >> "$RAW/apt.log" 2>&1 &&
-          apt-get install -y --no-install-recommends "${missing[@]}" >> "$RAW/apt.log" 2>&1; } ||
-        die "could not install ${missing[*]} (see $RAW/apt.log)"
-    [ -n "$policy" ] && rm -f "$policy"
+    apt_install "${missing[@]}" || die "could not install ${missing[*]} (see $RAW/apt.log)"
 fi
 HAVE_PERF=yes
 perf stat -e fuse:fuse_request_send -x, -o /dev/null -- true 2>/dev/null ||
