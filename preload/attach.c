@@ -176,18 +176,19 @@ void shim_attach_prepare(void)
     long base = park_base();
 
     store_relaxed(&g_park_base, base);
-    for (long fd = 0; fd <= 2; fd++) {
-        long hi = shim_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base + FD_PARKED);
-        if (hi >= 0) {
-            shim_sys3(SYS_close, hi, 0, 0);
-            return;
-        }
-        if (hi != -EBADF)
-            return; /* the limit is lower: park_fd keeps low numbers */
-    }
+    /* a descriptor of our own, never one of the program's: closing a
+     * duplicate of its descriptor would drop its POSIX record locks on
+     * that file (and flush a FUSE or NFS file) */
+    long fd = shim_sys6(SYS_openat, AT_FDCWD, (long)"/", O_PATH | O_CLOEXEC, 0, 0, 0);
+    if (fd < 0)
+        return;
+    long hi = shim_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base + FD_PARKED);
+    if (hi >= 0)
+        shim_sys3(SYS_close, hi, 0, 0);
+    shim_sys3(SYS_close, fd, 0, 0); /* (the limit is lower: park_fd keeps low numbers) */
 }
 
-static int park_fd(int fd)
+int shim_park_fd(int fd)
 {
     long base = load_relaxed(&g_park_base);
 
@@ -198,6 +199,11 @@ static int park_fd(int fd)
     if (fd >= base)
         return fd;
     long hi = shim_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
+    if (hi == -EINVAL) {
+        /* the program lowered its limit below the base fixed at init */
+        base = park_base();
+        hi = fd >= base ? -EINVAL : shim_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
+    }
     if (hi < 0)
         return fd;
     shim_close(fd);
@@ -231,7 +237,7 @@ static bool attach(struct shim_attach *cur)
     void *hmap;
     uid_t uid = geteuid();
 
-    int dirfd = park_fd(REAL(open)(shim_cfg.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    int dirfd = shim_park_fd(REAL(open)(shim_cfg.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (dirfd < 0) {
         /* no daemon (yet): quietly pass through (SHMCACHE_LOG says why) */
         if (errno == ENOENT)
@@ -316,7 +322,7 @@ static bool attach(struct shim_attach *cur)
     }
     tier_view_init(&a->view, &h, a->ro, a->rw);
     a->dirfd = dirfd;
-    a->sockfd = park_fd(connect_miss_socket(dirfd));
+    a->sockfd = shim_park_fd(connect_miss_socket(dirfd));
     a->index_dev = (uint64_t)st.st_dev;
     a->index_ino = (uint64_t)st.st_ino;
     a->dev = dev;

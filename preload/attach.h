@@ -89,6 +89,12 @@ void shim_attach_after_fork(void) __attribute__((visibility("hidden")));
  * open under a prefix, measured. */
 void shim_attach_prepare(void) __attribute__((visibility("hidden")));
 
+/* Move a descriptor the shim keeps out of the low numbers POSIX gives the
+ * program (at or above the base shim_attach_prepare fixed, or half the
+ * limit now if the program has lowered it since); the low one is kept
+ * where that fails. Returns the descriptor to use (fd itself on failure). */
+int shim_park_fd(int fd) __attribute__((visibility("hidden")));
+
 /* The same for a vfork child (shim_in_vfork_child): it serves nothing
  * until it execs or exits, and the parent is not affected. */
 void shim_disable_vfork_child(void) __attribute__((visibility("hidden")));

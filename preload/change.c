@@ -29,6 +29,7 @@
 #include "preload/fdtag.h"
 #include "preload/key.h"
 #include "preload/log.h"
+#include "preload/meta.h"
 #include "preload/real.h"
 #include "tier/atomic.h"
 #include "tier/hash.h"
@@ -56,14 +57,15 @@ static uint32_t parent_bucket1_of(const struct shim_attach *a, const char *key, 
 
 static void mark_add(const struct shim_attach *a, const struct shim_mark *m, uint64_t delta)
 {
-    const uint32_t b[5] = {m->bucket1, m->pbucket1, m->abucket1, m->apbucket1, m->tbucket1};
+    const uint32_t b[6] = {m->bucket1, m->pbucket1, m->abucket1, m->apbucket1, m->tbucket1,
+                           m->nbucket1};
     uint64_t words = m->epoch;
 
-    for (int i = 0; i < 5; i++)
+    for (size_t i = 0; i < sizeof b / sizeof *b; i++)
         words += b[i] != 0;
     if (delta == TIER_CHANGE_BEGIN)
         fetch_add_seqcst(&a->view.marks->inflight, words);
-    for (int i = 0; i < 5; i++)
+    for (size_t i = 0; i < sizeof b / sizeof *b; i++)
         if (b[i])
             fetch_add_seqcst(&a->view.gens[b[i] - 1], delta);
     if (m->epoch)
@@ -132,6 +134,11 @@ static void mark_buckets(const struct shim_attach *a, struct shim_mark *m, const
 
     m->bucket1 = bucket1_of(a, key, len);
     m->pbucket1 = parent_bucket1_of(a, key, len);
+    /* a create below a name recorded as missing (made behind the cache
+     * since) proves it exists: from the begin on, it answers for no path */
+    int top = shim_absent_top(a, key, len);
+    if (top > 0)
+        m->nbucket1 = bucket1_of(a, key, top);
     int an = alias_of(key, len, other);
     if (an >= 0) {
         m->abucket1 = bucket1_of(a, other, an);
@@ -148,7 +155,7 @@ static void mark_buckets(const struct shim_attach *a, struct shim_mark *m, const
 
 static void mark_clear(struct shim_mark *m, bool epoch)
 {
-    m->bucket1 = m->pbucket1 = m->abucket1 = m->apbucket1 = m->tbucket1 = 0;
+    m->bucket1 = m->pbucket1 = m->abucket1 = m->apbucket1 = m->tbucket1 = m->nbucket1 = 0;
     m->epoch = epoch;
 }
 

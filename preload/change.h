@@ -24,6 +24,9 @@ struct shim_mark {
     uint32_t apbucket1;         /* symlinks above it resolved (alias) */
     uint32_t tbucket1;          /* what a final symlink the call follows
                                    resolves to (target) */
+    uint32_t nbucket1;          /* a missing ancestor recorded as such,
+                                   which would answer for the path
+                                   (shim_absent_top) */
     bool epoch;                 /* the epoch is marked */
 };
 

@@ -156,7 +156,7 @@ static char *read_map(int dirfd, const char *name, const struct tier_entry *e)
 
 /* The stream of entry e's snapshot, remembered; NULL on any trouble. */
 static DIR *open_listing(struct shim_attach *a, const struct tier_entry *e, const char *key,
-                         int len)
+                         int len, bool park)
 {
     char name[TIER_OBJECT_NAME_SIZE];
     int dirfd = load_relaxed(&a->dirfd);
@@ -167,6 +167,10 @@ static DIR *open_listing(struct shim_attach *a, const struct tier_entry *e, cons
     int fd = REAL(openat)(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return NULL;
+    /* (fdopendir: glibc's takes no descriptor of its own, so neither may
+     * ours take a number the program gets next) */
+    if (park)
+        fd = shim_park_fd(fd);
     char *map = NULL, *k = NULL;
     DIR *d = NULL;
     /* locked before the record is checked: a removal either came first
@@ -220,7 +224,7 @@ static void serve_key(const char *key, int len, const struct stat *want, struct 
                           e.st.dev == (uint64_t)want->st_dev)) &&
                (tier_access_public(&e) || tier_access_owner(&e, a->euid) ||
                 REAL(faccessat)(AT_FDCWD, key, R_OK, AT_EACCESS) == 0) &&
-               (l->dir = open_listing(a, &e, key, len))) {
+               (l->dir = open_listing(a, &e, key, len, want != NULL))) {
         tier_touch(&a->view, e.record);
         tier_count(&a->view, TIER_COUNT_META_HIT);
         tier_count(&a->view, TIER_COUNT_DIR_HIT);
@@ -295,9 +299,11 @@ SHIM_EXPORT DIR *opendir(const char *path)
  * offset on. So only a descriptor that glibc would take (open, not
  * O_PATH, a directory: its fstat is the entry's directory) and that has
  * read nothing yet (offset 0) is served; the stream owns it, as glibc's
- * would: dirfd returns it, closedir closes it. Three system calls
- * (readlink of /proc/self/fd, fcntl, fstat; then lseek), against the
- * getdents calls on the source. */
+ * would: dirfd returns it, closedir closes it, and it gets FD_CLOEXEC as
+ * glibc sets it. The snapshot's own descriptor is parked high (glibc's
+ * takes no new number). Five system calls (readlink of /proc/self/fd,
+ * fcntl, fstat, lseek, then fcntl), against the getdents calls on the
+ * source. */
 static DIR *serve_fd(int fd, char *key, int *len, struct dir_lookup *l)
 {
     struct stat st;
@@ -309,15 +315,17 @@ static DIR *serve_fd(int fd, char *key, int *len, struct dir_lookup *l)
         return NULL;
     }
     int fl = (int)shim_sys3(SYS_fcntl, fd, F_GETFL, 0);
-    if (fl < 0 || (fl & O_PATH) || REAL(fstat)(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+    if (fl < 0 || (fl & O_PATH) || REAL(fstat)(fd, &st) < 0 || !S_ISDIR(st.st_mode) ||
+        shim_sys3(SYS_lseek, fd, 0, SEEK_CUR) != 0)
         return NULL;
     serve_key(key, *len, &st, l);
     if (!l->dir)
         return NULL;
     struct served *s = served_find(l->dir);
-    if (!s || lseek(fd, 0, SEEK_CUR) != 0) {
+    /* glibc's fdopendir sets FD_CLOEXEC on the descriptor it takes */
+    if (!s || shim_sys3(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC) < 0) {
         l->notify = false;
-        closedir(l->dir); /* (not counted back: a hit looked up, not served) */
+        closedir(l->dir);
         l->dir = NULL;
         return NULL;
     }

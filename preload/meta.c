@@ -49,12 +49,14 @@ static bool dirs_decide(const struct tier_entry *e, uint32_t euid)
     return (e->access & TIER_ACCESS_DIRS_OPEN) || e->dirs_uid == euid;
 }
 
-int shim_absent_above(const struct shim_attach *a, const char *key, int len, struct tier_entry *e)
+/* The walk of shim_absent_above: the length of the first ancestor of key
+ * under the prefix with an entry, when that entry is a current "does not
+ * exist" (*e), else 0. */
+static size_t absent_walk(const struct shim_attach *a, const char *key, int len,
+                          struct tier_entry *e)
 {
     char up[PATH_KEY_SIZE];
 
-    if (shim_cfg.validate_open || a->validate)
-        return 0;
     for (size_t n = (size_t)len; n > 1;) {
         while (n > 0 && key[n - 1] != '/')
             n--;
@@ -68,12 +70,23 @@ int shim_absent_above(const struct shim_attach *a, const char *key, int len, str
             tier_lookup(&a->view, up, n, tier_hash_key(a->view.hash_seed, up, n), e);
         if (r == TIER_MISS)
             continue;
-        if (r != TIER_HIT || (e->kind & TIER_KIND_MASK) != TIER_KIND_NEG ||
-            !dirs_decide(e, a->euid))
-            return 0; /* it exists, or the kernel must say */
-        return (int)(e->kind >> TIER_KIND_ERR_SHIFT);
+        return r == TIER_HIT && (e->kind & TIER_KIND_MASK) == TIER_KIND_NEG ? n : 0;
     }
     return 0;
+}
+
+int shim_absent_above(const struct shim_attach *a, const char *key, int len, struct tier_entry *e)
+{
+    if (shim_cfg.validate_open || a->validate || !absent_walk(a, key, len, e) ||
+        !dirs_decide(e, a->euid))
+        return 0; /* it exists, or the kernel must say */
+    return (int)(e->kind >> TIER_KIND_ERR_SHIFT);
+}
+
+int shim_absent_top(const struct shim_attach *a, const char *key, int len)
+{
+    struct tier_entry e;
+    return (int)absent_walk(a, key, len, &e);
 }
 
 void shim_meta_lookup(int dirfd, const char *path, int maybe, unsigned how, char *link,

@@ -60,6 +60,13 @@ struct tier_entry;
 int shim_absent_above(const struct shim_attach *a, const char *key, int len, struct tier_entry *e)
     __attribute__((visibility("hidden")));
 
+/* For a change to key (normal, len bytes): the length of the ancestor
+ * whose "does not exist" would answer for it (whoever asks, in any mode),
+ * 0 for none. A create below it proves it exists: that entry must die with
+ * the change (change.c). pre: a entered. */
+int shim_absent_top(const struct shim_attach *a, const char *key, int len)
+    __attribute__((visibility("hidden")));
+
 /* After the real call on a miss: tell shmd, when the outcome (r, errno e)
  * is one it records (success, ENOENT, ENOTDIR). Never blocks. */
 void shim_meta_notify(const struct shim_meta *m, int r, int e) __attribute__((visibility("hidden")));

@@ -192,7 +192,7 @@ static void list(const char *dir)
 
     /* fdopendir of a descriptor the program opened (os.listdir(fd),
      * os.fwalk, shutil.rmtree): the stream owns it */
-    int ofd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int ofd = open(dir, O_RDONLY | O_DIRECTORY); /* (no O_CLOEXEC: fdopendir sets it) */
     if (ofd < 0) {
         printf("open O_DIRECTORY %s\n", strerrorname_np(errno));
         return;
@@ -203,6 +203,13 @@ static void list(const char *dir)
         close(ofd);
         return;
     }
+    /* glibc sets FD_CLOEXEC on it, and takes no descriptor of its own */
+    int fdflags = fcntl(ofd, F_GETFD);
+    int next = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    printf("fdopendir FD_CLOEXEC %d, the next open is the descriptor + %d\n",
+           fdflags >= 0 && (fdflags & FD_CLOEXEC), next - ofd);
+    if (next >= 0)
+        close(next);
     mid_pos = -1;
     int fn = dump(d, "fdopendir", &mid_pos, -1);
     printf("fdopendir count %d dirfd %s\n", fn, dirfd(d) == ofd ? "is the descriptor" : "DIFFERS");

@@ -331,6 +331,66 @@ static void test_descriptor_table_grown_at_init(void **state)
     H_PASS(f);
 }
 
+/* The shim's init never touches the program's descriptors: closing even a
+ * duplicate of one drops the process's POSIX record locks on that file,
+ * which survive exec (a lock held on stdin by a wrapper that then execs
+ * the shimmed program). */
+static void test_init_keeps_record_locks(void **state)
+{
+    struct h_fix *f = *state;
+    const char *lock = h_fmt("%s/lockfile", f->tmp);
+    static const char holder[] =
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)\n"
+        "os.dup2(fd, 0); os.close(fd)\n"
+        "fcntl.lockf(0, fcntl.LOCK_EX)\n"
+        "env = dict(os.environ, LD_PRELOAD=sys.argv[2], SHMCACHE_PREFIX=sys.argv[3])\n"
+        "os.execve(sys.executable, [sys.executable, '-c', 'import time; time.sleep(3)'], env)\n";
+    static const char checker[] =
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n"
+        "    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); print('NOT locked')\n"
+        "except OSError:\n"
+        "    print('locked')\n";
+    struct h_proc p;
+    struct h_result r;
+
+    assert_int_equal(h_write_str(lock, ""), 0);
+    assert_int_equal(h_start(&p, NULL, H_ARGV(h_python(), "-c", holder, lock, h_lib(), f->src)), 0);
+    h_sleep_ms(1000); /* locked, exec'd, the shim's init long done */
+    h_run(&r, NULL, H_ARGV(h_python(), "-c", checker, lock), 10000);
+    h_assert_ok(&r, "the lock checker");
+    if (strcmp(r.out, "locked\n") != 0)
+        fail_msg("a record lock held across exec into a shimmed program: %s", r.out);
+    h_result_free(&r);
+    h_finish(&p, &r, 10000);
+    h_result_free(&r);
+    H_PASS(f);
+}
+
+/* A program that lowers its descriptor limit below the shim's base (fixed
+ * at init from the limit then) still gets the lowest free numbers: the
+ * shim's descriptors move to half the new limit. */
+static void test_lowered_limit_keeps_numbering(void **state)
+{
+    struct h_fix *f = *state;
+    static const char script[] =
+        "import os, resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (1000, 1000))\n"
+        "os.close(0)\n"
+        "print(os.open(sys.argv[1], os.O_RDONLY))\n";                /* attaches */
+    struct h_result r;
+
+    h_cache_std(f);
+    h_shim(f, &r, NULL, H_ARGV("prlimit", "--nofile=4096:4096", h_python(), "-c", script,
+                               h_src(f, "k100.bin")));
+    h_assert_ok(&r, "python lowering its limit, then opening under the prefix");
+    assert_string_equal(r.out, "0\n");
+    h_result_free(&r);
+    H_PASS(f);
+}
+
 /* A miss hands the program's own descriptor to shmd, which copies through
  * it: the program's file offset must not move. The reader reads part of
  * the file, waits until shmd has loaded it (through that descriptor, while
@@ -392,6 +452,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_miss_copy_keeps_program_offset, h_fix_setup,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_descriptor_table_grown_at_init, h_fix_setup,
+                                        h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_init_keeps_record_locks, h_fix_setup, h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_lowered_limit_keeps_numbering, h_fix_setup,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_own_descriptors_stay_out_of_the_way, h_fix_setup,
                                         h_fix_teardown),

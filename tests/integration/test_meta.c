@@ -867,6 +867,32 @@ static void test_created_by_other_calls(void **state)
     H_PASS(f);
 }
 
+/* A name recorded as missing (it answers for every path below it) is made
+ * behind the cache, then a file created below it through the shim: the
+ * create proves the name exists, so the file is there at once, for the
+ * creating process and a fresh one, though --negative-ms is an hour. */
+static void test_create_below_absent_name(void **state)
+{
+    struct h_fix *f = *state;
+    const char *deep = xstrdup(h_fmt("%s/nb/a/b", f->src));
+    const char *file = xstrdup(h_fmt("%s/nb/a/f", f->src));
+    const char *neg[] = {deep, file, NULL};
+    prime(f, neg, NULL, "paths below a missing name");
+    assert_int_equal(h_mkdirs(h_fmt("%s/nb/a", f->src), 0755), 0); /* no shim */
+    char *out = metaops(f, H_ARGV("creat", file, "made", "+", "stat", file), "creat below");
+    if (!strstr(out, h_fmt("stat %s OK", file)))
+        fail_msg("a file created through the shim below a name recorded as missing is not "
+                 "there for its creator:\n%s", out);
+    free(out);
+    out = metaops(f, H_ARGV("stat", file), "a fresh process");
+    if (!strstr(out, h_fmt("stat %s OK", file)))
+        fail_msg("... nor for a fresh process:\n%s", out);
+    free(out);
+    free((char *)deep);
+    free((char *)file);
+    H_PASS(f);
+}
+
 /* ---- c. created behind the cache: found within --negative-ms --------------------------- */
 static void test_created_behind_cache(void **state)
 {
@@ -1739,6 +1765,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parity_as_nobody, setup_parity_nobody,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_created_through_shim, setup_shim_only,
+                                        h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_create_below_absent_name, setup_shim_only,
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_created_by_other_calls, setup_shim_only,
                                         h_fix_teardown),
