@@ -85,8 +85,11 @@ $(B)/libshmcache.map: $(SHIM_SYMS_HDR)
 # link error here, not a lookup failure in some program at run time.
 SHIM_LINK = $(CC) -shared -o $@ $(SHIM_OBJ) -Wl,-soname,libshmcache.so -Wl,-z,defs \
             -Wl,--version-script=$(B)/libshmcache.map -Wl,-z,relro -Wl,-z,now -ldl $(LDFLAGS)
+# The fleet tier (shmd/fleet.c): libmemcached (the maintained fork Debian
+# ships: server lists, ketama, failover) and libsodium (the MAC).
+FLEET_LIBS := -lmemcached -lsodium
 SHMD_LINK = $(CC) -pthread -o $@ $(SHMD_OBJ) $(TIER_OBJ) \
-            -Wl,--export-dynamic-symbol=shmd_daemon_marker $(LDFLAGS)
+            -Wl,--export-dynamic-symbol=shmd_daemon_marker $(FLEET_LIBS) $(LDFLAGS)
 
 preload/libshmcache.so: $(SHIM_OBJ) $(B)/libshmcache.map
 	$(SHIM_LINK)
@@ -116,12 +119,21 @@ DEPS_MISSING = $(shell test -f /usr/include/cmocka.h || echo libcmocka-dev; \
                        command -v python3 >/dev/null || echo python3; \
                        command -v mandoc >/dev/null || echo mandoc; \
                        command -v node >/dev/null || echo nodejs; \
-                       command -v php >/dev/null || echo php-cli)
+                       command -v php >/dev/null || echo php-cli; \
+                       test -f /usr/include/libmemcached/memcached.h || echo libmemcached-dev; \
+                       test -f /usr/include/sodium.h || echo libsodium-dev; \
+                       command -v memcached >/dev/null || echo memcached)
+# (no service of these packages is started on install: the tests start
+# their own memcached, on a unix socket)
 deps:
 	@if [ -n "$(strip $(DEPS_MISSING))" ]; then \
 	  echo "installing $(strip $(DEPS_MISSING))"; \
+	  policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null && \
+	    $(SUDO) chmod 755 /usr/sbin/policy-rc.d && policy=1; fi; \
 	  $(SUDO) apt-get install -y $(DEPS_MISSING) >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update >/dev/null && $(SUDO) apt-get install -y $(DEPS_MISSING) >/dev/null; }; \
+	  rc=$$?; [ -z "$$policy" ] || $(SUDO) rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	fi
 
 # What each unit test links besides itself: the code it tests (built into
@@ -145,6 +157,8 @@ TEST_OBJS_test_proto  := tier/proto.o tier/hash.o tier/path.o
 # objects, as the daemon is built) and the harness, and some a piece more.
 TEST_LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/lib/*.c))
 TEST_OBJS_test_pressure := shmd/store.o shmd/debug.o shmd/snapshot.o shmd/log.o
+# test_fleet writes forged and truncated values into memcached itself
+TEST_LIBS_test_fleet := -lmemcached -lsodium
 
 .SECONDEXPANSION:
 $(UNIT_TESTS): $(B)/tests/%: $(B)/dbg/tests/unit/%.o $$(addprefix $(B)/dbg/,$$(TEST_OBJS_$$*))
@@ -154,7 +168,7 @@ $(UNIT_TESTS): $(B)/tests/%: $(B)/dbg/tests/unit/%.o $$(addprefix $(B)/dbg/,$$(T
 $(INTEG_TESTS): $(B)/tests/%: $(B)/obj/tests/integration/%.o $(TIER_OBJ) $(TEST_LIB_OBJ) \
                 $$(addprefix $(B)/obj/,$$(TEST_OBJS_$$*))
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) -o $@ $^ -lcmocka $(LDFLAGS)
+	$(CC) $(PROG_CFLAGS) -o $@ $^ -lcmocka $(TEST_LIBS_$*) $(LDFLAGS)
 
 $(B)/tests/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)

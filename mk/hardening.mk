@@ -136,7 +136,7 @@ $(FUZZ_B)/obj/%.o: %.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -c $< -o $@
 
 $(addprefix $(FUZZ_B)/,$(FUZZERS)): $(FUZZ_B)/%: $(FUZZ_B)/obj/fuzz/%.o $$(FUZZ_OBJS_$$*)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FLEET_LIBS)
 
 -include $(wildcard $(FUZZ_B)/obj/*/*.d)
 

@@ -204,6 +204,8 @@ static void warn_ignored(const struct shmd_opts *o, char **argv, int next)
         {"settle-ms", "settle_ms"},       {"negative-ms", "negative_ms"},
         {"loaders", NULL},                {"log-level", NULL},
         {"log-file", NULL},               {"idle-exit", NULL},
+        {"fleet", NULL},                  {"fleet-key", NULL},
+        {"fleet-namespace", NULL},
     };
     char v[64];
 

@@ -117,6 +117,13 @@ static void print_prometheus(const struct snapshot *s)
         {"misses_ringed", "misses_ringed_total", "counter", "Miss notices taken from the miss ring (the socket was full)."},
         {"misses_dropped", "misses_dropped_total", "counter", "Miss notices dropped with the load queue full."},
         {"bad_messages", "bad_messages_total", "counter", "Malformed notices and requests."},
+        {"source_loads", "source_loads_total", "counter", "Copies whose bytes came from the source."},
+        {"fleet_hits", "fleet_hits_total", "counter", "Copies whose bytes came from the fleet (memcached)."},
+        {"fleet_misses", "fleet_misses_total", "counter", "Copies asked of the fleet, not there."},
+        {"fleet_stores", "fleet_stores_total", "counter", "Copies this host stored in the fleet."},
+        {"fleet_errors", "fleet_errors_total", "counter", "Fleet operations failed: timeouts, servers down."},
+        {"fleet_rejected", "fleet_rejected_total", "counter", "Fleet copies refused: bad MAC, short or missing parts."},
+        {"fleet_queue_full", "fleet_queue_full_total", "counter", "Copies not offered to the fleet: its queue was full."},
     };
     char label[TIER_PATH_MAX * 2 + 16];
     const char *dir = str(s, "dir");
@@ -185,6 +192,13 @@ static void print_table(const struct snapshot *s, const struct snapshot *prev)
         print_ratio("  hit ratio", dh, dm);
     }
     printf("%-15s %llu\n", "loads", (unsigned long long)num(s, "loads"));
+    if (num(s, "fleet_hits") || num(s, "fleet_misses") || num(s, "fleet_stores") ||
+        num(s, "fleet_errors") || num(s, "fleet_rejected"))
+        printf("%-15s %llu from the fleet, %llu from the source; %llu stored, %llu not there, "
+               "%llu refused, %llu errors\n", "fleet", (unsigned long long)num(s, "fleet_hits"),
+               (unsigned long long)num(s, "source_loads"), (unsigned long long)num(s, "fleet_stores"),
+               (unsigned long long)num(s, "fleet_misses"), (unsigned long long)num(s, "fleet_rejected"),
+               (unsigned long long)num(s, "fleet_errors"));
     printf("%-15s %llu\n", "load failures", (unsigned long long)num(s, "load_failures"));
     for (int i = 0; i < s->n; i++)
         if (strncmp(s->kv[i].key, "fail_", 5) == 0 && strcmp(s->kv[i].val, "0") != 0)

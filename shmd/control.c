@@ -32,6 +32,7 @@
 
 #include "shmd/control.h"
 #include "shmd/daemon.h"
+#include "shmd/fleet.h"
 #include "shmd/load.h"
 #include "shmd/queue.h"
 #include "tier/atomic.h"
@@ -113,6 +114,15 @@ static void cmd_stats(struct conn *c)
     reply(c, "misses_ringed %llu\n", (unsigned long long)load_relaxed(&h->misses_ringed));
     reply(c, "misses_dropped %llu\n", (unsigned long long)load_relaxed(&d->dropped));
     reply(c, "bad_messages %llu\n", (unsigned long long)load_relaxed(&d->bad_messages));
+    struct fleet_counts fc;
+    fleet_counts(d->fleet, &fc);
+    reply(c, "source_loads %llu\n", (unsigned long long)load_relaxed(&d->source_loads));
+    reply(c, "fleet_hits %llu\n", (unsigned long long)fc.hits);
+    reply(c, "fleet_misses %llu\n", (unsigned long long)fc.misses);
+    reply(c, "fleet_stores %llu\n", (unsigned long long)fc.stores);
+    reply(c, "fleet_errors %llu\n", (unsigned long long)fc.errors);
+    reply(c, "fleet_rejected %llu\n", (unsigned long long)fc.rejected);
+    reply(c, "fleet_queue_full %llu\n", (unsigned long long)fc.queue_full);
     for (int f = 0; f < TIER_FAIL_COUNT; f++) {
         char name[32];
         snprintf(name, sizeof name, "%s", load_fail_name(f));

@@ -16,6 +16,7 @@
 #include "shmd/claim.h"
 #include "shmd/control.h"
 #include "shmd/daemon.h"
+#include "shmd/fleet.h"
 #include "shmd/log.h"
 #include "shmd/marks.h"
 #include "shmd/miss.h"
@@ -173,11 +174,23 @@ int shmd_run(struct shmd_opts *o)
         shmd_log(SHMD_LOG_WARN, "--log-file %s: %s: logging to stderr", d->opt.log_file,
                  strerror(errno));
     d->idle_fd = d->opt.idle_exit_s ? openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (d->opt.fleet) {
+        char err[400];
+        if (!(d->fleet = fleet_open(d->opt.fleet, d->opt.fleet_key, d->opt.fleet_ns, err,
+                                    sizeof err))) {
+            shmd_log(SHMD_LOG_ERROR, "%s", err);
+            claim_release(d, true);
+            return 1;
+        }
+        shmd_log(SHMD_LOG_INFO, "fleet: %s, namespace \"%s\"", d->opt.fleet,
+                 d->opt.fleet_ns ? d->opt.fleet_ns : "");
+    }
     d->queue = queue_start(d, d->opt.loaders);
     if (!d->queue || revalidate_start(d) < 0) {
         shmd_log(SHMD_LOG_ERROR, "cannot start threads");
         if (d->queue)
             queue_stop(d->queue, mono_ns() + THREADS_STOP_NS);
+        fleet_close(d->fleet);
         claim_release(d, true);
         return 1;
     }
@@ -200,6 +213,8 @@ int shmd_run(struct shmd_opts *o)
     control_wait_idle(d, CONTROL_STOP_NS);
     if (!idle)
         shmd_log(SHMD_LOG_WARN, "a thread is stuck in the filesystem; exiting without it");
+    else
+        fleet_close(d->fleet); /* no loader uses it any more */
     store_lock(&d->store);
     idle &= load_relaxed(&d->ctl_threads) == 0;
     claim_release(d, idle);

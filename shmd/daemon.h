@@ -40,6 +40,8 @@ struct shmd {
     uint64_t started_mono_ns;
     uint64_t dropped;          /* atomic: misses dropped, queue full */
     uint64_t bad_messages;     /* atomic: malformed datagrams or requests */
+    struct fleet *fleet;       /* --fleet (fleet.h), or NULL */
+    uint64_t source_loads;     /* atomic: copies whose bytes came from the source */
 };
 
 /* Run the daemon for the instance o names until a signal or a stop

@@ -18,7 +18,11 @@
  *     bucket's generation is recorded too: a change through the target's
  *     own name kills the entry).
  * Copies are made in a new, never reused object name and published only
- * when complete, so nothing half-written is ever visible.
+ * when complete, so nothing half-written is ever visible. With a fleet
+ * (fleet.h), the bytes come from it when it holds this very version (size
+ * and mtime as fstat says now), verified; every rule above still holds
+ * (the source is looked at before and after as for a copy), and a copy
+ * made from the source is offered to the fleet once published.
  *
  * The source is a program's descriptor when one came with the miss (its own
  * open of key: no second open on the slow filesystem, and its reads share
@@ -36,6 +40,7 @@
 
 #include "shmd/access.h"
 #include "shmd/daemon.h"
+#include "shmd/fleet.h"
 #include "shmd/load.h"
 #include "shmd/log.h"
 #include "shmd/source.h"
@@ -245,7 +250,18 @@ void load_file(struct shmd *d, const char *key, size_t len, int given, struct lo
         fail_count(d, r, errno == ENOSPC ? TIER_FAIL_NOSPACE : TIER_FAIL_IO);
         goto out;
     }
-    int64_t copied = copy_bytes(fd, ofd, (uint64_t)st1.st_size, &d->stopping);
+    /* the fleet first (fleet.h): a copy of exactly the version this host
+     * sees, verified, and no byte read from the source; else the source */
+    int64_t copied = -1;
+    bool from_fleet = false;
+    if (d->fleet && st1.st_size > 0 &&
+        fleet_fetch(d->fleet, key, len, (uint64_t)st1.st_size, (int64_t)timespec_ns(&st1.st_mtim),
+                    ofd) == 1) {
+        copied = st1.st_size;
+        from_fleet = true;
+    }
+    if (!from_fleet)
+        copied = copy_bytes(fd, ofd, (uint64_t)st1.st_size, &d->stopping);
     if (copied < 0) {
         fail_count(d, r, errno == ENOSPC ? TIER_FAIL_NOSPACE : TIER_FAIL_IO);
         goto out;
@@ -325,6 +341,15 @@ void load_file(struct shmd *d, const char *key, size_t len, int given, struct lo
         created = false;
     }
     store_unlock(s);
+    if (put >= 0 && !from_fleet) {
+        fetch_add_relaxed(&d->source_loads, 1);
+        /* offered to the fleet: the published object, immutable from here */
+        int pfd;
+        if (d->fleet && st1.st_size > 0 &&
+            (pfd = openat(d->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+            fleet_publish(d->fleet, key, len, (uint64_t)st1.st_size,
+                          (int64_t)timespec_ns(&st1.st_mtim), pfd);
+    }
     if (put < 0)
         fail_count(d, r, put == -2 ? TIER_FAIL_NOSPACE : TIER_FAIL_INDEX_FULL);
     else

@@ -65,7 +65,11 @@ static const char g_daemon_opts[] =
     "  --log-file PATH      log there (appending; kept below 1 MiB, the older half\n"
     "                       in PATH.1) once the instance is claimed; default stderr\n"
     "  --idle-exit SECONDS  stop once no shimmed process has been attached for this\n"
-    "                       long (default 0: never; shmd exec's daemon: 600)\n";
+    "                       long (default 0: never; shmd exec's daemon: 600)\n"
+    "  --fleet SERVERS      share copies with other hosts through memcached:\n"
+    "                       host:port and unix socket paths, comma-separated\n"
+    "  --fleet-key FILE     the fleet's secret (16+ bytes, mode 600); with --fleet\n"
+    "  --fleet-namespace NS fleet keys' namespace (default empty)\n";
 
 static const char g_instance_opts[] =
     "instance options (every command's):\n"
@@ -133,6 +137,9 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
         {"log-level", required_argument, NULL, 'l'},
         {"log-file", required_argument, NULL, 'F'},
         {"idle-exit", required_argument, NULL, 'I'},
+        {"fleet", required_argument, NULL, 'f'},
+        {"fleet-key", required_argument, NULL, 'k'},
+        {"fleet-namespace", required_argument, NULL, 'a'},
         {"prefix", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -224,6 +231,22 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
                 return set_err(err, errsz, "--idle-exit", a, "seconds from 0 to 31536000");
             o->idle_exit_s = v;
             break;
+        case 'f':
+            if (!*a)
+                return set_err(err, errsz, "--fleet", a, "host:port or unix socket paths, "
+                               "comma-separated");
+            o->fleet = a;
+            break;
+        case 'k':
+            if (a[0] != '/')
+                return set_err(err, errsz, "--fleet-key", a, "an absolute path");
+            o->fleet_key = a;
+            break;
+        case 'a':
+            if (strlen(a) > 255)
+                return set_err(err, errsz, "--fleet-namespace", a, "at most 255 bytes");
+            o->fleet_ns = a;
+            break;
         case 'p':
             if (!extra)
                 goto unknown;
@@ -250,6 +273,11 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
         *next = optind;
     else if (optind < argc) {
         snprintf(err, errsz, "unexpected argument \"%.100s\"", argv[optind]);
+        return -1;
+    }
+    if (!o->fleet != !o->fleet_key) {
+        snprintf(err, errsz, "%s", o->fleet ? "--fleet needs --fleet-key FILE (the fleet's secret)"
+                                            : "--fleet-key without --fleet SERVERS");
         return -1;
     }
     char why[300];

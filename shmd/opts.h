@@ -46,6 +46,9 @@ struct shmd_opts {
                                   instance is ours; NULL: stays stderr */
     uint64_t idle_exit_s;      /* --idle-exit: stop after this long with no
                                   shimmed process attached; 0: never */
+    const char *fleet;         /* --fleet SERVERS (fleet.h); NULL: none */
+    const char *fleet_key;     /* --fleet-key FILE */
+    const char *fleet_ns;      /* --fleet-namespace NS; NULL: "" */
 };
 
 /* Parse daemon options (argv[0] is skipped). extra, when non-NULL, also

@@ -1,0 +1,454 @@
+/* fleet.c - copies shared through memcached (see fleet.h).
+ *
+ * Each thread that fetches has its own memcached_st, a clone of the
+ * master's configuration (libmemcached's handles are not thread-safe),
+ * made on its first fetch and freed when the thread ends. The publishing
+ * thread has its own. Nothing here holds the store's lock.
+ *
+ * A value is trusted only through the MAC: the header's fields are read,
+ * checked against the version this host sees, and every chunk is fed to
+ * the MAC as it is written; only a MAC equal to the header's (compared in
+ * constant time) makes the copy good. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libmemcached/memcached.h>
+#include <sodium.h>
+
+#include "shmd/fleet.h"
+#include "shmd/log.h"
+#include "tier/atomic.h"
+
+#define FLEET_CHUNK (1020u * 1024) /* bytes per item: within memcached's 1 MiB
+                                      default (-I), with room for its header */
+#define FLEET_QUEUE 256u           /* publishes waiting at most */
+#define FLEET_SECRET_MIN 16
+#define FLEET_SECRET_MAX 4096
+#define FLEET_KEY_MAX 64           /* "shmc1:" + 32 hex + ":" + a chunk number */
+#define FLEET_MAGIC "SHMF"
+#define FLEET_VERSION 1u
+
+/* The header item, little-endian as the hosts this builds for. */
+struct fleet_hdr {
+    char magic[4];
+    uint32_t version;
+    uint64_t size;
+    int64_t mtime_ns;
+    uint32_t chunk;
+    uint32_t nchunks;
+    unsigned char mac[crypto_generichash_BYTES];
+};
+_Static_assert(sizeof(struct fleet_hdr) == 64, "fleet_hdr is the wire format");
+
+struct job {
+    char *key;
+    size_t len;
+    uint64_t size;
+    int64_t mtime_ns;
+    int fd;
+};
+
+struct fleet {
+    memcached_st *master;
+    unsigned char secret[crypto_generichash_KEYBYTES];
+    char *ns;
+    pthread_key_t handle;      /* this thread's clone of master */
+    pthread_mutex_t lock;      /* the queue */
+    pthread_cond_t wake;
+    struct job queue[FLEET_QUEUE];
+    unsigned head, count;
+    bool stopping;
+    pthread_t publisher;
+    int down;                  /* atomic: the last operation failed (logged once) */
+    struct fleet_counts n;     /* atomics */
+};
+
+/* ---- keys and the MAC -------------------------------------------------------------- */
+
+/* The identity a key and a MAC are of: namespace, path, size, mtime. */
+static void identity(const struct fleet *f, const char *key, size_t len, uint64_t size,
+                     int64_t mtime_ns, crypto_generichash_state *st)
+{
+    static const char domain[] = "shmcache fleet v1";
+    crypto_generichash_update(st, (const unsigned char *)domain, sizeof domain);
+    crypto_generichash_update(st, (const unsigned char *)f->ns, strlen(f->ns) + 1);
+    crypto_generichash_update(st, (const unsigned char *)key, len);
+    crypto_generichash_update(st, (const unsigned char *)"", 1);
+    crypto_generichash_update(st, (const unsigned char *)&size, sizeof size);
+    crypto_generichash_update(st, (const unsigned char *)&mtime_ns, sizeof mtime_ns);
+}
+
+/* "shmc1:<32 hex>" into out (FLEET_KEY_MAX): the version's name in the
+ * fleet, under the secret (another fleet's keys never collide, and names
+ * say nothing of paths). Returns its length. */
+static size_t item_base(const struct fleet *f, const char *key, size_t len, uint64_t size,
+                        int64_t mtime_ns, char *out)
+{
+    crypto_generichash_state st;
+    unsigned char h[16];
+    crypto_generichash_init(&st, f->secret, sizeof f->secret, sizeof h);
+    identity(f, key, len, size, mtime_ns, &st);
+    crypto_generichash_final(&st, h, sizeof h);
+    memcpy(out, "shmc1:", 6);
+    sodium_bin2hex(out + 6, 33, h, sizeof h);
+    return 6 + 32;
+}
+
+static void mac_begin(const struct fleet *f, const char *key, size_t len, const struct fleet_hdr *h,
+                      crypto_generichash_state *st)
+{
+    crypto_generichash_init(st, f->secret, sizeof f->secret, crypto_generichash_BYTES);
+    identity(f, key, len, h->size, h->mtime_ns, st);
+    crypto_generichash_update(st, (const unsigned char *)h, offsetof(struct fleet_hdr, mac));
+}
+
+static uint32_t chunks_of(uint64_t size)
+{
+    return (uint32_t)((size + FLEET_CHUNK - 1) / FLEET_CHUNK);
+}
+
+/* ---- handles and health -------------------------------------------------------------- */
+
+static void handle_free(void *p)
+{
+    memcached_free(p);
+}
+
+static memcached_st *handle(struct fleet *f)
+{
+    memcached_st *m = pthread_getspecific(f->handle);
+    if (!m && (m = memcached_clone(NULL, f->master)))
+        pthread_setspecific(f->handle, m);
+    return m;
+}
+
+/* An operation's outcome for the log: say when the fleet goes, and when it
+ * comes back, once each. */
+static void health(struct fleet *f, memcached_st *m, memcached_return_t rc)
+{
+    bool bad = rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND && rc != MEMCACHED_NOTSTORED &&
+               rc != MEMCACHED_DATA_EXISTS;
+    if (bad) {
+        fetch_add_relaxed(&f->n.errors, 1);
+        if (!exchange_relaxed(&f->down, 1))
+            shmd_log(SHMD_LOG_WARN, "fleet: %s: loads read the source until it answers",
+                     memcached_strerror(m, rc));
+    } else if (load_relaxed(&f->down) && exchange_relaxed(&f->down, 0)) {
+        shmd_log(SHMD_LOG_INFO, "fleet: answering again");
+    }
+}
+
+/* ---- fetch --------------------------------------------------------------------------- */
+
+int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int64_t mtime_ns,
+                int fd)
+{
+    char name[FLEET_KEY_MAX];
+    memcached_return_t rc;
+    size_t vlen;
+    uint32_t flags;
+    memcached_st *m = handle(f);
+
+    if (!m) {
+        fetch_add_relaxed(&f->n.errors, 1);
+        return -1;
+    }
+    size_t base = item_base(f, key, len, size, mtime_ns, name);
+    memcpy(name + base, ":h", 3);
+    char *v = memcached_get(m, name, base + 2, &vlen, &flags, &rc);
+    health(f, m, rc);
+    if (!v) {
+        if (rc == MEMCACHED_NOTFOUND)
+            fetch_add_relaxed(&f->n.misses, 1);
+        return rc == MEMCACHED_NOTFOUND ? 0 : -1;
+    }
+    struct fleet_hdr h;
+    bool ok = vlen == sizeof h;
+    if (ok) {
+        memcpy(&h, v, sizeof h);
+        ok = memcmp(h.magic, FLEET_MAGIC, 4) == 0 && h.version == FLEET_VERSION &&
+             h.size == size && h.mtime_ns == mtime_ns && h.chunk == FLEET_CHUNK &&
+             h.nchunks == chunks_of(size);
+    }
+    free(v);
+    crypto_generichash_state st;
+    if (ok)
+        mac_begin(f, key, len, &h, &st);
+    for (uint32_t i = 0; ok && i < h.nchunks; i++) {
+        uint64_t off = (uint64_t)i * FLEET_CHUNK;
+        size_t want = size - off < FLEET_CHUNK ? (size_t)(size - off) : FLEET_CHUNK;
+        int k = snprintf(name + base, FLEET_KEY_MAX - base, ":%u", i);
+        v = memcached_get(m, name, base + (size_t)k, &vlen, &flags, &rc);
+        health(f, m, rc);
+        if (!v && rc != MEMCACHED_NOTFOUND)
+            return -1; /* could not ask: an error, counted */
+        ok = v && vlen == want && pwrite(fd, v, want, (off_t)off) == (ssize_t)want;
+        if (ok)
+            crypto_generichash_update(&st, (const unsigned char *)v, want);
+        free(v);
+    }
+    unsigned char mac[crypto_generichash_BYTES];
+    if (ok) {
+        crypto_generichash_final(&st, mac, sizeof mac);
+        ok = sodium_memcmp(mac, h.mac, sizeof mac) == 0;
+    }
+    if (!ok) {
+        fetch_add_relaxed(&f->n.rejected, 1);
+        shmd_log(SHMD_LOG_WARN, "fleet: refused the copy of %s (%llu bytes): a bad MAC, or "
+                 "a missing or short part", key, (unsigned long long)size);
+        return -1;
+    }
+    fetch_add_relaxed(&f->n.hits, 1);
+    return 1;
+}
+
+/* ---- publish ------------------------------------------------------------------------- */
+
+/* Store one copy: the chunks, then the header (add: what is there stays). */
+static void store_copy(struct fleet *f, memcached_st *m, const struct job *j)
+{
+    char name[FLEET_KEY_MAX];
+    struct fleet_hdr h = {.version = FLEET_VERSION, .size = j->size, .mtime_ns = j->mtime_ns,
+                          .chunk = FLEET_CHUNK, .nchunks = chunks_of(j->size)};
+    memcpy(h.magic, FLEET_MAGIC, 4);
+    char *buf = malloc(FLEET_CHUNK);
+    crypto_generichash_state st;
+    memcached_return_t rc = MEMCACHED_SUCCESS;
+
+    if (!buf)
+        return;
+    size_t base = item_base(f, j->key, j->len, j->size, j->mtime_ns, name);
+    mac_begin(f, j->key, j->len, &h, &st);
+    for (uint32_t i = 0; i < h.nchunks; i++) {
+        uint64_t off = (uint64_t)i * FLEET_CHUNK;
+        size_t want = j->size - off < FLEET_CHUNK ? (size_t)(j->size - off) : FLEET_CHUNK;
+        if (pread(j->fd, buf, want, (off_t)off) != (ssize_t)want)
+            goto out; /* the object is immutable: cannot happen but on I/O error */
+        crypto_generichash_update(&st, (unsigned char *)buf, want);
+        int k = snprintf(name + base, FLEET_KEY_MAX - base, ":%u", i);
+        rc = memcached_add(m, name, base + (size_t)k, buf, want, 0, 0);
+        health(f, m, rc);
+        if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_DATA_EXISTS)
+            goto out;
+    }
+    crypto_generichash_final(&st, h.mac, sizeof h.mac);
+    memcpy(name + base, ":h", 3);
+    rc = memcached_add(m, name, base + 2, (const char *)&h, sizeof h, 0, 0);
+    health(f, m, rc);
+    if (rc == MEMCACHED_SUCCESS)
+        fetch_add_relaxed(&f->n.stores, 1);
+out:
+    free(buf);
+}
+
+static void *publisher(void *arg)
+{
+    struct fleet *f = arg;
+    memcached_st *m = memcached_clone(NULL, f->master);
+
+    pthread_mutex_lock(&f->lock);
+    for (;;) {
+        while (!f->count && !f->stopping)
+            pthread_cond_wait(&f->wake, &f->lock);
+        if (f->stopping)
+            break;
+        struct job j = f->queue[f->head];
+        f->head = (f->head + 1) % FLEET_QUEUE;
+        f->count--;
+        pthread_mutex_unlock(&f->lock);
+        if (m)
+            store_copy(f, m, &j);
+        close(j.fd);
+        free(j.key);
+        pthread_mutex_lock(&f->lock);
+    }
+    pthread_mutex_unlock(&f->lock);
+    memcached_free(m);
+    return NULL;
+}
+
+void fleet_publish(struct fleet *f, const char *key, size_t len, uint64_t size, int64_t mtime_ns,
+                   int fd)
+{
+    char *k = malloc(len + 1);
+    bool queued = false;
+
+    if (k) {
+        memcpy(k, key, len);
+        k[len] = '\0';
+        pthread_mutex_lock(&f->lock);
+        if (f->count < FLEET_QUEUE && !f->stopping) {
+            f->queue[(f->head + f->count) % FLEET_QUEUE] =
+                (struct job){.key = k, .len = len, .size = size, .mtime_ns = mtime_ns, .fd = fd};
+            f->count++;
+            queued = true;
+            pthread_cond_signal(&f->wake);
+        }
+        pthread_mutex_unlock(&f->lock);
+    }
+    if (!queued) {
+        fetch_add_relaxed(&f->n.queue_full, 1);
+        free(k);
+        close(fd);
+    }
+}
+
+/* ---- setup --------------------------------------------------------------------------- */
+
+static int read_secret(const char *path, unsigned char *out, char *err, size_t errsz)
+{
+    unsigned char buf[FLEET_SECRET_MAX + 1];
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0) {
+        snprintf(err, errsz, "--fleet-key %s: %s", path, strerror(errno));
+        return -1;
+    }
+    ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read(fd, buf, sizeof buf) : -1;
+    close(fd);
+    if (n < 0) {
+        snprintf(err, errsz, "--fleet-key %s: not a readable regular file", path);
+        return -1;
+    }
+    if (st.st_mode & 077) {
+        snprintf(err, errsz, "--fleet-key %s: readable by others (mode %03o): chmod 600 it",
+                 path, (unsigned)(st.st_mode & 0777));
+        return -1;
+    }
+    if (n < FLEET_SECRET_MIN || n > FLEET_SECRET_MAX) {
+        snprintf(err, errsz, "--fleet-key %s: %zd bytes; a secret of %d to %d bytes is needed "
+                 "(head -c 32 /dev/urandom > FILE)", path, n, FLEET_SECRET_MIN, FLEET_SECRET_MAX);
+        return -1;
+    }
+    crypto_generichash(out, crypto_generichash_KEYBYTES, buf, (size_t)n, NULL, 0);
+    sodium_memzero(buf, sizeof buf);
+    return 0;
+}
+
+/* servers: "host:port,/path/to/socket,..." */
+static int add_servers(memcached_st *m, const char *servers, char *err, size_t errsz)
+{
+    char *list = strdup(servers), *save = NULL;
+    int n = 0;
+
+    if (!list)
+        return -1;
+    for (char *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+        memcached_return_t rc;
+        if (s[0] == '/') {
+            rc = memcached_server_add_unix_socket(m, s);
+        } else {
+            char *colon = strrchr(s, ':');
+            char *end = NULL;
+            long port = colon ? strtol(colon + 1, &end, 10) : 0;
+            if (!colon || colon == s || !end || *end || port < 1 || port > 65535) {
+                snprintf(err, errsz, "--fleet: \"%.100s\": expected host:port or an absolute "
+                         "unix socket path", s);
+                free(list);
+                return -1;
+            }
+            *colon = '\0';
+            rc = memcached_server_add(m, s, (in_port_t)port);
+        }
+        if (rc != MEMCACHED_SUCCESS) {
+            snprintf(err, errsz, "--fleet: %.100s: %s", s, memcached_strerror(m, rc));
+            free(list);
+            return -1;
+        }
+        n++;
+    }
+    free(list);
+    if (!n) {
+        snprintf(err, errsz, "--fleet: no server");
+        return -1;
+    }
+    return 0;
+}
+
+struct fleet *fleet_open(const char *servers, const char *keyfile, const char *ns, char *err,
+                         size_t errsz)
+{
+    struct fleet *f = calloc(1, sizeof *f);
+
+    if (!f || sodium_init() < 0) {
+        snprintf(err, errsz, "fleet: cannot initialise (libsodium)");
+        free(f);
+        return NULL;
+    }
+    if (read_secret(keyfile, f->secret, err, errsz) < 0 || !(f->ns = strdup(ns ? ns : "")) ||
+        !(f->master = memcached_create(NULL)) || add_servers(f->master, servers, err, errsz) < 0)
+        goto fail;
+    /* consistent hashing; bounded waits; a failed server is left out for
+     * a while, then tried again */
+    memcached_behavior_set(f->master, MEMCACHED_BEHAVIOR_DISTRIBUTION,
+                           MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA);
+    memcached_behavior_set(f->master, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, 200);
+    memcached_behavior_set(f->master, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, 200);
+    memcached_behavior_set(f->master, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 2);
+    memcached_behavior_set(f->master, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 2);
+    memcached_behavior_set(f->master, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 1);
+    memcached_behavior_set(f->master, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+    if (pthread_key_create(&f->handle, handle_free) != 0)
+        goto fail;
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->wake, NULL);
+    if (pthread_create(&f->publisher, NULL, publisher, f) != 0) {
+        snprintf(err, errsz, "fleet: cannot start its thread");
+        pthread_key_delete(f->handle);
+        goto fail;
+    }
+    return f;
+fail:
+    if (f->master)
+        memcached_free(f->master);
+    free(f->ns);
+    sodium_memzero(f->secret, sizeof f->secret);
+    free(f);
+    return NULL;
+}
+
+void fleet_close(struct fleet *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->lock);
+    f->stopping = true;
+    pthread_cond_signal(&f->wake);
+    pthread_mutex_unlock(&f->lock);
+    pthread_join(f->publisher, NULL);
+    for (; f->count; f->count--, f->head = (f->head + 1) % FLEET_QUEUE) {
+        close(f->queue[f->head].fd);
+        free(f->queue[f->head].key);
+    }
+    memcached_st *m = pthread_getspecific(f->handle);
+    if (m) {
+        pthread_setspecific(f->handle, NULL);
+        memcached_free(m);
+    }
+    pthread_key_delete(f->handle);
+    memcached_free(f->master);
+    free(f->ns);
+    sodium_memzero(f->secret, sizeof f->secret);
+    free(f);
+}
+
+void fleet_counts(const struct fleet *f, struct fleet_counts *c)
+{
+    memset(c, 0, sizeof *c);
+    if (!f)
+        return;
+    c->hits = load_relaxed(&f->n.hits);
+    c->misses = load_relaxed(&f->n.misses);
+    c->stores = load_relaxed(&f->n.stores);
+    c->errors = load_relaxed(&f->n.errors);
+    c->rejected = load_relaxed(&f->n.rejected);
+    c->queue_full = load_relaxed(&f->n.queue_full);
+}

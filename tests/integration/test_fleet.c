@@ -1,0 +1,449 @@
+/* test_fleet.c - the fleet tier (shmd/fleet.h) on a real memcached: two
+ * "hosts" (two instance directories, two daemons) over one source tree and
+ * one memcached on a unix socket, all started here.
+ *
+ *   - host A's first pass loads from the source and stores every copy in
+ *     the fleet; host B's first pass is served the right bytes with every
+ *     load from the fleet (source_loads 0: no byte read from the source),
+ *     a file larger than one memcached item among them;
+ *   - values forged in memcached (a chunk's bytes changed, a chunk cut
+ *     short, a chunk deleted, a header of the right size with a wrong MAC)
+ *     are refused and counted, and the host reads the source: right bytes;
+ *   - the source changed between hosts (new size or mtime): the new
+ *     version, never the fleet's old one;
+ *   - memcached SIGSTOPped, then SIGKILLed: right bytes from the source,
+ *     errors counted, the daemon's loads go on; and once memcached answers
+ *     again, copies flow again;
+ *   - bad options: --fleet without --fleet-key, a key file readable by
+ *     others or too short: one line, the right exit code. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libmemcached/memcached.h>
+#include <sodium.h>
+
+#include "tests/lib/harness.h"
+
+#define NFILES 12
+
+struct fleet_fix {
+    struct h_fix *f;           /* host A: f->d */
+    struct h_daemon b;         /* host B */
+    struct h_proc mc;
+    char sock[H_PATH_MAX], key[H_PATH_MAX];
+    const char *args[24];
+};
+
+static bool have_memcached(void)
+{
+    struct h_result r;
+    int code = h_run(&r, NULL, H_ARGV("memcached", "--version"), 10000);
+    h_result_free(&r);
+    return code == 0;
+}
+
+static bool sock_ready(void *arg)
+{
+    return access(arg, F_OK) == 0;
+}
+
+static void mc_start(struct fleet_fix *x)
+{
+    unlink(x->sock);
+    if (h_is_root())
+        assert_int_equal(h_start(&x->mc, NULL, H_ARGV("memcached", "-u", "root", "-s", x->sock,
+                                                      "-m", "64", "-U", "0")), 0);
+    else
+        assert_int_equal(h_start(&x->mc, NULL, H_ARGV("memcached", "-s", x->sock, "-m", "64",
+                                                      "-U", "0")), 0);
+    if (!h_wait_until(sock_ready, x->sock, 5000, 10))
+        fail_msg("memcached did not create %s", x->sock);
+}
+
+static void mc_kill(struct fleet_fix *x)
+{
+    if (x->mc.pid > 0) {
+        kill(x->mc.pid, SIGCONT);
+        kill(x->mc.pid, SIGKILL);
+        struct h_result r;
+        h_finish(&x->mc, &r, 5000);
+        h_result_free(&r);
+        x->mc.pid = 0;
+    }
+}
+
+static int setup(void **state)
+{
+    if (!have_memcached()) {
+        print_message("    skipped: memcached is not installed (apt-get install memcached)\n");
+        *state = NULL;
+        return 0;
+    }
+    struct fleet_fix *x = calloc(1, sizeof *x);
+    assert_non_null(x);
+    struct h_fix *f = h_fix_new(state, NULL, false); /* scratch and tree only */
+    assert_non_null(f);
+    x->f = f;
+    snprintf(x->sock, sizeof x->sock, "%.3000s/mc.sock", f->tmp);
+    snprintf(x->key, sizeof x->key, "%.3000s/fleet.key", f->tmp);
+    unsigned char secret[32];
+    h_fill(secret, sizeof secret, 4711, false);
+    assert_int_equal(h_write_file(x->key, secret, sizeof secret), 0);
+    assert_int_equal(chmod(x->key, 0600), 0);
+    mc_start(x);
+    static const char *const common[] = {"--settle-ms", "0", "--revalidate-ms", "200",
+                                         "--capacity", "64M", "--log-level", "debug"};
+    int k = 0;
+    for (size_t i = 0; i < sizeof common / sizeof *common; i++)
+        x->args[k++] = common[i];
+    x->args[k++] = "--fleet";
+    x->args[k++] = x->sock;
+    x->args[k++] = "--fleet-key";
+    x->args[k++] = x->key;
+    x->args[k] = NULL;
+    h_daemon_init(&f->d, h_fmt("%s/shmd-a.log", f->tmp), x->args);
+    h_daemon_init(&x->b, h_fmt("%s/shmd-b.log", f->tmp), x->args);
+    assert_int_equal(h_daemon_start(&f->d), 0);
+    assert_int_equal(h_daemon_start(&x->b), 0);
+    /* the fixture's teardown takes the h_fix; ours wraps it */
+    *state = x;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fleet_fix *x = *state;
+    if (!x)
+        return 0;
+    if (!x->f->passed) {
+        h_daemon_print_log(&x->b);
+    }
+    h_daemon_cleanup(&x->b);
+    mc_kill(x);
+    void *fs = x->f;
+    free(x);
+    return h_fix_teardown(&fs);
+}
+
+/* Host h's shim environment. */
+static const char *const *env_for(const struct fleet_fix *x, const struct h_daemon *h)
+{
+    static char pre[H_PATH_MAX + 16], prefix[H_PATH_MAX + 32], dir[300];
+    static const char *env[4];
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", h_lib());
+    snprintf(prefix, sizeof prefix, "SHMCACHE_PREFIX=%s", x->f->src);
+    snprintf(dir, sizeof dir, "SHMCACHE_DIR=%s", h->dir);
+    env[0] = pre;
+    env[1] = prefix;
+    env[2] = dir;
+    env[3] = NULL;
+    return env;
+}
+
+/* The fleet's files: NFILES of assorted sizes, one larger than a
+ * memcached item (1 MiB), all settled. */
+static const char *fleet_file(const struct fleet_fix *x, int i)
+{
+    return h_fmt("%s/fl/f%02d.bin", x->f->src, i);
+}
+
+static size_t fleet_size(int i)
+{
+    return i == 0 ? 2500000 + 17 : i == 1 ? 1 : (size_t)(1000 + i * 7919);
+}
+
+static void make_files(struct fleet_fix *x)
+{
+    assert_int_equal(h_mkdirs(h_fmt("%s/fl", x->f->src), 0755), 0);
+    for (int i = 0; i < NFILES; i++) {
+        size_t n = fleet_size(i);
+        unsigned char *b = malloc(n);
+        h_fill(b, n, (uint32_t)(100 + i), false);
+        assert_int_equal(h_write_file(fleet_file(x, i), b, n), 0);
+        free(b);
+    }
+}
+
+/* Read file i on host h (shimmed cat) and check its bytes against the
+ * source's. */
+static void read_check(struct fleet_fix *x, const struct h_daemon *h, int i, const char *what)
+{
+    struct h_result r;
+    size_t n;
+    unsigned char *want = h_read_file(fleet_file(x, i), &n);
+    assert_non_null(want);
+    h_run(&r, env_for(x, h), H_ARGV("cat", fleet_file(x, i)), 30000);
+    h_assert_ok(&r, what);
+    h_assert_bytes(r.out, r.out_len, want, n, h_fmt("%s: %s", what, fleet_file(x, i)));
+    h_result_free(&r);
+    free(want);
+}
+
+static void pass(struct fleet_fix *x, const struct h_daemon *h, const char *what)
+{
+    for (int i = 0; i < NFILES; i++)
+        read_check(x, h, i, what);
+}
+
+/* Host A loads everything from the source and stores it in the fleet. */
+static void fill_fleet(struct fleet_fix *x)
+{
+    make_files(x);
+    pass(x, &x->f->d, "host A, first pass");
+    if (h_wait_stat_ge(&x->f->d, "fleet_stores", NFILES, 15000) < NFILES)
+        fail_msg("host A stored %lld of %d copies in the fleet",
+                 h_stat(&x->f->d, "fleet_stores"), NFILES);
+    assert_int_equal(h_stat(&x->f->d, "source_loads"), NFILES);
+}
+
+static void test_second_host_served_from_fleet(void **state)
+{
+    struct fleet_fix *x = *state;
+    if (!x)
+        skip();
+    fill_fleet(x);
+    /* host B: misses, loaded from the fleet, no byte from the source */
+    pass(x, &x->b, "host B, first pass");
+    if (h_wait_stat_ge(&x->b, "loads", NFILES, 15000) < NFILES)
+        fail_msg("host B loaded %lld of %d files", h_stat(&x->b, "loads"), NFILES);
+    assert_int_equal(h_stat(&x->b, "fleet_hits"), NFILES);
+    assert_int_equal(h_stat(&x->b, "source_loads"), 0);
+    assert_int_equal(h_stat(&x->b, "fleet_rejected"), 0);
+    /* and its hits serve those copies, byte for byte */
+    long long hits = h_stat(&x->b, "hits");
+    pass(x, &x->b, "host B, second pass (hits)");
+    assert_int_equal(h_stat(&x->b, "hits"), hits + NFILES);
+    H_PASS(x->f);
+}
+
+/* memcached's own client, to forge what a host would fetch. */
+static memcached_st *mc_client(const struct fleet_fix *x)
+{
+    memcached_st *m = memcached_create(NULL);
+    assert_non_null(m);
+    assert_int_equal(memcached_server_add_unix_socket(m, x->sock), MEMCACHED_SUCCESS);
+    return m;
+}
+
+/* The fleet's item names for file i, as shmd/fleet.c makes them (the test
+ * derives them independently: the same construction, from the key file). */
+static size_t item_base(const struct fleet_fix *x, int i, char *out)
+{
+    unsigned char secret[crypto_generichash_KEYBYTES], h[16];
+    size_t n;
+    unsigned char *k = h_read_file(x->key, &n);
+    assert_non_null(k);
+    crypto_generichash(secret, sizeof secret, k, n, NULL, 0);
+    free(k);
+    struct stat st;
+    assert_int_equal(stat(fleet_file(x, i), &st), 0);
+    uint64_t size = (uint64_t)st.st_size;
+    int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    crypto_generichash_state s;
+    crypto_generichash_init(&s, secret, sizeof secret, sizeof h);
+    static const char domain[] = "shmcache fleet v1";
+    crypto_generichash_update(&s, (const unsigned char *)domain, sizeof domain);
+    crypto_generichash_update(&s, (const unsigned char *)"", 1); /* the empty namespace */
+    const char *path = fleet_file(x, i);
+    crypto_generichash_update(&s, (const unsigned char *)path, strlen(path));
+    crypto_generichash_update(&s, (const unsigned char *)"", 1);
+    crypto_generichash_update(&s, (const unsigned char *)&size, sizeof size);
+    crypto_generichash_update(&s, (const unsigned char *)&mtime, sizeof mtime);
+    crypto_generichash_final(&s, h, sizeof h);
+    memcpy(out, "shmc1:", 6);
+    sodium_bin2hex(out + 6, 33, h, sizeof h);
+    return 38;
+}
+
+static void test_forged_values_refused(void **state)
+{
+    struct fleet_fix *x = *state;
+    if (!x)
+        skip();
+    fill_fleet(x);
+    memcached_st *m = mc_client(x);
+    char name[64];
+    size_t vlen;
+    uint32_t flags;
+    memcached_return_t rc;
+
+    /* file 2: a chunk's bytes changed, same length */
+    size_t b = item_base(x, 2, name);
+    strcpy(name + b, ":0");
+    char *v = memcached_get(m, name, b + 2, &vlen, &flags, &rc);
+    assert_non_null(v);
+    v[vlen / 2] ^= 0x5a;
+    assert_int_equal(memcached_set(m, name, b + 2, v, vlen, 0, 0), MEMCACHED_SUCCESS);
+    free(v);
+    /* file 3: a chunk cut short */
+    b = item_base(x, 3, name);
+    strcpy(name + b, ":0");
+    v = memcached_get(m, name, b + 2, &vlen, &flags, &rc);
+    assert_non_null(v);
+    assert_int_equal(memcached_set(m, name, b + 2, v, vlen - 1, 0, 0), MEMCACHED_SUCCESS);
+    free(v);
+    /* file 0 (3 chunks): its middle chunk gone */
+    b = item_base(x, 0, name);
+    strcpy(name + b, ":1");
+    assert_int_equal(memcached_delete(m, name, b + 2, 0), MEMCACHED_SUCCESS);
+    /* file 4: a header of the right shape, its MAC forged */
+    b = item_base(x, 4, name);
+    strcpy(name + b, ":h");
+    v = memcached_get(m, name, b + 2, &vlen, &flags, &rc);
+    assert_non_null(v);
+    assert_int_equal(vlen, 64);
+    v[40] ^= 1;
+    assert_int_equal(memcached_set(m, name, b + 2, v, vlen, 0, 0), MEMCACHED_SUCCESS);
+    free(v);
+    /* file 5: its header replaced by garbage */
+    b = item_base(x, 5, name);
+    strcpy(name + b, ":h");
+    assert_int_equal(memcached_set(m, name, b + 2, "not a header", 12, 0, 0), MEMCACHED_SUCCESS);
+    memcached_free(m);
+
+    pass(x, &x->b, "host B over forged values");
+    if (h_wait_stat_ge(&x->b, "loads", NFILES, 15000) < NFILES)
+        fail_msg("host B loaded %lld of %d files", h_stat(&x->b, "loads"), NFILES);
+    assert_int_equal(h_stat(&x->b, "fleet_rejected"), 5);
+    assert_int_equal(h_stat(&x->b, "source_loads"), 5);
+    assert_int_equal(h_stat(&x->b, "fleet_hits"), NFILES - 5);
+    /* the copies it made itself are the source's bytes */
+    pass(x, &x->b, "host B, hits after the forged values");
+    H_PASS(x->f);
+}
+
+static void test_changed_source_new_version(void **state)
+{
+    struct fleet_fix *x = *state;
+    if (!x)
+        skip();
+    fill_fleet(x);
+    /* file 6 rewritten with the same size (a new mtime), file 7 with
+     * another size and its old mtime put back: both are new versions */
+    size_t n = fleet_size(6);
+    unsigned char *buf = malloc(n);
+    h_fill(buf, n, 9999, false);
+    assert_int_equal(h_rewrite(fleet_file(x, 6), buf, n), 0);
+    free(buf);
+    struct stat st;
+    assert_int_equal(stat(fleet_file(x, 7), &st), 0);
+    assert_int_equal(h_write_str(fleet_file(x, 7), "shorter now\n"), 0);
+    struct timespec t[2] = {st.st_atim, st.st_mtim};
+    assert_int_equal(utimensat(AT_FDCWD, fleet_file(x, 7), t, 0), 0);
+    h_sleep_ms(20);
+    pass(x, &x->b, "host B after the changes");
+    if (h_wait_stat_ge(&x->b, "loads", NFILES, 15000) < NFILES)
+        fail_msg("host B loaded %lld of %d files", h_stat(&x->b, "loads"), NFILES);
+    assert_int_equal(h_stat(&x->b, "source_loads"), 2);
+    assert_int_equal(h_stat(&x->b, "fleet_hits"), NFILES - 2);
+    pass(x, &x->b, "host B, hits after the changes");
+    H_PASS(x->f);
+}
+
+static void test_memcached_stopped_then_killed(void **state)
+{
+    struct fleet_fix *x = *state;
+    if (!x)
+        skip();
+    make_files(x);
+    /* stopped: every fetch and store times out; the bytes are the source's */
+    kill(x->mc.pid, SIGSTOP);
+    pass(x, &x->b, "host B, memcached SIGSTOPped");
+    if (h_wait_stat_ge(&x->b, "loads", NFILES, 30000) < NFILES)
+        fail_msg("host B loaded %lld of %d files with memcached stopped",
+                 h_stat(&x->b, "loads"), NFILES);
+    assert_int_equal(h_stat(&x->b, "source_loads"), NFILES);
+    assert_true(h_stat(&x->b, "fleet_errors") > 0);
+    pass(x, &x->b, "host B, hits while memcached is stopped");
+    /* killed: connection refused, the same */
+    mc_kill(x);
+    pass(x, &x->f->d, "host A, memcached killed");
+    if (h_wait_stat_ge(&x->f->d, "loads", NFILES, 30000) < NFILES)
+        fail_msg("host A loaded %lld of %d files with memcached dead",
+                 h_stat(&x->f->d, "loads"), NFILES);
+    assert_int_equal(h_stat(&x->f->d, "source_loads"), NFILES);
+    assert_int_equal(h_stat(&x->f->d, "fleet_hits"), 0);
+    /* back: a new file reaches the fleet again (failed servers are tried
+     * again after the retry timeout, 2 s) */
+    mc_start(x);
+    assert_int_equal(h_write_str(h_fmt("%s/fl/late.txt", x->f->src), "late\n"), 0);
+    long long stores = h_stat(&x->f->d, "fleet_stores");
+    uint64_t end = h_now_ms() + 20000;
+    while (h_stat(&x->f->d, "fleet_stores") <= stores && h_now_ms() < end) {
+        struct h_result r;
+        h_sleep_ms(500);
+        assert_int_equal(h_shmd_cmd(&x->f->d, &r, H_ARGV("evict", h_fmt("%s/fl/late.txt",
+                                                                         x->f->src))), 0);
+        h_result_free(&r);
+        h_run(&r, env_for(x, &x->f->d), H_ARGV("cat", h_fmt("%s/fl/late.txt", x->f->src)),
+              10000);
+        h_assert_ok(&r, "host A reading late.txt");
+        assert_string_equal(r.out, "late\n");
+        h_result_free(&r);
+        h_sleep_ms(300);
+    }
+    if (h_stat(&x->f->d, "fleet_stores") <= stores)
+        fail_msg("no copy reached the fleet within 20 s of memcached's restart");
+    H_PASS(x->f);
+}
+
+static void expect_bad(const char *const *argv, int want_code, const char *want)
+{
+    struct h_result r;
+    int code = h_run(&r, NULL, argv, 10000);
+    if (code != want_code || !strstr(r.err, want))
+        fail_msg("%s %s: exit %d, expected %d with \"%s\":\n%s", argv[1], argv[2], code,
+                 want_code, want, r.err);
+    h_result_free(&r);
+}
+
+static void test_bad_fleet_options(void **state)
+{
+    struct fleet_fix *x = *state;
+    if (!x)
+        skip();
+    char d[64];
+    const char *s = h_shmd();
+    snprintf(d, sizeof d, "/dev/shm/shmcache-test-fleetbad-%d", (int)getpid());
+    expect_bad(H_ARGV(s, "--dir", d, "--fleet", x->sock), 2, "--fleet needs --fleet-key");
+    expect_bad(H_ARGV(s, "--dir", d, "--fleet-key", x->key), 2, "without --fleet");
+    expect_bad(H_ARGV(s, "--dir", d, "--fleet", "nohost", "--fleet-key", x->key), 1,
+               "expected host:port");
+    const char *weak = h_fmt("%s/weak.key", x->f->tmp);
+    assert_int_equal(h_write_str(weak, "0123456789abcdef0123\n"), 0);
+    assert_int_equal(chmod(weak, 0644), 0);
+    expect_bad(H_ARGV(s, "--dir", d, "--fleet", x->sock, "--fleet-key", weak), 1,
+               "readable by others");
+    assert_int_equal(chmod(weak, 0600), 0);
+    assert_int_equal(h_write_str(weak, "short\n"), 0);
+    expect_bad(H_ARGV(s, "--dir", d, "--fleet", x->sock, "--fleet-key", weak), 1, "bytes");
+    h_kill_instance(d);
+    h_rm_rf(d);
+    H_PASS(x->f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_second_host_served_from_fleet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_values_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_changed_source_new_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memcached_stopped_then_killed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_fleet_options, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("integration: the fleet tier on memcached", tests,
+                                       h_group_setup, h_group_teardown);
+}
