@@ -124,6 +124,7 @@ static void print_prometheus(const struct snapshot *s)
         {"fleet_errors", "fleet_errors_total", "counter", "Fleet operations failed: timeouts, servers down."},
         {"fleet_rejected", "fleet_rejected_total", "counter", "Fleet copies refused: bad MAC, short or missing parts."},
         {"fleet_queue_full", "fleet_queue_full_total", "counter", "Copies not offered to the fleet: its queue was full."},
+        {"fleet_waits", "fleet_waits_total", "counter", "Misses that waited for another host's copy."},
     };
     char label[TIER_PATH_MAX * 2 + 16];
     const char *dir = str(s, "dir");

@@ -123,6 +123,7 @@ static void cmd_stats(struct conn *c)
     reply(c, "fleet_errors %llu\n", (unsigned long long)fc.errors);
     reply(c, "fleet_rejected %llu\n", (unsigned long long)fc.rejected);
     reply(c, "fleet_queue_full %llu\n", (unsigned long long)fc.queue_full);
+    reply(c, "fleet_waits %llu\n", (unsigned long long)fc.waits);
     for (int f = 0; f < TIER_FAIL_COUNT; f++) {
         char name[32];
         snprintf(name, sizeof name, "%s", load_fail_name(f));

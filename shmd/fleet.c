@@ -32,6 +32,9 @@
 #define FLEET_SECRET_MIN 16
 #define FLEET_SECRET_MAX 4096
 #define FLEET_KEY_MAX 64           /* "shmc1:" + 32 hex + ":" + a chunk number */
+#define FLEET_LEASE_S 10u          /* a lease lives at most this long */
+#define FLEET_WAIT_MS 1000u        /* a host waits this long for another's copy */
+#define FLEET_POLL_MS 20u
 #define FLEET_MAGIC "SHMF"
 #define FLEET_VERSION 1u
 
@@ -147,6 +150,54 @@ static void health(struct fleet *f, memcached_st *m, memcached_return_t rc)
 
 /* ---- fetch --------------------------------------------------------------------------- */
 
+/* The header item of the version: 1 read (into *h; ok says whether it is
+ * this version's), 0 not there, -1 could not ask. */
+static int get_header(struct fleet *f, memcached_st *m, char *name, size_t base, uint64_t size,
+                      int64_t mtime_ns, struct fleet_hdr *h, bool *ok)
+{
+    memcached_return_t rc;
+    size_t vlen;
+    uint32_t flags;
+
+    memcpy(name + base, ":h", 3);
+    char *v = memcached_get(m, name, base + 2, &vlen, &flags, &rc);
+    health(f, m, rc);
+    if (!v)
+        return rc == MEMCACHED_NOTFOUND ? 0 : -1;
+    *ok = vlen == sizeof *h;
+    if (*ok) {
+        memcpy(h, v, sizeof *h);
+        *ok = memcmp(h->magic, FLEET_MAGIC, 4) == 0 && h->version == FLEET_VERSION &&
+              h->size == size && h->mtime_ns == mtime_ns && h->chunk == FLEET_CHUNK &&
+              h->nchunks == chunks_of(size);
+    }
+    free(v);
+    return 1;
+}
+
+/* No copy yet: one host per version loads it from the source. The lease
+ * ("...:l", add, FLEET_LEASE_S) names that host; a host that cannot take
+ * it waits for the holder's copy (the header), at most FLEET_WAIT_MS, then
+ * loads from the source itself. Returns get_header's answer after the
+ * wait, 0 when this host is to load. */
+static int wait_for_holder(struct fleet *f, memcached_st *m, char *name, size_t base,
+                           uint64_t size, int64_t mtime_ns, struct fleet_hdr *h, bool *ok)
+{
+    memcpy(name + base, ":l", 3);
+    memcached_return_t rc = memcached_add(m, name, base + 2, "1", 1, FLEET_LEASE_S, 0);
+    health(f, m, rc);
+    if (rc != MEMCACHED_NOTSTORED && rc != MEMCACHED_DATA_EXISTS)
+        return 0; /* ours (or the fleet is not answering): load */
+    fetch_add_relaxed(&f->n.waits, 1);
+    for (unsigned waited = 0; waited < FLEET_WAIT_MS; waited += FLEET_POLL_MS) {
+        usleep(FLEET_POLL_MS * 1000);
+        int r = get_header(f, m, name, base, size, mtime_ns, h, ok);
+        if (r != 0)
+            return r;
+    }
+    return 0;
+}
+
 int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int64_t mtime_ns,
                 int fd)
 {
@@ -155,29 +206,23 @@ int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int
     size_t vlen;
     uint32_t flags;
     memcached_st *m = handle(f);
+    struct fleet_hdr h;
+    bool ok = false;
+    char *v;
 
     if (!m) {
         fetch_add_relaxed(&f->n.errors, 1);
         return -1;
     }
     size_t base = item_base(f, key, len, size, mtime_ns, name);
-    memcpy(name + base, ":h", 3);
-    char *v = memcached_get(m, name, base + 2, &vlen, &flags, &rc);
-    health(f, m, rc);
-    if (!v) {
-        if (rc == MEMCACHED_NOTFOUND)
+    int r = get_header(f, m, name, base, size, mtime_ns, &h, &ok);
+    if (r == 0)
+        r = wait_for_holder(f, m, name, base, size, mtime_ns, &h, &ok);
+    if (r <= 0) {
+        if (r == 0)
             fetch_add_relaxed(&f->n.misses, 1);
-        return rc == MEMCACHED_NOTFOUND ? 0 : -1;
+        return r;
     }
-    struct fleet_hdr h;
-    bool ok = vlen == sizeof h;
-    if (ok) {
-        memcpy(&h, v, sizeof h);
-        ok = memcmp(h.magic, FLEET_MAGIC, 4) == 0 && h.version == FLEET_VERSION &&
-             h.size == size && h.mtime_ns == mtime_ns && h.chunk == FLEET_CHUNK &&
-             h.nchunks == chunks_of(size);
-    }
-    free(v);
     crypto_generichash_state st;
     if (ok)
         mac_begin(f, key, len, &h, &st);
@@ -244,6 +289,8 @@ static void store_copy(struct fleet *f, memcached_st *m, const struct job *j)
     health(f, m, rc);
     if (rc == MEMCACHED_SUCCESS)
         fetch_add_relaxed(&f->n.stores, 1);
+    memcpy(name + base, ":l", 3);
+    memcached_delete(m, name, base + 2, 0); /* the lease, if this host held it */
 out:
     free(buf);
 }
@@ -451,4 +498,5 @@ void fleet_counts(const struct fleet *f, struct fleet_counts *c)
     c->errors = load_relaxed(&f->n.errors);
     c->rejected = load_relaxed(&f->n.rejected);
     c->queue_full = load_relaxed(&f->n.queue_full);
+    c->waits = load_relaxed(&f->n.waits);
 }

@@ -14,6 +14,11 @@
  * truncated value, a timeout or a dead server is a fleet miss, never wrong
  * bytes (the caller then copies from the source).
  *
+ * One load per fleet: a host that misses takes the version's lease
+ * ("...:l", add, 10 s); a host that cannot waits for the holder's copy, at
+ * most 1 s, then reads the source itself (memcached's usual stampede
+ * guard).
+ *
  * Publishing is `add` (concurrent hosts do not fight; a header already
  * there stays) from one background thread with a bounded queue: never in
  * the way of the local publish. libmemcached (Debian's libmemcached-dev,
@@ -36,6 +41,8 @@ struct fleet_counts {
     uint64_t rejected;         /* there, but refused: bad MAC, short or
                                   missing chunks, a header of another size */
     uint64_t queue_full;       /* publishes dropped: the queue was full */
+    uint64_t waits;            /* misses that waited for another host's
+                                  copy (it held the version's lease) */
 };
 
 /* Connect (lazily: memcached may come later) to servers, a comma list of

@@ -14,6 +14,8 @@
  *   - memcached SIGSTOPped, then SIGKILLed: right bytes from the source,
  *     errors counted, the daemon's loads go on; and once memcached answers
  *     again, copies flow again;
+ *   - three hosts missing the same files at once: each read from the source
+ *     once in all (the lease), the rest from the fleet;
  *   - bad options: --fleet without --fleet-key, a key file readable by
  *     others or too short: one line, the right exit code. */
 #include <setjmp.h>
@@ -42,10 +44,18 @@
 struct fleet_fix {
     struct h_fix *f;           /* host A: f->d */
     struct h_daemon b;         /* host B */
+    struct h_daemon c;         /* host C (test_one_load_per_fleet) */
     struct h_proc mc;
     char sock[H_PATH_MAX], key[H_PATH_MAX];
     const char *args[24];
 };
+
+static char *xdup(const char *s)
+{
+    char *p = strdup(s);
+    assert_non_null(p);
+    return p;
+}
 
 static bool have_memcached(void)
 {
@@ -116,8 +126,10 @@ static int setup(void **state)
     x->args[k] = NULL;
     h_daemon_init(&f->d, h_fmt("%s/shmd-a.log", f->tmp), x->args);
     h_daemon_init(&x->b, h_fmt("%s/shmd-b.log", f->tmp), x->args);
+    h_daemon_init(&x->c, h_fmt("%s/shmd-c.log", f->tmp), x->args);
     assert_int_equal(h_daemon_start(&f->d), 0);
     assert_int_equal(h_daemon_start(&x->b), 0);
+    assert_int_equal(h_daemon_start(&x->c), 0);
     /* the fixture's teardown takes the h_fix; ours wraps it */
     *state = x;
     return 0;
@@ -130,8 +142,10 @@ static int teardown(void **state)
         return 0;
     if (!x->f->passed) {
         h_daemon_print_log(&x->b);
+        h_daemon_print_log(&x->c);
     }
     h_daemon_cleanup(&x->b);
+    h_daemon_cleanup(&x->c);
     mc_kill(x);
     void *fs = x->f;
     free(x);
@@ -400,6 +414,52 @@ static void test_memcached_stopped_then_killed(void **state)
     H_PASS(x->f);
 }
 
+/* Three hosts miss the same files at once: each file is read from the
+ * source by one of them (the one holding its lease); the others wait for
+ * that copy. */
+static void test_one_load_per_fleet(void **state)
+{
+    struct fleet_fix *x = *state;
+    if (!x)
+        skip();
+    make_files(x);
+    struct h_daemon *hosts[3] = {&x->f->d, &x->b, &x->c};
+    const char *argv[NFILES + 2];
+    argv[0] = "cat";
+    for (int i = 0; i < NFILES; i++)
+        argv[i + 1] = xdup(fleet_file(x, i));
+    argv[NFILES + 1] = NULL;
+    struct h_proc p[3];
+    for (int h = 0; h < 3; h++)
+        assert_int_equal(h_start(&p[h], env_for(x, hosts[h]), argv), 0);
+    for (int h = 0; h < 3; h++) {
+        struct h_result r;
+        assert_int_equal(h_finish(&p[h], &r, 30000), 0);
+        h_result_free(&r);
+    }
+    long long source = 0, fleet = 0, waits = 0;
+    for (int h = 0; h < 3; h++) {
+        if (h_wait_stat_ge(hosts[h], "loads", NFILES, 15000) < NFILES)
+            fail_msg("host %d loaded %lld of %d files", h, h_stat(hosts[h], "loads"), NFILES);
+        source += h_stat(hosts[h], "source_loads");
+        fleet += h_stat(hosts[h], "fleet_hits");
+        waits += h_stat(hosts[h], "fleet_waits");
+    }
+    print_message("    3 hosts, %d files missed at once: %lld loads from the source, %lld from "
+                  "the fleet, %lld waits for another host's copy\n", NFILES, source, fleet, waits);
+    /* each file once from the source, the other two copies from the fleet
+     * (without the lease: up to 3 times each). A waiter whose 1 s ran out
+     * reads the source: allowed twice, for a loaded machine */
+    if (source < NFILES || source > NFILES + 2 || source + fleet != 3 * NFILES)
+        fail_msg("%lld loads from the source and %lld from the fleet for %d files on 3 hosts",
+                 source, fleet, NFILES);
+    for (int h = 0; h < 3; h++)
+        pass(x, hosts[h], "every host after the stampede");
+    for (int i = 0; i < NFILES; i++)
+        free((char *)argv[i + 1]);
+    H_PASS(x->f);
+}
+
 static void expect_bad(const char *const *argv, int want_code, const char *want)
 {
     struct h_result r;
@@ -442,6 +502,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forged_values_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_changed_source_new_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memcached_stopped_then_killed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_load_per_fleet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_fleet_options, setup, teardown),
     };
     return cmocka_run_group_tests_name("integration: the fleet tier on memcached", tests,
