@@ -45,18 +45,6 @@ static int setup_immutable(void **state)
     return h_fix_new(state, immutable_args, true) ? 0 : -1;
 }
 
-/* Line i (0-based) of text, copied into buf; NULL when there is none. */
-static const char *line_of(const char *text, int i, char *buf, size_t n)
-{
-    const char *p = text;
-    while (i-- > 0 && p)
-        p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
-    if (!p || !*p)
-        return NULL;
-    snprintf(buf, n, "%.*s", (int)strcspn(p, "\n"), p);
-    return buf;
-}
-
 /* Text after the first n lines of r's stdout, and its length. */
 static const char *after_lines(const struct h_result *r, int n, size_t *len)
 {
@@ -141,7 +129,7 @@ static void test_vfork_child_chdir(void **state)
     long long hits = h_stat(&f->d, "hits");
     h_shim(f, &r, NULL, H_ARGV(h_python(), "-c", script, f->src, text));
     h_assert_ok(&r, "python: chdir, open f, subprocess.run(cwd=/usr), rename f.tmp f");
-    h_assert_in_tier(line_of(r.out, 0, l, sizeof l) ? l : "(nothing)", f->d.dir,
+    h_assert_in_tier(h_line_of(r.out, 0, l, sizeof l) ? l : "(nothing)", f->d.dir,
                      "python's relative open of f before the subprocess");
     if (h_stat(&f->d, "hits") < hits + 1)
         fail_msg("python's open of f before the subprocess was not counted as a hit");
@@ -203,10 +191,10 @@ static void test_no_fd_leak_across_subprocesses(void **state)
     long long hits = h_stat(&f->d, "hits");
     h_shim(f, &r, NULL, H_ARGV(h_python(), "-c", script, p));
     h_assert_ok(&r, "python: 4 x subprocess.run + reads of a cached file");
-    assert_non_null(line_of(r.out, 0, l0, sizeof l0));
-    assert_non_null(line_of(r.out, 1, l1, sizeof l1));
-    assert_non_null(line_of(r.out, 2, before, sizeof before));
-    assert_non_null(line_of(r.out, 3, after, sizeof after));
+    assert_non_null(h_line_of(r.out, 0, l0, sizeof l0));
+    assert_non_null(h_line_of(r.out, 1, l1, sizeof l1));
+    assert_non_null(h_line_of(r.out, 2, before, sizeof before));
+    assert_non_null(h_line_of(r.out, 3, after, sizeof after));
     h_assert_in_tier(l0, f->d.dir, "python's first open (attached)");
     h_assert_in_tier(l1, f->d.dir, "python's open after the subprocesses");
     if (strcmp(before + strlen("before"), after + strlen("after")) != 0)
@@ -244,7 +232,7 @@ static void test_vfork_child_chroot(void **state)
     h_shim(f, &r, NULL, H_ARGV(h_probe(), "where", p, "+", "vfork-chroot", "+", "rename", np, p,
                               "+", "cat", p, "+", "where", q));
     h_assert_ok(&r, "where + vfork-chroot + rename + cat + where");
-    h_assert_in_tier(line_of(r.out, 0, l, sizeof l) ? l : "(nothing)", f->d.dir,
+    h_assert_in_tier(h_line_of(r.out, 0, l, sizeof l) ? l : "(nothing)", f->d.dir,
                      "the parent's open before the vfork");
     long long now = h_stat(&f->d, "hits");
     const char *rest = after_lines(&r, 1, &n);
@@ -253,7 +241,7 @@ static void test_vfork_child_chroot(void **state)
     /* what every other process reads: the rename was marked */
     expect_content(f, p, text, strlen(text), "a fresh process after the parent's rename");
     /* and the parent was not turned off by its child */
-    h_assert_in_tier(line_of(rest, 1, l, sizeof l) ? l : "(nothing)", f->d.dir,
+    h_assert_in_tier(h_line_of(rest, 1, l, sizeof l) ? l : "(nothing)", f->d.dir,
                      "the parent's open of another cached file after the vfork child's chroot "
                      "(the shim must still be on in the parent)");
     if (now < hits + 2)
@@ -275,7 +263,7 @@ struct pstat {
 static void parse_stat_line(const char *out, const char *name, struct pstat *ps)
 {
     char l[1024];
-    for (int i = 0; line_of(out, i, l, sizeof l); i++) {
+    for (int i = 0; h_line_of(out, i, l, sizeof l); i++) {
         size_t k = strlen(name);
         if (strncmp(l, name, k) != 0 || l[k] != ' ')
             continue;
@@ -424,7 +412,7 @@ static void test_daemon_paused(void **state)
     assert_int_equal(kill(f->d.pid, SIGCONT), 0);
 
     h_assert_ok(&rb, "the process attached before the pause: rename");
-    h_assert_in_tier(line_of(rb.out, 0, l, sizeof l) ? l : "(nothing)", f->d.dir,
+    h_assert_in_tier(h_line_of(rb.out, 0, l, sizeof l) ? l : "(nothing)", f->d.dir,
                      "the long-running process's open before the pause");
     h_assert_ok(&ra, "a process started during the pause: rename");
     h_result_free(&rb);
@@ -522,7 +510,7 @@ static void test_killed_inside_modifying_call(void **state)
     long long hits = h_stat(&f->d, "hits");
     h_shim(f, &r, NULL, H_ARGV(h_probe(), "where", p, "+", "cat", p));
     h_assert_ok(&r, "where + cat after the mark was cleared");
-    h_assert_in_tier(line_of(r.out, 0, l, sizeof l) ? l : "(nothing)", f->d.dir,
+    h_assert_in_tier(h_line_of(r.out, 0, l, sizeof l) ? l : "(nothing)", f->d.dir,
                      "the path after its mark was cleared");
     size_t n;
     const char *rest = after_lines(&r, 1, &n);

@@ -18,7 +18,6 @@
 
 #include "tests/lib/harness.h"
 
-
 static long long std_bytes(void)
 {
     long long n = 0;
@@ -26,7 +25,6 @@ static long long std_bytes(void)
         n += (long long)h_std_files[i].size;
     return n;
 }
-
 
 /* ---- bad usage ---------------------------------------------------------------- */
 static int newlines(const char *s)
@@ -616,13 +614,6 @@ static void test_bad_env_warns_once(void **state)
     H_PASS(f);
 }
 
-static char *xstrdup_or_die(const char *s)
-{
-    char *p = strdup(s);
-    assert_non_null(p);
-    return p;
-}
-
 /* With SHMCACHE_LOG set, a shim that cannot use a tier says why, once per
  * process, the first time a path under a prefix is used; without it, not a
  * word. (The not-trusted cases already warn always: test_security.) */
@@ -640,9 +631,9 @@ static void says_why(struct h_fix *f, const char *const *env, const char *const 
 static void test_idle_shim_says_why(void **state)
 {
     struct h_fix *f = *state;
-    const char *const three[] = {"/bin/cat", xstrdup_or_die(h_src(f, "one")),
-                                 xstrdup_or_die(h_src(f, "text.txt")),
-                                 xstrdup_or_die(h_src(f, "page.bin")), NULL};
+    const char *const three[] = {"/bin/cat", h_xstrdup(h_src(f, "one")),
+                                 h_xstrdup(h_src(f, "text.txt")),
+                                 h_xstrdup(h_src(f, "page.bin")), NULL};
     struct h_result r;
 
     /* no daemon: silent without SHMCACHE_LOG */
@@ -693,7 +684,7 @@ static void test_why(void **state)
     struct h_fix *f = *state;
     struct h_result r;
     h_cache_std(f);
-    const char *big = xstrdup_or_die(h_src(f, "too-big.bin"));
+    const char *big = h_xstrdup(h_src(f, "too-big.bin"));
     assert_int_equal(h_write_file(big, "", 0), 0);
     assert_int_equal(truncate(big, 20 << 20), 0); /* above --max-file (16 MiB) */
     h_shim(f, &r, NULL, H_ARGV("/bin/cat", big));
@@ -703,7 +694,7 @@ static void test_why(void **state)
 
     const char *env[] = {h_fmt("SHMCACHE_PREFIX=%s", f->src), h_fmt("SHMCACHE_DIR=%s", f->d.dir),
                          NULL};
-    const char *e0 = xstrdup_or_die(env[0]), *e1 = xstrdup_or_die(env[1]);
+    const char *e0 = h_xstrdup(env[0]), *e1 = h_xstrdup(env[1]);
     const char *const wenv[] = {e0, e1, NULL};
     assert_int_equal(h_run(&r, wenv, H_ARGV(h_shmd(), "why", h_src(f, "one")), 10000), 0);
     if (!strstr(r.out, h_fmt("prefix     under %s\n", f->src)) || !strstr(r.out, "tier       a copy, "))

@@ -36,18 +36,6 @@ static int setup_immutable(void **state)
     return h_fix_new(state, immutable_args, true) ? 0 : -1;
 }
 
-/* Line i (0-based) of text, copied into buf. */
-static const char *line_of(const char *text, int i, char *buf, size_t n)
-{
-    const char *p = text;
-    while (i-- > 0 && p)
-        p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
-    if (!p)
-        return NULL;
-    snprintf(buf, n, "%.*s", (int)strcspn(p, "\n"), p);
-    return buf;
-}
-
 /* Cache path and prove it is being served from the tier. */
 static void cache_and_check_hit(struct h_fix *f, const char *path)
 {
@@ -101,11 +89,12 @@ static void test_trunc_write_same_process(void **state)
     h_shim(f, &r, NULL, H_ARGV(h_probe(), "where", p, "+", "trunc-write", p, text, "+", "cat", p,
                               "+", "cat", p));
     h_assert_ok(&r, "where + trunc-write + cat + cat");
-    h_assert_in_tier(line_of(r.out, 0, l, sizeof l), f->d.dir, "open before the write");
+    h_assert_in_tier(h_line_of(r.out, 0, l, sizeof l) ? l : "(nothing)", f->d.dir,
+                     "open before the write");
     for (int i = 1; i <= 2; i++)
-        if (!line_of(r.out, i, l, sizeof l) || strcmp(l, "rewritten through the shim") != 0)
+        if (!h_line_of(r.out, i, l, sizeof l) || strcmp(l, "rewritten through the shim") != 0)
             fail_msg("the writer's open %d after the write read \"%s\", not what it wrote", i,
-                     line_of(r.out, i, l, sizeof l) ? l : "(nothing)");
+                     h_line_of(r.out, i, l, sizeof l) ? l : "(nothing)");
     h_result_free(&r);
 
     expect_content(f, p, text, strlen(text), "another process after the write");
@@ -367,7 +356,8 @@ static void changed_by_other_process(struct h_fix *f, const char *op)
     assert_int_equal(h_write_str(go, ""), 0);
     h_finish(&b, &rb, 20000);
     h_assert_ok(&rb, "process B");
-    h_assert_in_tier(line_of(rb.out, 0, l, sizeof l), f->d.dir, "B's open before the change");
+    h_assert_in_tier(h_line_of(rb.out, 0, l, sizeof l) ? l : "(nothing)", f->d.dir,
+                     "B's open before the change");
     const char *after = strchr(rb.out, '\n') + 1;
     if (strcmp(op, "unlink") == 0)
         assert_string_equal(after, "ENOENT\n");

@@ -50,13 +50,6 @@ struct fleet_fix {
     const char *args[24];
 };
 
-static char *xdup(const char *s)
-{
-    char *p = strdup(s);
-    assert_non_null(p);
-    return p;
-}
-
 static bool have_memcached(void)
 {
     struct h_result r;
@@ -427,7 +420,7 @@ static void test_one_load_per_fleet(void **state)
     const char *argv[NFILES + 2];
     argv[0] = "cat";
     for (int i = 0; i < NFILES; i++)
-        argv[i + 1] = xdup(fleet_file(x, i));
+        argv[i + 1] = h_xstrdup(fleet_file(x, i));
     argv[NFILES + 1] = NULL;
     struct h_proc p[3];
     for (int h = 0; h < 3; h++)

@@ -80,27 +80,6 @@ static int setup_behind(void **state)
     return h_fix_new(state, behind_args, true) ? 0 : -1;
 }
 
-/* ---- small things ---------------------------------------------------------------- */
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    assert_non_null(p);
-    return p;
-}
-
-static void mkdir_mode(const char *p, mode_t mode)
-{
-    if (mkdir(p, mode) < 0 && errno != EEXIST)
-        fail_msg("mkdir %s: %s", p, strerror(errno));
-    assert_int_equal(chmod(p, mode), 0);
-}
-
-static void put(const char *p, const char *text)
-{
-    if (h_write_str(p, text) < 0)
-        fail_msg("write %s: %s", p, strerror(errno));
-}
-
 /* Run argv with or without the shim (f->wrap in front); its stdout,
  * malloc'd; asserts it exited 0. */
 static char *run(struct h_fix *f, bool shim, const char *const *argv, const char *what)
@@ -174,18 +153,18 @@ static char *run_until_served(struct h_fix *f, const char *const *argv, const ch
 static void make_tree(struct h_fix *f, char *t, size_t tsz)
 {
     snprintf(t, tsz, "%.4000s/t", f->src);
-    mkdir_mode(t, 0755);
-    put(h_fmt("%s/a", t), "alpha\n");
-    put(h_fmt("%s/b.py", t), "print('b')\n");
-    put(h_fmt("%s/with space", t), "s\n");
-    put(h_fmt("%s/new\nline", t), "n\n");
-    put(h_fmt("%s/\xc3\xbc-utf8", t), "u\n");
+    h_mkdir_mode(t, 0755);
+    h_put(h_fmt("%s/a", t), "alpha\n");
+    h_put(h_fmt("%s/b.py", t), "print('b')\n");
+    h_put(h_fmt("%s/with space", t), "s\n");
+    h_put(h_fmt("%s/new\nline", t), "n\n");
+    h_put(h_fmt("%s/\xc3\xbc-utf8", t), "u\n");
     char longname[256];
     memset(longname, 'L', 255);
     longname[255] = '\0';
-    put(h_fmt("%s/%s", t, longname), "long\n");
-    mkdir_mode(h_fmt("%s/sub", t), 0755);
-    put(h_fmt("%s/sub/inner", t), "inner\n");
+    h_put(h_fmt("%s/%s", t, longname), "long\n");
+    h_mkdir_mode(h_fmt("%s/sub", t), 0755);
+    h_put(h_fmt("%s/sub/inner", t), "inner\n");
     assert_int_equal(symlink("a", h_fmt("%s/lnk", t)), 0);
     assert_int_equal(symlink("nowhere", h_fmt("%s/dangling", t)), 0);
     assert_int_equal(symlink("sub", h_fmt("%s/dirlink", t)), 0);
@@ -193,11 +172,11 @@ static void make_tree(struct h_fix *f, char *t, size_t tsz)
     assert_int_equal(mknod(h_fmt("%s/sock", t), S_IFSOCK | 0644, 0), 0);
     /* a few hundred names: the order is the filesystem's, kept */
     for (int i = 0; i < 300; i++)
-        put(h_fmt("%s/n%03d-%x", t, i, (unsigned)(i * 2654435761u) >> 20), "x\n");
+        h_put(h_fmt("%s/n%03d-%x", t, i, (unsigned)(i * 2654435761u) >> 20), "x\n");
     /* nobody may search it but not read it */
-    mkdir_mode(h_fmt("%s/noread", t), 0711);
-    put(h_fmt("%s/noread/f", t), "f\n");
-    mkdir_mode(h_fmt("%s/empty", t), 0755);
+    h_mkdir_mode(h_fmt("%s/noread", t), 0711);
+    h_put(h_fmt("%s/noread/f", t), "f\n");
+    h_mkdir_mode(h_fmt("%s/empty", t), 0755);
 }
 
 static void test_listing_parity(void **state)
@@ -205,11 +184,11 @@ static void test_listing_parity(void **state)
     struct h_fix *f = *state;
     char t[H_PATH_MAX];
     make_tree(f, t, sizeof t);
-    const char *argv[] = {g_dirprobe, "list", xstrdup(t), xstrdup(h_fmt("%s/sub", t)),
-                          xstrdup(h_fmt("%s/dirlink", t)), xstrdup(h_fmt("%s/empty", t)),
-                          xstrdup(h_fmt("%s/noread", t)), xstrdup(h_fmt("%s/lnk", t)),
-                          xstrdup(h_fmt("%s/a", t)), xstrdup(h_fmt("%s/missing", t)),
-                          xstrdup(h_fmt("%s/a/x", t)), xstrdup(h_fmt("%s/sub/", t)), NULL};
+    const char *argv[] = {g_dirprobe, "list", h_xstrdup(t), h_xstrdup(h_fmt("%s/sub", t)),
+                          h_xstrdup(h_fmt("%s/dirlink", t)), h_xstrdup(h_fmt("%s/empty", t)),
+                          h_xstrdup(h_fmt("%s/noread", t)), h_xstrdup(h_fmt("%s/lnk", t)),
+                          h_xstrdup(h_fmt("%s/a", t)), h_xstrdup(h_fmt("%s/missing", t)),
+                          h_xstrdup(h_fmt("%s/a/x", t)), h_xstrdup(h_fmt("%s/sub/", t)), NULL};
     char *plain = run(f, false, argv, "parity");
     char *first = run(f, true, argv, "parity");
     prime_listings(f, argv, 5, "parity");
@@ -271,14 +250,14 @@ static void test_listing_parity_as_nobody(void **state)
     }
     char t[H_PATH_MAX];
     make_tree(f, t, sizeof t);
-    const char *g = xstrdup(h_fmt("%s/grouponly", t));
-    mkdir_mode(g, 0750);
-    put(h_fmt("%s/f", g), "f\n");
+    const char *g = h_xstrdup(h_fmt("%s/grouponly", t));
+    h_mkdir_mode(g, 0750);
+    h_put(h_fmt("%s/f", g), "f\n");
     assert_int_equal(chown(g, 0, 100), 0);
     if (h_daemon_start(&f->d) < 0)
         fail_msg("the daemon did not start as nobody");
-    const char *argv[] = {g_dirprobe, "list", t, xstrdup(h_fmt("%s/sub", t)), g,
-                          xstrdup(h_fmt("%s/noread", t)), NULL};
+    const char *argv[] = {g_dirprobe, "list", t, h_xstrdup(h_fmt("%s/sub", t)), g,
+                          h_xstrdup(h_fmt("%s/noread", t)), NULL};
     char *plain = run(f, false, argv, "parity as nobody");
     if (!strstr(plain, "opendir EACCES"))
         fail_msg("as nobody without group 100, grouponly/ and noread/ should fail with EACCES");
@@ -343,13 +322,13 @@ static void test_listing_programs(void **state)
     struct h_fix *f = *state;
     char t[H_PATH_MAX];
     make_tree(f, t, sizeof t);
-    char *py = xstrdup(h_fmt("%s/lister.py", f->tmp));
-    put(py, py_lister);
+    char *py = h_xstrdup(h_fmt("%s/lister.py", f->tmp));
+    h_put(py, py_lister);
     programs_same(f, H_ARGV(h_python(), py, t, h_fmt("%s/sub", t), h_fmt("%s/dirlink", t)),
                   "python3 os.listdir, os.scandir, os.walk");
     if (access("/usr/bin/node", X_OK) == 0) {
-        char *js = xstrdup(h_fmt("%s/lister.js", f->tmp));
-        put(js, js_lister);
+        char *js = h_xstrdup(h_fmt("%s/lister.js", f->tmp));
+        h_put(js, js_lister);
         programs_same(f, H_ARGV("/usr/bin/node", js, t, h_fmt("%s/sub", t)),
                       "node fs.readdirSync, fs.opendirSync");
         free(js);
@@ -375,9 +354,9 @@ static void test_changes_through_shim(void **state)
     struct h_fix *f = *state;
     char d[H_PATH_MAX];
     snprintf(d, sizeof d, "%.4000s/c", f->src);
-    mkdir_mode(d, 0755);
-    put(h_fmt("%s/old", d), "old\n");
-    mkdir_mode(h_fmt("%s/olddir", d), 0755);
+    h_mkdir_mode(d, 0755);
+    h_put(h_fmt("%s/old", d), "old\n");
+    h_mkdir_mode(h_fmt("%s/olddir", d), 0755);
     static const struct {
         const char *script, *name;
         bool present;
@@ -421,11 +400,11 @@ static void test_changes_behind_cache(void **state)
     struct h_fix *f = *state;
     char d[H_PATH_MAX];
     snprintf(d, sizeof d, "%.4000s/b", f->src);
-    mkdir_mode(d, 0755);
-    put(h_fmt("%s/gone", d), "g\n");
+    h_mkdir_mode(d, 0755);
+    h_put(h_fmt("%s/gone", d), "g\n");
     free(run_until_served(f, H_ARGV(g_dirprobe, "poll", d, "later", "absent", "0", "0"),
                           "listing before"));
-    put(h_fmt("%s/later", d), "made behind the cache\n");
+    h_put(h_fmt("%s/later", d), "made behind the cache\n");
     assert_int_equal(unlink(h_fmt("%s/gone", d)), 0);
     struct h_result r;
     h_shim(f, &r, NULL, H_ARGV(g_dirprobe, "poll", d, "later", "present", "20", "5000"));
@@ -457,7 +436,7 @@ static void test_stream_outlives_listing(void **state)
     struct h_fix *f = *state;
     char d[H_PATH_MAX];
     snprintf(d, sizeof d, "%.4000s/big", f->src);
-    mkdir_mode(d, 0755);
+    h_mkdir_mode(d, 0755);
     /* more than one 32 KiB getdents buffer of names */
     const int names = 3000;
     for (int i = 0; i < names; i++) {
@@ -495,9 +474,9 @@ static void test_ls_stats_evict(void **state)
     struct h_fix *f = *state;
     char d[H_PATH_MAX];
     snprintf(d, sizeof d, "%.4000s/e", f->src);
-    mkdir_mode(d, 0755);
+    h_mkdir_mode(d, 0755);
     for (int i = 0; i < 10; i++)
-        put(h_fmt("%s/f%d", d, i), "x\n");
+        h_put(h_fmt("%s/f%d", d, i), "x\n");
     free(run_until_served(f, H_ARGV(g_dirprobe, "poll", d, "f3", "present", "0", "0"),
                           "a listing"));
     struct h_result r;
@@ -541,7 +520,7 @@ static void test_warm_fills_listings(void **state)
     assert_int_equal(h_stat(&f->d, "dir_entries"), 4);
     /* the program's first run: its listings and stats from the tier */
     long long dirs = h_stat(&f->d, "dir_hits"), meta = h_stat(&f->d, "meta_hits");
-    const char *argv[] = {g_dirprobe, "list", t, xstrdup(h_fmt("%s/sub", t)), NULL};
+    const char *argv[] = {g_dirprobe, "list", t, h_xstrdup(h_fmt("%s/sub", t)), NULL};
     char *plain = run(f, false, argv, "after warm");
     char *shim = run(f, true, argv, "after warm");
     if (strcmp(plain, shim) != 0)

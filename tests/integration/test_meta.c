@@ -121,13 +121,6 @@ static int setup_behind(void **state)
 }
 
 /* ---- small things ---------------------------------------------------------------- */
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    assert_non_null(p);
-    return p;
-}
-
 /* A NULL-terminated list of owned strings. */
 struct plist {
     const char *v[96];
@@ -137,7 +130,7 @@ struct plist {
 static void pl_add(struct plist *l, const char *s)
 {
     assert_true(l->n < 95);
-    l->v[l->n++] = xstrdup(s);
+    l->v[l->n++] = h_xstrdup(s);
     l->v[l->n] = NULL;
 }
 
@@ -157,27 +150,6 @@ static void cat_text(char **t, const char *s)
     assert_non_null(n);
     memcpy(n + a, s, b + 1);
     *t = n;
-}
-
-/* Directory p made (and chmod'ed to mode: the umask stays out of it). */
-static void mkdir_mode(const char *p, mode_t mode)
-{
-    if (mkdir(p, mode) < 0 && errno != EEXIST)
-        fail_msg("mkdir %s: %s", p, strerror(errno));
-    assert_int_equal(chmod(p, mode), 0);
-}
-
-static void write_mode(const char *p, const char *text, mode_t mode)
-{
-    if (h_write_str(p, text) < 0)
-        fail_msg("write %s: %s", p, strerror(errno));
-    assert_int_equal(chmod(p, mode), 0);
-}
-
-static void symlink_ok(const char *target, const char *p)
-{
-    if (symlink(target, p) < 0)
-        fail_msg("symlink %s -> %s: %s", p, target, strerror(errno));
 }
 
 /* ---- counters ---------------------------------------------------------------------- */
@@ -430,39 +402,39 @@ static void make_meta_tree(struct h_fix *f)
     char m[H_PATH_MAX];
     snprintf(m, sizeof m, "%.4000s/m", f->src);
 #define M(name) h_fmt("%s/%s", m, name)
-    mkdir_mode(m, 0755);
-    write_mode(M("file"), "hello, metadata\n", 0644);
-    write_mode(M("empty"), "", 0644);
-    write_mode(M("exec"), "#!/bin/sh\necho hi\n", 0755);
-    write_mode(M("x100"), "x\n", 0100);
-    write_mode(M("noperm"), "secret\n", 0);
-    write_mode(M("private"), "mine\n", 0600);
+    h_mkdir_mode(m, 0755);
+    h_put_mode(M("file"), "hello, metadata\n", 0644);
+    h_put_mode(M("empty"), "", 0644);
+    h_put_mode(M("exec"), "#!/bin/sh\necho hi\n", 0755);
+    h_put_mode(M("x100"), "x\n", 0100);
+    h_put_mode(M("noperm"), "secret\n", 0);
+    h_put_mode(M("private"), "mine\n", 0600);
     assert_int_equal(link(M("file"), M("hardlink")), 0);
-    mkdir_mode(M("dir"), 0755);
-    mkdir_mode(M("dir/nested"), 0755);
-    write_mode(M("dir/nested/deep"), "deep\n", 0644);
-    mkdir_mode(M("dir711"), 0711);
-    write_mode(M("dir711/f"), "in a 0711 directory\n", 0644);
-    mkdir_mode(M("secret"), 0700);
-    write_mode(M("secret/file"), "root's\n", 0644);
-    mkdir_mode(M("secret/sub"), 0755);
-    symlink_ok("file", M("lfile"));
-    symlink_ok("lfile", M("lchain"));
-    symlink_ok("dir", M("ldir"));
-    symlink_ok("../file", M("dir/lup"));
-    symlink_ok(M("file"), M("labs"));
-    symlink_ok(M("dir"), M("labsdir"));
-    symlink_ok(h_fmt("%s/outside", f->tmp), M("lout"));
-    write_mode(h_fmt("%s/outside", f->tmp), "out of the prefix\n", 0644);
-    symlink_ok("/dev/null", M("lnull"));
-    symlink_ok("nowhere", M("dangling"));
-    symlink_ok("loop2", M("loop1"));
-    symlink_ok("loop1", M("loop2"));
-    symlink_ok("lself", M("lself"));
-    symlink_ok("secret/file", M("lsecret"));
+    h_mkdir_mode(M("dir"), 0755);
+    h_mkdir_mode(M("dir/nested"), 0755);
+    h_put_mode(M("dir/nested/deep"), "deep\n", 0644);
+    h_mkdir_mode(M("dir711"), 0711);
+    h_put_mode(M("dir711/f"), "in a 0711 directory\n", 0644);
+    h_mkdir_mode(M("secret"), 0700);
+    h_put_mode(M("secret/file"), "root's\n", 0644);
+    h_mkdir_mode(M("secret/sub"), 0755);
+    h_symlink("file", M("lfile"));
+    h_symlink("lfile", M("lchain"));
+    h_symlink("dir", M("ldir"));
+    h_symlink("../file", M("dir/lup"));
+    h_symlink(M("file"), M("labs"));
+    h_symlink(M("dir"), M("labsdir"));
+    h_symlink(h_fmt("%s/outside", f->tmp), M("lout"));
+    h_put_mode(h_fmt("%s/outside", f->tmp), "out of the prefix\n", 0644);
+    h_symlink("/dev/null", M("lnull"));
+    h_symlink("nowhere", M("dangling"));
+    h_symlink("loop2", M("loop1"));
+    h_symlink("loop1", M("loop2"));
+    h_symlink("lself", M("lself"));
+    h_symlink("secret/file", M("lsecret"));
     /* a symlink whose target is longer than the small readlink buffer and
      * one of exactly three bytes */
-    symlink_ok("abc", M("l3"));
+    h_symlink("abc", M("l3"));
 #undef M
 }
 
@@ -734,9 +706,9 @@ static void test_created_through_shim(void **state)
     static const char *const dirs[] = {"creat", "mkdir", "symlink", "rename", "rename2", "from",
                                        "link", "real", NULL};
     for (int i = 0; dirs[i]; i++)
-        mkdir_mode(b_path(f, dirs[i]), 0755);
-    write_mode(b_path(f, "from/tmp"), "moved in\n", 0644);
-    symlink_ok("real", b_path(f, "alias"));
+        h_mkdir_mode(b_path(f, dirs[i]), 0755);
+    h_put_mode(b_path(f, "from/tmp"), "moved in\n", 0644);
+    h_symlink("real", b_path(f, "alias"));
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const struct create_case *c = &cases[i];
         struct plist neg = {0}, pos = {0}, check = {0}, ops = {0};
@@ -744,7 +716,7 @@ static void test_created_through_shim(void **state)
         snprintf(dir, sizeof dir, "%s", b_path(f, c->a2 && strchr(c->a2, '/') ? c->a2 : c->a1));
         *strrchr(dir, '/') = '\0';
         if (c->pre_file)
-            write_mode(h_fmt("%s/%s", dir, c->pre_file), "the original\n", 0644);
+            h_put_mode(h_fmt("%s/%s", dir, c->pre_file), "the original\n", 0644);
         for (int j = 0; j < 3 && c->neg[j]; j++)
             pl_add(&neg, b_path(f, c->neg[j]));
         for (int j = 0; j < 4 && c->pos[j]; j++)
@@ -800,7 +772,7 @@ static void test_created_through_shim(void **state)
 
     /* a remove through the shim, of a path whose stat is served */
     const char *gone = b_path(f, "creat/new");
-    const char *pos_gone[] = {xstrdup(gone), xstrdup(b_path(f, "creat")), NULL};
+    const char *pos_gone[] = {h_xstrdup(gone), h_xstrdup(b_path(f, "creat")), NULL};
     prime(f, NULL, pos_gone, "unlink: priming");
     char *out = metaops(f, H_ARGV("unlink", pos_gone[0], "+", "stat", pos_gone[0]), "unlink");
     if (!strstr(out, h_fmt("stat %s ENOENT\n", pos_gone[0])))
@@ -832,9 +804,9 @@ static void test_created_by_other_calls(void **state)
 
     assert_int_equal(h_mkdirs(h_fmt("%s/g", f->src), 0755), 0);
     for (int i = 0; named[i]; i++) {
-        const char *dir = xstrdup(h_fmt("%s/g/%s", f->src, named[i]));
-        const char *name = xstrdup(h_fmt("%s/new", dir));
-        mkdir_mode(dir, 0755);
+        const char *dir = h_xstrdup(h_fmt("%s/g/%s", f->src, named[i]));
+        const char *name = h_xstrdup(h_fmt("%s/new", dir));
+        h_mkdir_mode(dir, 0755);
         const char *neg[] = {name, NULL}, *pos[] = {dir, NULL};
         prime(f, neg, pos, h_fmt("%s: priming", named[i]));
         char *out = metaops(f, H_ARGV(named[i], name, "+", "stat", name), named[i]);
@@ -851,8 +823,8 @@ static void test_created_by_other_calls(void **state)
         free((char *)name);
     }
     for (int i = 0; temps[i]; i++) {
-        const char *dir = xstrdup(h_fmt("%s/g/%s", f->src, temps[i]));
-        mkdir_mode(dir, 0755);
+        const char *dir = h_xstrdup(h_fmt("%s/g/%s", f->src, temps[i]));
+        h_mkdir_mode(dir, 0755);
         const char *pos[] = {dir, NULL};
         prime(f, NULL, pos, h_fmt("%s: priming", temps[i]));
         const char *tmpl = h_fmt("%s/tmpXXXXXX%s", dir, strstr(temps[i], "temps") ? ".tmp" : "");
@@ -874,8 +846,8 @@ static void test_created_by_other_calls(void **state)
 static void test_create_below_absent_name(void **state)
 {
     struct h_fix *f = *state;
-    const char *deep = xstrdup(h_fmt("%s/nb/a/b", f->src));
-    const char *file = xstrdup(h_fmt("%s/nb/a/f", f->src));
+    const char *deep = h_xstrdup(h_fmt("%s/nb/a/b", f->src));
+    const char *file = h_xstrdup(h_fmt("%s/nb/a/f", f->src));
     const char *neg[] = {deep, file, NULL};
     prime(f, neg, NULL, "paths below a missing name");
     assert_int_equal(h_mkdirs(h_fmt("%s/nb/a", f->src), 0755), 0); /* no shim */
@@ -899,17 +871,17 @@ static void test_created_behind_cache(void **state)
     struct h_fix *f = *state;
     char c[H_PATH_MAX];
     snprintf(c, sizeof c, "%.4000s/c", f->src);
-    mkdir_mode(c, 0755);
-    mkdir_mode(h_fmt("%s/sub", c), 0755);
-    mkdir_mode(h_fmt("%s/real", c), 0755);
-    symlink_ok("real", h_fmt("%s/alias", c));
+    h_mkdir_mode(c, 0755);
+    h_mkdir_mode(h_fmt("%s/sub", c), 0755);
+    h_mkdir_mode(h_fmt("%s/real", c), 0755);
+    h_symlink("real", h_fmt("%s/alias", c));
     /* each: the path primed as missing, how it comes to exist */
     enum { FILE_, DIR_, LINK_, SUB_, ALIAS_, OPEN_, DEEP_, N_ };
     const char *p[N_] = {
-        xstrdup(h_fmt("%s/file", c)),  xstrdup(h_fmt("%s/dir", c)),
-        xstrdup(h_fmt("%s/link", c)),  xstrdup(h_fmt("%s/sub/x", c)),
-        xstrdup(h_fmt("%s/alias/x", c)), xstrdup(h_fmt("%s/opened", c)),
-        xstrdup(h_fmt("%s/deep/a/b", c)), /* its parents missing too */
+        h_xstrdup(h_fmt("%s/file", c)),  h_xstrdup(h_fmt("%s/dir", c)),
+        h_xstrdup(h_fmt("%s/link", c)),  h_xstrdup(h_fmt("%s/sub/x", c)),
+        h_xstrdup(h_fmt("%s/alias/x", c)), h_xstrdup(h_fmt("%s/opened", c)),
+        h_xstrdup(h_fmt("%s/deep/a/b", c)), /* its parents missing too */
     };
     const char *neg[N_ + 1];
     for (int i = 0; i < N_; i++)
@@ -983,13 +955,13 @@ static void test_negative_bound_long_revalidate(void **state)
     struct h_result r;
     char c[H_PATH_MAX];
     snprintf(c, sizeof c, "%.4000s/c", f->src);
-    mkdir_mode(c, 0755);
+    h_mkdir_mode(c, 0755);
     /* an entry, so that the revalidator's next pass is paced by
      * --revalidate-ms (with none it looks every --revalidate-ms / 10) */
     const char *const one[] = {h_src(f, "one"), NULL};
     h_cache(f, one, 1);
     h_sleep_ms(3000);
-    const char *neg[] = {xstrdup(h_fmt("%s/later", c)), NULL};
+    const char *neg[] = {h_xstrdup(h_fmt("%s/later", c)), NULL};
     prime(f, neg, NULL, "priming the missing path");
     assert_int_equal(h_write_str(neg[0], "made behind the cache\n"), 0);
     h_shim(f, &r, NULL, H_ARGV(g_metaops, "poll-stat", neg[0], "50", "5000"));
@@ -1028,7 +1000,7 @@ static char *shim_sh(struct h_fix *f, const char *dir, const char *script, char 
 static void cat_until_hit(struct h_fix *f, const char *dir, const char *name, const char *want)
 {
     uint64_t end = h_now_ms() + 10000;
-    const char *key = xstrdup(h_fmt("%s/%s", dir, name));
+    const char *key = h_xstrdup(h_fmt("%s/%s", dir, name));
     for (;;) {
         long long hits = h_stat(&f->d, "hits");
         char *err;
@@ -1063,7 +1035,7 @@ static void test_symlink_target_replaced(void **state)
     char d[H_PATH_MAX];
     char *report = NULL;
     snprintf(d, sizeof d, "%.4000s/d", f->src);
-    mkdir_mode(d, 0755);
+    h_mkdir_mode(d, 0755);
 
     /* the issue's own lines, all under the shim */
     char *out = shim_sh(f, d, "printf old >target; ln -s target link; cat link", NULL);
@@ -1080,7 +1052,7 @@ static void test_symlink_target_replaced(void **state)
     assert_string_equal(out, "older");
     free(out);
     cat_until_hit(f, d, "l2", "older");
-    const char *const stat_paths[] = {xstrdup(h_fmt("%s/l2", d)), xstrdup(h_fmt("%s/t2", d)),
+    const char *const stat_paths[] = {h_xstrdup(h_fmt("%s/l2", d)), h_xstrdup(h_fmt("%s/t2", d)),
                                       NULL};
     prime(f, NULL, stat_paths, "the link's stat");
     expect_sh(f, d, "printf newest! >t2.lock; mv t2.lock t2; cat l2", "newest!",
@@ -1090,7 +1062,7 @@ static void test_symlink_target_replaced(void **state)
     free((char *)stat_paths[1]);
 
     /* through a symlinked directory */
-    mkdir_mode(h_fmt("%s/realdir", d), 0755);
+    h_mkdir_mode(h_fmt("%s/realdir", d), 0755);
     out = shim_sh(f, d, "ln -s realdir dirlink; printf old >realdir/f; cat dirlink/f", NULL);
     assert_string_equal(out, "old");
     free(out);
@@ -1108,9 +1080,9 @@ static void test_symlink_target_replaced(void **state)
 static void dir_with_dirlink(struct h_fix *f, const char *name, char *d)
 {
     snprintf(d, H_PATH_MAX, "%.4000s/%s", f->src, name);
-    mkdir_mode(d, 0755);
-    mkdir_mode(h_fmt("%s/realdir", d), 0755);
-    symlink_ok("realdir", h_fmt("%s/dirlink", d));
+    h_mkdir_mode(d, 0755);
+    h_mkdir_mode(h_fmt("%s/realdir", d), 0755);
+    h_symlink("realdir", h_fmt("%s/dirlink", d));
 }
 
 /* The other way round: the real name is what the tier serves, the change
@@ -1136,8 +1108,8 @@ static void test_change_through_symlinked_name(void **state)
               "realdir/g (served), replaced by a rename through dirlink/g", &report);
 
     /* a negative entry: realdir/b served as missing, created as dirlink/b */
-    const char *neg[] = {xstrdup(h_fmt("%s/realdir/b", d)), NULL};
-    const char *pos[] = {xstrdup(h_fmt("%s/realdir", d)), NULL};
+    const char *neg[] = {h_xstrdup(h_fmt("%s/realdir/b", d)), NULL};
+    const char *pos[] = {h_xstrdup(h_fmt("%s/realdir", d)), NULL};
     prime(f, neg, pos, "realdir/b missing");
     out = metaops(f, H_ARGV("creat", h_fmt("%s/dirlink/b", d), "x", "+", "stat", neg[0]),
                   "creat dirlink/b");
@@ -1150,7 +1122,7 @@ static void test_change_through_symlinked_name(void **state)
 
     /* metadata: realdir/h's stat served, chmod through dirlink/h */
     assert_int_equal(h_write_str(h_fmt("%s/realdir/h", d), "h\n"), 0);
-    const char *hpos[] = {xstrdup(h_fmt("%s/realdir/h", d)), NULL};
+    const char *hpos[] = {h_xstrdup(h_fmt("%s/realdir/h", d)), NULL};
     prime(f, NULL, hpos, "realdir/h's stat");
     expect_sh(f, d, "chmod 600 dirlink/h; stat -c %a realdir/h", "600\n",
               "realdir/h (stat served), chmod 600 through dirlink/h", &report);
@@ -1196,10 +1168,10 @@ static void test_change_through_final_symlink(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const struct final_link_case *c = &cases[i];
         struct plist pos = {0};
-        write_mode(h_fmt("%s/%s", d, c->file), "hello\n", 0644);
+        h_put_mode(h_fmt("%s/%s", d, c->file), "hello\n", 0644);
         pl_add(&pos, h_fmt("%s/%s", d, c->file));
         for (int j = 0; j < 2 && c->links[j][0]; j++) {
-            symlink_ok(c->links[j][1], h_fmt("%s/%s", d, c->links[j][0]));
+            h_symlink(c->links[j][1], h_fmt("%s/%s", d, c->links[j][0]));
             pl_add(&pos, h_fmt("%s/%s", d, c->links[j][0]));
         }
         prime(f, NULL, pos.v, h_fmt("%s: priming", c->name));
@@ -1212,10 +1184,10 @@ static void test_change_through_final_symlink(void **state)
     }
 
     /* O_CREAT through a dangling symlink: its target was served as missing */
-    const char *dangling[] = {xstrdup(h_fmt("%s/nt", d)), xstrdup(h_fmt("%s/dl", d)), NULL};
+    const char *dangling[] = {h_xstrdup(h_fmt("%s/nt", d)), h_xstrdup(h_fmt("%s/dl", d)), NULL};
     const char *nt[] = {dangling[0], NULL}; /* (no negative entry is kept for
                                                 a dangling symlink itself) */
-    symlink_ok("nt", dangling[1]);
+    h_symlink("nt", dangling[1]);
     prime(f, nt, NULL, "dangling: priming");
     char *out = metaops(f, H_ARGV("write", dangling[1], "made through dl\n"), "dangling");
     if (!strstr(out, " OK\n"))
@@ -1228,10 +1200,10 @@ static void test_change_through_final_symlink(void **state)
      * it is open for writing: fail_writing), and is the new one after the
      * close (where no lease can tell, as on NFS, the close's marks on the
      * resolved name kill what was recorded meanwhile) */
-    const char *six[] = {xstrdup(h_fmt("%s/t6", d)), xstrdup(h_fmt("%s/l6", d)), NULL};
-    const char *go = xstrdup(h_fmt("%s/go-t6", f->tmp));
-    write_mode(six[0], "hello\n", 0644);
-    symlink_ok("t6", six[1]);
+    const char *six[] = {h_xstrdup(h_fmt("%s/t6", d)), h_xstrdup(h_fmt("%s/l6", d)), NULL};
+    const char *go = h_xstrdup(h_fmt("%s/go-t6", f->tmp));
+    h_put_mode(six[0], "hello\n", 0644);
+    h_symlink("t6", six[1]);
     struct h_proc w;
     assert_int_equal(h_start(&w, h_shim_env(f, NULL),
                              h_wrapped(f->wrap, H_ARGV(g_metaops, "openw", six[1], "+", "writefd",
@@ -1281,9 +1253,9 @@ static void test_link_old_name(void **state)
     char *report = NULL;
     char dir[H_PATH_MAX];
     snprintf(dir, sizeof dir, "%.4000s/l", f->src);
-    mkdir_mode(dir, 0755);
-    const char *orig = xstrdup(h_fmt("%s/orig", dir)), *new = xstrdup(h_fmt("%s/new", dir));
-    write_mode(orig, "the original\n", 0644);
+    h_mkdir_mode(dir, 0755);
+    const char *orig = h_xstrdup(h_fmt("%s/orig", dir)), *new = h_xstrdup(h_fmt("%s/new", dir));
+    h_put_mode(orig, "the original\n", 0644);
     const char *pos[] = {orig, NULL};
     const char *both[] = {orig, new, NULL};
 
@@ -1330,9 +1302,9 @@ static void test_access_refused_arguments(void **state)
     struct h_fix *f = *state;
     char dir[H_PATH_MAX];
     snprintf(dir, sizeof dir, "%.4000s/acc", f->src);
-    mkdir_mode(dir, 0755);
-    const char *file = xstrdup(h_fmt("%s/file", dir)), *nope = xstrdup(h_fmt("%s/nope", dir));
-    write_mode(file, "readable\n", 0644);
+    h_mkdir_mode(dir, 0755);
+    const char *file = h_xstrdup(h_fmt("%s/file", dir)), *nope = h_xstrdup(h_fmt("%s/nope", dir));
+    h_put_mode(file, "readable\n", 0644);
     const char *neg[] = {nope, NULL}, *pos[] = {file, NULL};
     prime(f, neg, pos, "priming");
     /* the metaops command, the path, then its arguments (NULL: none) */
@@ -1387,10 +1359,10 @@ static void test_access_real_ids(void **state)
     }
     char dir[H_PATH_MAX];
     snprintf(dir, sizeof dir, "%.4000s/ids", f->src);
-    mkdir_mode(dir, 0755);
-    mkdir_mode(h_fmt("%s/secret", dir), 0700);
-    const char *file = xstrdup(h_fmt("%s/secret/file", dir));
-    write_mode(file, "root's\n", 0644);
+    h_mkdir_mode(dir, 0755);
+    h_mkdir_mode(h_fmt("%s/secret", dir), 0700);
+    const char *file = h_xstrdup(h_fmt("%s/secret/file", dir));
+    h_put_mode(file, "root's\n", 0644);
     const char *pos[] = {file, NULL};
     prime(f, NULL, pos, "priming");
     const char *argv[] = {g_metaops, "setreuid", "65534", "0", "+", "access", file, "0", "-",
@@ -1418,10 +1390,10 @@ static void test_syscall_miss_as_asked(void **state)
     struct h_fix *f = *state;
     char dir[H_PATH_MAX];
     snprintf(dir, sizeof dir, "%.4000s/sc", f->src);
-    mkdir_mode(dir, 0755);
-    const char *file = xstrdup(h_fmt("%s/file", dir)), *link = xstrdup(h_fmt("%s/link", dir));
-    write_mode(file, "hello\n", 0644);
-    symlink_ok("file", link);
+    h_mkdir_mode(dir, 0755);
+    const char *file = h_xstrdup(h_fmt("%s/file", dir)), *link = h_xstrdup(h_fmt("%s/link", dir));
+    h_put_mode(file, "hello\n", 0644);
+    h_symlink("file", link);
     const char *argv[] = {g_metaops, "deny", "statx,faccessat,readlinkat",
                           "+", "sys", "newfstatat", file, "0",
                           "+", "sys", "newfstatat", link, "0x100",
@@ -1450,9 +1422,9 @@ static void test_enotdir_answered(void **state)
     struct h_fix *f = *state;
     char dir[H_PATH_MAX];
     snprintf(dir, sizeof dir, "%.4000s/e", f->src);
-    mkdir_mode(dir, 0755);
-    write_mode(h_fmt("%s/file", dir), "a regular file\n", 0644);
-    const char *neg[] = {xstrdup(h_fmt("%s/file/x", dir)), xstrdup(h_fmt("%s/file/y/z", dir)),
+    h_mkdir_mode(dir, 0755);
+    h_put_mode(h_fmt("%s/file", dir), "a regular file\n", 0644);
+    const char *neg[] = {h_xstrdup(h_fmt("%s/file/x", dir)), h_xstrdup(h_fmt("%s/file/y/z", dir)),
                          NULL};
     struct counters a, b;
     counters(f, &a);
@@ -1477,7 +1449,7 @@ static void test_noexec_mount(void **state)
     }
     char nx[H_PATH_MAX];
     snprintf(nx, sizeof nx, "%.4000s/nx", f->src);
-    mkdir_mode(nx, 0755);
+    h_mkdir_mode(nx, 0755);
     struct h_result r;
     h_run(&r, NULL, H_ARGV("mount", "-t", "tmpfs", "-o", "noexec,size=1m", "tmpfs", nx), 10000);
     if (r.code != 0) {
@@ -1487,8 +1459,8 @@ static void test_noexec_mount(void **state)
         skip();
     }
     h_result_free(&r);
-    write_mode(h_fmt("%s/run.sh", nx), "#!/bin/sh\n", 0755);
-    const char *const paths[] = {xstrdup(h_fmt("%s/run.sh", nx)), NULL};
+    h_put_mode(h_fmt("%s/run.sh", nx), "#!/bin/sh\n", 0755);
+    const char *const paths[] = {h_xstrdup(h_fmt("%s/run.sh", nx)), NULL};
     char *plain = metaprobe(f, false, NULL, paths, "noexec");
     if (!strstr(plain, "access/X_OK ret=-1 errno=EACCES"))
         fail_msg("the kernel granted X_OK on a noexec mount?\n%s", plain);
@@ -1628,7 +1600,7 @@ static void test_python_imports(void **state)
         "real_libs/zeta.py", "Z = 'zeta via a symlinked path entry'\n",
         NULL};
     write_tree(base, files);
-    symlink_ok("real_libs", h_fmt("%s/libs", base));
+    h_symlink("real_libs", h_fmt("%s/libs", base));
     /* bytecode written once, without the shim: every run reads it (and
      * none writes any: -B) */
     struct h_result r;
@@ -1701,7 +1673,7 @@ static void test_node_requires(void **state)
         "linked-pkg/main.js", "exports.name = 'linked (a symlinked package)';\n",
         NULL};
     write_tree(base, files);
-    symlink_ok("../../linked-pkg", h_fmt("%s/app/node_modules/linked", base));
+    h_symlink("../../linked-pkg", h_fmt("%s/app/node_modules/linked", base));
     program_parity(f, h_fmt("%s/app", base), H_ARGV("node", "-e", "require('./index.js')"),
                    "node requiring a tree", false);
     H_PASS(f);

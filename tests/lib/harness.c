@@ -1015,6 +1015,49 @@ void h_cache(struct h_fix *f, const char *const *paths, long long entries)
 }
 
 /* ---- assertions (cmocka) ----------------------------------------------------- */
+char *h_xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    assert_non_null(p);
+    return p;
+}
+
+const char *h_line_of(const char *text, int i, char *buf, size_t n)
+{
+    const char *p = text;
+    while (i-- > 0 && p)
+        p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
+    if (!p || !*p)
+        return NULL;
+    snprintf(buf, n, "%.*s", (int)strcspn(p, "\n"), p);
+    return buf;
+}
+
+void h_mkdir_mode(const char *p, mode_t mode)
+{
+    if (mkdir(p, mode) < 0 && errno != EEXIST)
+        fail_msg("mkdir %s: %s", p, strerror(errno));
+    assert_int_equal(chmod(p, mode), 0);
+}
+
+void h_put(const char *p, const char *text)
+{
+    if (h_write_str(p, text) < 0)
+        fail_msg("write %s: %s", p, strerror(errno));
+}
+
+void h_put_mode(const char *p, const char *text, mode_t mode)
+{
+    h_put(p, text);
+    assert_int_equal(chmod(p, mode), 0);
+}
+
+void h_symlink(const char *target, const char *p)
+{
+    if (symlink(target, p) < 0)
+        fail_msg("symlink %s -> %s: %s", p, target, strerror(errno));
+}
+
 void h_assert_bytes(const void *got, size_t got_len, const void *want, size_t want_len,
                     const char *what)
 {

@@ -201,6 +201,18 @@ void h_assert_ok(const struct h_result *r, const char *what);
 void h_assert_in_tier(const char *where_out, const char *dir, const char *what);
 void h_assert_not_in_tier(const char *where_out, const char *dir, const char *what);
 
+/* Setting up trees, failing the test on any error: a copy of s; directory p
+ * with exactly mode (chmod'ed: the umask stays out of it); file p holding
+ * text (and chmod'ed to mode); symlink p to target. */
+char *h_xstrdup(const char *s);
+/* Line i (0-based) of text, copied into buf (n bytes); NULL when there is
+ * none. */
+const char *h_line_of(const char *text, int i, char *buf, size_t n);
+void h_mkdir_mode(const char *p, mode_t mode);
+void h_put(const char *p, const char *text);
+void h_put_mode(const char *p, const char *text, mode_t mode);
+void h_symlink(const char *target, const char *p);
+
 /* ---- helper programs, root, tallies, objects ---- */
 /* tests/helpers/NAME built next to this test (as h_probe finds probe). */
 const char *h_helper(const char *name);
