@@ -138,7 +138,7 @@ deps:
 
 # What each unit test links besides itself: the code it tests (built into
 # dbg/, with the debug checks) and what that needs.
-STORE_OBJS := shmd/store.o shmd/debug.o shmd/snapshot.o shmd/log.o tier/index.o tier/hash.o tier/path.o \
+STORE_OBJS := shmd/store.o shmd/debug.o shmd/snapshot.o shmd/fdio.o shmd/log.o tier/index.o tier/hash.o tier/path.o \
               tier/listing.o tier/ring.o
 TEST_OBJS_test_access := shmd/access.o
 # (test_config: preload/config.c is the shim's pure environment parser,
@@ -148,7 +148,7 @@ TEST_OBJS_test_config := shmd/opts.o shmd/units.o shmd/log.o tier/config.o tier/
 TEST_OBJS_test_evict  := $(STORE_OBJS) tests/unit/fixture.o
 TEST_OBJS_test_index  := $(STORE_OBJS) tests/unit/fixture.o
 TEST_OBJS_test_marks  := $(STORE_OBJS) shmd/marks.o tests/unit/fixture.o
-TEST_OBJS_test_snapshot := shmd/snapshot.o tier/index.o tier/hash.o tier/path.o tier/listing.o
+TEST_OBJS_test_snapshot := shmd/snapshot.o shmd/fdio.o tier/index.o tier/hash.o tier/path.o tier/listing.o
 TEST_OBJS_test_ring   := tier/ring.o tier/hash.o
 TEST_OBJS_test_layout :=
 TEST_OBJS_test_path   := tier/path.o
@@ -156,7 +156,7 @@ TEST_OBJS_test_proto  := tier/proto.o tier/hash.o tier/path.o
 # The integration tests run the real programs: they link the tier (release
 # objects, as the daemon is built) and the harness, and some a piece more.
 TEST_LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/lib/*.c))
-TEST_OBJS_test_pressure := shmd/store.o shmd/debug.o shmd/snapshot.o shmd/log.o
+TEST_OBJS_test_pressure := shmd/store.o shmd/debug.o shmd/snapshot.o shmd/fdio.o shmd/log.o
 # test_fleet writes forged and truncated values into memcached itself
 TEST_LIBS_test_fleet := -lmemcached -lsodium
 

@@ -127,7 +127,7 @@ test-tsan: tsan-build
 FUZZ_CFLAGS := $(BASE) $(CPPFLAGS) -O1 -g -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -pthread -DSHMCACHE_DEBUG=2
 fuzz_objs = $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(1))
-FUZZ_OBJS_fuzz_index   := $(call fuzz_objs,$(TIER_SRC) shmd/store.c shmd/debug.c shmd/snapshot.c shmd/log.c)
+FUZZ_OBJS_fuzz_index   := $(call fuzz_objs,$(TIER_SRC) shmd/store.c shmd/debug.c shmd/snapshot.c shmd/fdio.c shmd/log.c)
 FUZZ_OBJS_fuzz_miss    := $(call fuzz_objs,$(TIER_SRC) $(SHMD_LIB))
 FUZZ_OBJS_fuzz_control := $(call fuzz_objs,$(TIER_SRC) $(SHMD_LIB))
 

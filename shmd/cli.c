@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "shmd/cli.h"
+#include "shmd/fdio.h"
 #include "shmd/opts.h"
 #include "shmd/units.h"
 #include "tier/config.h"
@@ -172,30 +173,15 @@ int cli_connect(const char *dir, bool quiet)
     return s;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 FILE *cli_request(const char *dir, const char *cmd, char *const *args, size_t nargs, bool quiet)
 {
     int s = cli_connect(dir, quiet);
     if (s < 0)
         return NULL;
     signal(SIGPIPE, SIG_IGN);
-    bool ok = write_all(s, cmd, strlen(cmd) + 1) == 0;
+    bool ok = shmd_write_all(s, cmd, strlen(cmd) + 1) == 0;
     for (size_t i = 0; ok && i < nargs; i++)
-        ok = write_all(s, args[i], strlen(args[i]) + 1) == 0;
+        ok = shmd_write_all(s, args[i], strlen(args[i]) + 1) == 0;
     shutdown(s, SHUT_WR);
     FILE *f = fdopen(s, "r");
     if (!f) {

@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "shmd/fdio.h"
 #include "shmd/snapshot.h"
 #include "tier/hash.h"
 #include "tier/index.h"
@@ -310,20 +311,6 @@ static int by_snap_ino(const void *pa, const void *pb)
     return a->snap_ino < b->snap_ino ? -1 : a->snap_ino > b->snap_ino;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    for (const char *c = p; n;) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Read the snapshot back: the map's entries, and whether the names came
  * in the source's order. */
 static int read_back(int sfd, const struct snap_src *src, const struct name_set *set,
@@ -409,7 +396,7 @@ int snapshot_build(int dirfd, const char *name, uint64_t id, const struct snap_s
     *head = (struct tier_list_head){.magic = TIER_LIST_MAGIC, .object_id = id, .count = count};
     tier_list_map_name(name, mapname);
     mfd = openat(dirfd, mapname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
-    if (mfd < 0 || write_all(mfd, map, tier_list_map_size(count)) < 0 || close(mfd) < 0) {
+    if (mfd < 0 || shmd_write_all(mfd, map, tier_list_map_size(count)) < 0 || close(mfd) < 0) {
         mfd = -1;
         goto fail;
     }
