@@ -5,6 +5,7 @@
  * prefix hashes its path once. Words are assembled byte by byte in
  * little-endian order so the result does not depend on host endianness or
  * alignment. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "tier/hash.h"
@@ -46,28 +47,27 @@ static inline uint64_t mix_word(uint64_t h, uint64_t w)
     return rotl64(h, 27) * 5 + 0x52dce729;
 }
 
-uint64_t tier_hash_key(uint64_t seed, const void *key, size_t n)
+/* Both hashes: the last partial word read whole when the key is padded
+ * (zeros after it, tier/hash.h), byte by byte otherwise. Inlined into each
+ * with padded a constant, so the key's hash has no byte loop. */
+static inline uint64_t hash_words(uint64_t seed, const unsigned char *p, size_t n, bool padded)
 {
-    const unsigned char *p = key;
     uint64_t h = seed ^ ((uint64_t)n * C2);
     size_t i = 0;
 
     for (; i + 8 <= n; i += 8)
         h = mix_word(h, load_le64(p + i));
     if (i < n)
-        h = mix_word(h, load_le64(p + i)); /* the padding is zero */
+        h = mix_word(h, padded ? load_le64(p + i) : load_tail(p + i, n - i));
     return fmix64(h ^ n);
+}
+
+uint64_t tier_hash_key(uint64_t seed, const void *key, size_t n)
+{
+    return hash_words(seed, key, n, true);
 }
 
 uint64_t tier_hash(uint64_t seed, const void *data, size_t n)
 {
-    const unsigned char *p = data;
-    uint64_t h = seed ^ ((uint64_t)n * C2);
-    size_t i = 0;
-
-    for (; i + 8 <= n; i += 8)
-        h = mix_word(h, load_le64(p + i));
-    if (i < n)
-        h = mix_word(h, load_tail(p + i, n - i));
-    return fmix64(h ^ n);
+    return hash_words(seed, data, n, false);
 }
