@@ -252,11 +252,10 @@ void load_file(struct shmd *d, const char *key, size_t len, int given, struct lo
     }
     /* the fleet first (fleet.h): a copy of exactly the version this host
      * sees, verified, and no byte read from the source; else the source */
-    int64_t copied = -1;
+    int64_t copied = -1, mtime_ns = (int64_t)timespec_ns(&st1.st_mtim);
     bool from_fleet = false;
     if (d->fleet && st1.st_size > 0 &&
-        fleet_fetch(d->fleet, key, len, (uint64_t)st1.st_size, (int64_t)timespec_ns(&st1.st_mtim),
-                    ofd) == 1) {
+        fleet_fetch(d->fleet, key, len, (uint64_t)st1.st_size, mtime_ns, ofd) == 1) {
         copied = st1.st_size;
         from_fleet = true;
     }
@@ -347,8 +346,7 @@ void load_file(struct shmd *d, const char *key, size_t len, int given, struct lo
         int pfd;
         if (d->fleet && st1.st_size > 0 &&
             (pfd = openat(d->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
-            fleet_publish(d->fleet, key, len, (uint64_t)st1.st_size,
-                          (int64_t)timespec_ns(&st1.st_mtim), pfd);
+            fleet_publish(d->fleet, key, len, (uint64_t)st1.st_size, mtime_ns, pfd);
     }
     if (put < 0)
         fail_count(d, r, put == -2 ? TIER_FAIL_NOSPACE : TIER_FAIL_INDEX_FULL);

@@ -229,7 +229,7 @@ static int missing_top(const char *parent, int plen, char *out)
         int ulen = parent_of(out, (size_t)n, up);
         if (ulen < 0)
             return -1;
-        if (stat(up, &st) == 0)
+        if (source_stat(AT_FDCWD, up, 0, &st) == 0)
             return n;
         if (errno != ENOENT && errno != ENOTDIR)
             return -1;
