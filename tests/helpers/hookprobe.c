@@ -619,6 +619,22 @@ static long w_scandir(void *const *p, int *err)
     return n;
 }
 
+WP(w_fdopendir_badfd, fdopendir(-1))
+
+/* fdopendir of a fresh descriptor of sub (the warm run serves it): the
+ * stream owns it, closedir (the release) closes it */
+static long w_fdopendir(void *const *p, int *err)
+{
+    (void)p;
+    int fd = openat(g.dfd, "sub", O_RDONLY | O_DIRECTORY);
+    errno = EDOM;
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    *err = errno;
+    if (!d && fd >= 0)
+        close(fd);
+    return (long)(intptr_t)d;
+}
+
 static void rel_fclose(long r) { fclose((FILE *)(intptr_t)r); }
 static void rel_closedir(long r) { closedir((DIR *)(intptr_t)r); }
 static void rel_free(long r) { free((void *)(intptr_t)r); }
@@ -893,6 +909,8 @@ static const struct row rows[] = {
     {.func = "opendir", .ret = R_PTR, .call = w_opendir, .release = rel_closedir,
      .slot = {FIXED("path", "@/sub")}},
     {.func = "scandir", .ret = R_INT, .call = w_scandir, .slot = {FIXED("path", "@/sub")}},
+    {.func = "fdopendir", .ret = R_PTR, .call = w_fdopendir, .release = rel_closedir},
+    {.func = "fdopendir", .okname = "badfd", .ret = R_PTR, .call = w_fdopendir_badfd},
     {.func = "realpath", .ret = R_PTR, .call = w_realpath, .release = rel_free,
      .slot = {USTR("path", "@/lnk")}},
 };
