@@ -6,12 +6,24 @@
  * O_NONBLOCK (so a child after exec inherits it exactly as it would the
  * real file's), and re-check the record: a hit is only served if the entry
  * was valid across the open. A miss is one datagram to shmd, never
- * waiting: a full queue drops it (counted), the program was served
- * already. */
+ * blocking: a full queue drops it (counted), the program was served
+ * already.
+ *
+ * The fleet wait (SHMCACHE_FLEET_WAIT_MS, tier/proto.h): while the
+ * daemon's fleet answers, a content miss carries a pipe, and the program
+ * waits on it, at most the bound, for the daemon to fetch the copy from
+ * the fleet. Told it is served, the shim opens the copy and puts it in
+ * place of the real descriptor (dup3: the same number, offset 0, the
+ * caller's O_CLOEXEC), so the program's first open reads from the tier.
+ * Told the copy comes from the source, or told nothing in time, it keeps
+ * the real descriptor: exactly the open it would have had without a
+ * fleet. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -24,7 +36,9 @@
 #include "preload/objtab.h"
 #include "preload/open.h"
 #include "preload/real.h"
+#include "preload/sys.h"
 #include "tier/access.h"
+#include "tier/clock.h"
 #include "tier/hash.h"
 #include "tier/proto.h"
 #include "tier/ring.h"
@@ -126,51 +140,116 @@ int shim_serve_path(int dirfd, const char *path, int maybe, int flags, char *key
 }
 
 /* One notice to shmd: what (0 a content miss, 1 metadata, 2 a listing:
- * its tag in proto.h), key (padded), and fd when not -1. Never blocks. A
- * datagram while the daemon's socket has room; the path alone in the miss
- * ring (tier/ring.h) when it has none; counted unsent only when the ring
- * is full too. pre: a entered. */
-static void send_notice(struct shim_attach *a, uint32_t what, const char *key, int len, int fd)
+ * its tag in proto.h), key (padded), and fd and waiter when not -1 (the
+ * program's open, the pipe it waits on). Never blocks. A datagram while
+ * the daemon's socket has room; the path alone in the miss ring
+ * (tier/ring.h) when it has none; counted unsent only when the ring is
+ * full too. Returns true when the datagram, with its descriptors, went.
+ * pre: a entered. */
+static bool send_notice(struct shim_attach *a, uint32_t what, const char *key, int len, int fd,
+                        int waiter)
 {
     static const char *const tags[] = {PROTO_MISS_TAG, PROTO_STAT_TAG, PROTO_LIST_TAG};
     const char *tag = tags[what];
     union {
         struct cmsghdr h;
-        char space[CMSG_SPACE(sizeof(int))];
+        char space[CMSG_SPACE(2 * sizeof(int))];
     } ctl;
+    int fds[2] = {fd, waiter};
     int s = load_relaxed(&a->sockfd);
 
     if (s < 0)
-        return;
+        return false;
     struct iovec iov[2] = {{(void *)tag, PROTO_MISS_TAG_LEN}, {(void *)key, (size_t)len}};
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
     if (fd >= 0) {
+        size_t n = waiter >= 0 ? 2 : 1;
         memset(&ctl, 0, sizeof ctl);
         mh.msg_control = ctl.space;
-        mh.msg_controllen = sizeof ctl.space;
+        mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
         struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+        cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
     }
-    if (sendmsg(s, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
-        ((errno != EAGAIN && errno != ENOBUFS) ||
-         !tier_ring_push(a->view.ring, what, key, (size_t)len)))
+    if (sendmsg(s, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+        return true;
+    if ((errno != EAGAIN && errno != ENOBUFS) ||
+        !tier_ring_push(a->view.ring, what, key, (size_t)len))
         tier_count(&a->view, TIER_COUNT_UNSENT);
+    return false;
 }
 
-void shim_notify_miss(const char *key, int len, int fd)
+/* Wait on the pipe rd for shmd's word (proto.h), at most ms. ppoll by
+ * system call: no cancellation point inside the program's open, and no
+ * other library's poll in between. Returns 1 served, 0 not (the source,
+ * or a daemon that closed the pipe), -1 the bound passed. */
+static int wait_word(int rd, unsigned ms)
+{
+    uint64_t deadline = mono_ns() + (uint64_t)ms * NS_PER_MS;
+    struct pollfd pfd = {.fd = rd, .events = POLLIN};
+    char word = 0;
+
+    for (;;) {
+        uint64_t now = mono_ns();
+        if (now >= deadline)
+            return -1;
+        struct timespec left = ns_timespec(deadline - now);
+        long r = shim_sys6(SYS_ppoll, (long)&pfd, 1, (long)&left, 0, 8, 0);
+        if (r == -EINTR)
+            continue;
+        if (r < 0)
+            return 0;
+        if (r == 0)
+            return -1;
+        long n = shim_sys3(SYS_read, rd, &word, 1);
+        return n == 1 && word == PROTO_WAIT_SERVED;
+    }
+}
+
+/* Served after the wait: the copy in place of fd (its number, the
+ * caller's O_CLOEXEC). True when fd now reads from the tier. */
+static bool serve_in_place(const char *key, int len, int fd, int flags)
+{
+    bool notify;
+    int err;
+    int obj = shim_serve(key, len, flags, &notify, &err);
+
+    if (obj < 0)
+        return false;
+    bool done = REAL(dup3)(obj, fd, flags & O_CLOEXEC) == fd;
+    shim_close(obj);
+    return done;
+}
+
+void shim_notify_miss(const char *key, int len, int fd, int flags)
 {
     struct shim_attach *a = shim_enter(false);
+    int p[2] = {-1, -1};
 
     if (!a)
         return;
-    send_notice(a, 0, key, len, fd);
+    if (shim_cfg.fleet_wait_ms && fd >= 0 &&
+        load_acquire(&a->view.hdr->fleet) == TIER_FLEET_ANSWERING &&
+        pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+        p[0] = p[1] = -1;
+    bool sent = send_notice(a, 0, key, len, fd, p[1]);
+    if (p[1] >= 0)
+        shim_close(p[1]); /* shmd holds its own: its close is our hangup */
     tier_count(&a->view, TIER_COUNT_MISS);
     shim_leave(a);
     if (shim_cfg.log != SHIM_LOG_OFF)
         shim_log("MISS", key);
+    if (p[0] < 0)
+        return;
+    int got = sent ? wait_word(p[0], shim_cfg.fleet_wait_ms) : 0;
+    shim_close(p[0]);
+    bool served = got > 0 && serve_in_place(key, len, fd, flags);
+    if ((served || got < 0) && (a = shim_enter(false))) {
+        tier_count(&a->view, served ? TIER_COUNT_WAIT_HIT : TIER_COUNT_WAIT_TIMEOUT);
+        shim_leave(a);
+    }
 }
 
 static void notify_plain(uint32_t kind, const char *what, const char *key, int len)
@@ -179,7 +258,7 @@ static void notify_plain(uint32_t kind, const char *what, const char *key, int l
 
     if (!a)
         return;
-    send_notice(a, kind, key, len, -1);
+    send_notice(a, kind, key, len, -1, -1);
     shim_leave(a);
     if (shim_cfg.log != SHIM_LOG_OFF)
         shim_log(what, key);

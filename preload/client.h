@@ -25,10 +25,14 @@ int shim_serve_path(int dirfd, const char *path, int maybe, int flags, char *key
                     bool *notify, int *err) __attribute__((visibility("hidden")));
 
 /* Tell shmd about a miss on key, handing it fd, the descriptor the real
- * open just returned (read-only), so it can copy through the same open
- * file (page cache, no second open on the slow filesystem). Never blocks.
- * May change errno. */
-void shim_notify_miss(const char *key, int len, int fd) __attribute__((visibility("hidden")));
+ * open just returned (read-only, with the open's flags), so it can copy
+ * through the same open file (page cache, no second open on the slow
+ * filesystem). With a fleet answering and SHMCACHE_FLEET_WAIT_MS, waits at
+ * most that long for shmd to fetch the copy from the fleet, and then puts
+ * the copy in place of fd (client.c); otherwise never blocks. fd stays
+ * the caller's either way. May change errno. */
+void shim_notify_miss(const char *key, int len, int fd, int flags)
+    __attribute__((visibility("hidden")));
 
 /* Tell shmd that a metadata question on key (or an open that found
  * nothing) had no answer in the tier: it records the path's stat, or that

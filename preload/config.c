@@ -1,4 +1,4 @@
-/* config.c - the shim's settings from the environment (see shim.h).
+/* config.c - the shim's settings from the environment (see config.h).
  *
  * Rules for bad values: one warning line each; the value is refused and its
  * setting stays inert, except where inert would be less safe than the user
@@ -18,12 +18,33 @@ static bool word_in(const char *v, const char *const *words)
     return false;
 }
 
-void shim_config_parse(struct shim_config *c, const char *disable, const char *prefix,
-                       const char *name, const char *dir, const char *log,
-                       const char *validate, uid_t uid, void (*warn)(const char *))
+/* SHMCACHE_FLEET_WAIT_MS: decimal milliseconds, 0 to SHIM_FLEET_WAIT_MAX_MS. */
+static unsigned parse_wait(const char *v, void (*warn)(const char *))
+{
+    char msg[512];
+    unsigned long ms = 0;
+    const char *p = v;
+
+    if (!v || !*v)
+        return SHIM_FLEET_WAIT_DEFAULT_MS;
+    for (; *p >= '0' && *p <= '9' && ms <= SHIM_FLEET_WAIT_MAX_MS; p++)
+        ms = ms * 10 + (unsigned long)(*p - '0');
+    if (p == v || *p || ms > SHIM_FLEET_WAIT_MAX_MS) {
+        snprintf(msg, sizeof msg, "SHMCACHE_FLEET_WAIT_MS=\"%.80s\": expected milliseconds "
+                 "from 0 to %u; misses do not wait for the fleet", v, SHIM_FLEET_WAIT_MAX_MS);
+        warn(msg);
+        return 0;
+    }
+    return (unsigned)ms;
+}
+
+void shim_config_parse(struct shim_config *c, const struct shim_env *e, uid_t uid,
+                       void (*warn)(const char *))
 {
     static const char *const yes[] = {"1", "true", "yes", "on", NULL};
     static const char *const no[] = {"", "0", "false", "no", "off", NULL};
+    const char *disable = e->disable, *prefix = e->prefix, *log = e->log;
+    const char *validate = e->validate;
     char msg[512];
     char err[300];
 
@@ -48,6 +69,7 @@ void shim_config_parse(struct shim_config *c, const char *disable, const char *p
             warn(msg);
         }
     }
+    c->fleet_wait_ms = parse_wait(e->fleet_wait, warn);
     if (disable && !word_in(disable, no)) {
         if (!word_in(disable, yes)) {
             snprintf(msg, sizeof msg, "SHMCACHE_DISABLE=\"%.80s\": expected 1, true, yes, "
@@ -75,7 +97,7 @@ void shim_config_parse(struct shim_config *c, const char *disable, const char *p
         warn(msg);
         return;
     }
-    if (config_instance_dir(name, dir, uid, c->dir, sizeof c->dir, err, sizeof err) < 0) {
+    if (config_instance_dir(e->name, e->dir, uid, c->dir, sizeof c->dir, err, sizeof err) < 0) {
         snprintf(msg, sizeof msg, "%s; shim disabled", err);
         warn(msg);
         return;

@@ -62,10 +62,13 @@ static void shim_init(void)
     } else if (dlsym(RTLD_DEFAULT, "shmd_daemon_marker")) {
         shim_cfg.enabled = false; /* inside shmd itself */
     } else {
-        shim_config_parse(&shim_cfg, getenv("SHMCACHE_DISABLE"), getenv("SHMCACHE_PREFIX"),
-                          getenv("SHMCACHE_NAME"), getenv("SHMCACHE_DIR"),
-                          getenv("SHMCACHE_LOG"), getenv("SHMCACHE_VALIDATE"),
-                          geteuid(), shim_warn);
+        struct shim_env env = {
+            .disable = getenv("SHMCACHE_DISABLE"), .prefix = getenv("SHMCACHE_PREFIX"),
+            .name = getenv("SHMCACHE_NAME"), .dir = getenv("SHMCACHE_DIR"),
+            .log = getenv("SHMCACHE_LOG"), .validate = getenv("SHMCACHE_VALIDATE"),
+            .fleet_wait = getenv("SHMCACHE_FLEET_WAIT_MS"),
+        };
+        shim_config_parse(&shim_cfg, &env, geteuid(), shim_warn);
     }
     if (shim_cfg.enabled) {
         shim_attach_prepare();

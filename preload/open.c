@@ -99,7 +99,7 @@ __attribute__((noinline)) static int open_slow(struct hook *h, enum open_kind k,
     fd = real_open(k, dirfd, path, flags, mode);
     hook_called(h);
     if (len >= 0 && fd >= 0 && notify)
-        shim_notify_miss(key, len, fd);
+        shim_notify_miss(key, len, fd, flags);
     else if (len >= 0 && fd < 0 && (h->err == ENOENT || h->err == ENOTDIR))
         shim_notify_stat(key, len); /* record that it does not exist */
     return fd;

@@ -89,7 +89,7 @@ __attribute__((noinline)) static FILE *fopen_slow(struct hook *h, bool large, co
     FILE *fp = real_fopen(large, path, mode);
     hook_called(h);
     if (fp && len >= 0 && notify)
-        shim_notify_miss(key, len, fileno(fp));
+        shim_notify_miss(key, len, fileno(fp), flags);
     return fp;
 }
 
@@ -159,7 +159,7 @@ __attribute__((noinline)) static FILE *freopen_slow(struct hook *h, bool large, 
             shim_close(obj);
         }
         if (notify && len >= 0)
-            shim_notify_miss(key, len, fileno(fp));
+            shim_notify_miss(key, len, fileno(fp), flags);
     }
     return fp;
 }

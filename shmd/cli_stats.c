@@ -125,6 +125,8 @@ static void print_prometheus(const struct snapshot *s)
         {"fleet_rejected", "fleet_rejected_total", "counter", "Fleet copies refused: bad MAC, short or missing parts."},
         {"fleet_queue_full", "fleet_queue_full_total", "counter", "Copies not offered to the fleet: its queue was full."},
         {"fleet_waits", "fleet_waits_total", "counter", "Misses that waited for another host's copy."},
+        {"fleet_wait_hits", "fleet_wait_hits_total", "counter", "Opens served after the program waited for the fleet."},
+        {"fleet_wait_timeouts", "fleet_wait_timeouts_total", "counter", "Program waits for the fleet that reached SHMCACHE_FLEET_WAIT_MS."},
     };
     char label[TIER_PATH_MAX * 2 + 16];
     const char *dir = str(s, "dir");
@@ -200,6 +202,10 @@ static void print_table(const struct snapshot *s, const struct snapshot *prev)
                (unsigned long long)num(s, "source_loads"), (unsigned long long)num(s, "fleet_stores"),
                (unsigned long long)num(s, "fleet_misses"), (unsigned long long)num(s, "fleet_rejected"),
                (unsigned long long)num(s, "fleet_errors"));
+    if (num(s, "fleet_wait_hits") || num(s, "fleet_wait_timeouts"))
+        printf("%-15s %llu opens served after waiting, %llu waits reached the bound\n",
+               "fleet waits", (unsigned long long)num(s, "fleet_wait_hits"),
+               (unsigned long long)num(s, "fleet_wait_timeouts"));
     printf("%-15s %llu\n", "load failures", (unsigned long long)num(s, "load_failures"));
     for (int i = 0; i < s->n; i++)
         if (strncmp(s->kv[i].key, "fail_", 5) == 0 && strcmp(s->kv[i].val, "0") != 0)

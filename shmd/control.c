@@ -124,6 +124,8 @@ static void cmd_stats(struct conn *c)
     reply(c, "fleet_rejected %llu\n", (unsigned long long)fc.rejected);
     reply(c, "fleet_queue_full %llu\n", (unsigned long long)fc.queue_full);
     reply(c, "fleet_waits %llu\n", (unsigned long long)fc.waits);
+    reply(c, "fleet_wait_hits %llu\n", (unsigned long long)n.wait_hits);
+    reply(c, "fleet_wait_timeouts %llu\n", (unsigned long long)n.wait_timeouts);
     for (int f = 0; f < TIER_FAIL_COUNT; f++) {
         char name[32];
         snprintf(name, sizeof name, "%s", load_fail_name(f));
@@ -203,7 +205,7 @@ static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
         /* wait for a queue slot rather than drop: warm is explicit */
         warm_batch_expect(b, 1);
         int r;
-        while ((r = queue_submit(c->d->queue, what, key, (size_t)len, -1, b)) < 0 &&
+        while ((r = queue_submit(c->d->queue, what, key, (size_t)len, -1, -1, b)) < 0 &&
                !load_relaxed(&c->d->stopping))
             usleep(SUBMIT_RETRY_US);
         if (r < 0) {

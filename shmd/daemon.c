@@ -176,8 +176,8 @@ int shmd_run(struct shmd_opts *o)
     d->idle_fd = d->opt.idle_exit_s ? openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     if (d->opt.fleet) {
         char err[400];
-        if (!(d->fleet = fleet_open(d->opt.fleet, d->opt.fleet_key, d->opt.fleet_ns, err,
-                                    sizeof err))) {
+        if (!(d->fleet = fleet_open(d->opt.fleet, d->opt.fleet_key, d->opt.fleet_ns,
+                                    &d->store.hdr->fleet, err, sizeof err))) {
             shmd_log(SHMD_LOG_ERROR, "%s", err);
             claim_release(d, true);
             return 1;

@@ -25,6 +25,7 @@
 #include "shmd/fleet.h"
 #include "shmd/log.h"
 #include "tier/atomic.h"
+#include "tier/layout.h"
 
 #define FLEET_CHUNK (1020u * 1024) /* bytes per item: within memcached's 1 MiB
                                       default (-I), with room for its header */
@@ -70,6 +71,7 @@ struct fleet {
     bool stopping;
     pthread_t publisher;
     int down;                  /* atomic: the last operation failed (logged once) */
+    uint32_t *shown;           /* the index's tier_header.fleet (enum tier_fleet) */
     struct fleet_counts n;     /* atomics */
 };
 
@@ -132,12 +134,17 @@ static memcached_st *handle(struct fleet *f)
     return m;
 }
 
-/* An operation's outcome for the log: say when the fleet goes, and when it
- * comes back, once each. */
+/* An operation's outcome for the log and the shims: say when the fleet
+ * goes, and when it comes back, once each; and show the shims whether to
+ * wait for it (each outcome stores its own verdict, so the word follows
+ * the last operation even when threads race). */
 static void health(struct fleet *f, memcached_st *m, memcached_return_t rc)
 {
     bool bad = rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND && rc != MEMCACHED_NOTSTORED &&
                rc != MEMCACHED_DATA_EXISTS;
+    uint32_t show = bad ? TIER_FLEET_DOWN : TIER_FLEET_ANSWERING;
+    if (load_relaxed(f->shown) != show)
+        store_release(f->shown, show);
     if (bad) {
         fetch_add_relaxed(&f->n.errors, 1);
         if (!exchange_relaxed(&f->down, 1))
@@ -420,8 +427,8 @@ static int add_servers(memcached_st *m, const char *servers, char *err, size_t e
     return 0;
 }
 
-struct fleet *fleet_open(const char *servers, const char *keyfile, const char *ns, char *err,
-                         size_t errsz)
+struct fleet *fleet_open(const char *servers, const char *keyfile, const char *ns,
+                         uint32_t *shown, char *err, size_t errsz)
 {
     struct fleet *f = calloc(1, sizeof *f);
 
@@ -447,6 +454,8 @@ struct fleet *fleet_open(const char *servers, const char *keyfile, const char *n
         goto fail;
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->wake, NULL);
+    f->shown = shown;
+    store_release(shown, TIER_FLEET_ANSWERING); /* until an operation fails */
     if (pthread_create(&f->publisher, NULL, publisher, f) != 0) {
         snprintf(err, errsz, "fleet: cannot start its thread");
         pthread_key_delete(f->handle);

@@ -47,10 +47,12 @@ struct fleet_counts {
 
 /* Connect (lazily: memcached may come later) to servers, a comma list of
  * host:port and absolute unix socket paths; keyfile holds the secret (at
- * least 16 bytes, readable by no one else); ns the namespace. NULL with a
- * one-line reason in err. Starts the publishing thread. */
-struct fleet *fleet_open(const char *servers, const char *keyfile, const char *ns, char *err,
-                         size_t errsz);
+ * least 16 bytes, readable by no one else); ns the namespace. shown is
+ * the index's tier_header.fleet: the fleet keeps it saying whether its
+ * last operation succeeded (enum tier_fleet), for the shims' wait. NULL
+ * with a one-line reason in err. Starts the publishing thread. */
+struct fleet *fleet_open(const char *servers, const char *keyfile, const char *ns,
+                         uint32_t *shown, char *err, size_t errsz);
 /* Stop the publishing thread (dropping what is queued) and free. */
 void fleet_close(struct fleet *f);
 

@@ -43,6 +43,7 @@
 #include "shmd/fleet.h"
 #include "shmd/load.h"
 #include "shmd/log.h"
+#include "shmd/queue.h"
 #include "shmd/source.h"
 #include "tier/atomic.h"
 #include "tier/clock.h"
@@ -160,7 +161,8 @@ static bool entry_fresh(struct store *s, const char *key, size_t len, uint64_t h
     return fresh;
 }
 
-void load_file(struct shmd *d, const char *key, size_t len, int given, struct load_result *r)
+void load_file(struct shmd *d, const char *key, size_t len, int given, struct queue_job *job,
+               struct load_result *r)
 {
     struct store *s = &d->store;
     struct stat st1, st2, st3, ost;
@@ -259,8 +261,11 @@ void load_file(struct shmd *d, const char *key, size_t len, int given, struct lo
         copied = st1.st_size;
         from_fleet = true;
     }
-    if (!from_fleet)
+    if (!from_fleet) {
+        if (job)
+            queue_answer(job, false); /* a program waiting reads the source too, now */
         copied = copy_bytes(fd, ofd, (uint64_t)st1.st_size, &d->stopping);
+    }
     if (copied < 0) {
         fail_count(d, r, errno == ENOSPC ? TIER_FAIL_NOSPACE : TIER_FAIL_IO);
         goto out;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct shmd;
+struct queue_job;
 
 struct load_result {
     int fail;                  /* -1: loaded or already fresh; else enum tier_fail */
@@ -21,10 +22,13 @@ struct load_result {
 /* Load key (a normalised absolute path of len bytes, padded as
  * path_normalize leaves it) into the tier, reading through fd when fd is
  * not -1 and names the file key names (else key is opened anew). fd stays
- * the caller's to close. A refusal is counted in the header (fail[],
+ * the caller's to close. job, when not NULL, is the queue's job: programs
+ * waiting for it are told the moment the copy is known to come from the
+ * source (queue_answer). A refusal is counted in the header (fail[],
  * load_failures) and logged at its level; r tells the outcome.
  * pre: d's store is created; any thread. */
-void load_file(struct shmd *d, const char *key, size_t len, int fd, struct load_result *r);
+void load_file(struct shmd *d, const char *key, size_t len, int fd, struct queue_job *job,
+               struct load_result *r);
 
 /* The reason's name as `shmd stats` and `shmd warm` print it ("too-large"),
  * or "?" for a value that is no enum tier_fail. */

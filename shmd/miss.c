@@ -9,6 +9,7 @@
  * dropped; the program was served by the source already. */
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shmd/daemon.h"
@@ -27,11 +28,13 @@
 /* Descriptors a datagram has room for: a shim sends one; more are closed. */
 #define MISS_FDS_MAX 4
 
-/* The credentials and the descriptor of a miss datagram's ancillary data.
- * Every descriptor received beyond the first is closed. */
-static void take_ancillary(struct msghdr *mh, struct ucred *cred, int *fd)
+/* The credentials and the descriptors of a miss datagram's ancillary data:
+ * the program's open of the path, and the pipe it waits on (proto.h), -1
+ * when absent. Every descriptor beyond these two, and a waiter that is no
+ * pipe, is closed. */
+static void take_ancillary(struct msghdr *mh, struct ucred *cred, int *fd, int *waiter)
 {
-    *fd = -1;
+    *fd = *waiter = -1;
     cred->uid = (uid_t)-1;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
         if (cm->cmsg_level != SOL_SOCKET)
@@ -45,10 +48,17 @@ static void take_ancillary(struct msghdr *mh, struct ucred *cred, int *fd)
                 memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof f);
                 if (*fd < 0)
                     *fd = f;
+                else if (*waiter < 0)
+                    *waiter = f;
                 else
                     close(f);
             }
         }
+    }
+    struct stat st;
+    if (*waiter >= 0 && (fstat(*waiter, &st) < 0 || !S_ISFIFO(st.st_mode))) {
+        close(*waiter);
+        *waiter = -1;
     }
 }
 
@@ -69,7 +79,7 @@ void miss_ring_drain(struct shmd *d)
         fetch_add_relaxed(&d->store.hdr->misses_received, 1);
         fetch_add_relaxed(&d->store.hdr->misses_ringed, 1);
         enum queue_what job = m.what == 0 ? QUEUE_FILE : m.what == 1 ? QUEUE_META : QUEUE_LIST;
-        if (queue_submit(d->queue, job, key, m.len, -1, NULL) < 0)
+        if (queue_submit(d->queue, job, key, m.len, -1, -1, NULL) < 0)
             fetch_add_relaxed(&d->dropped, 1);
     }
 }
@@ -89,11 +99,11 @@ void miss_drain(struct shmd *d)
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
                             .msg_control = &ctl, .msg_controllen = sizeof ctl};
         struct ucred cred;
-        int fd;
+        int fd, waiter;
         ssize_t n = recvmsg(d->missfd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0)
             return;
-        take_ancillary(&mh, &cred, &fd);
+        take_ancillary(&mh, &cred, &fd, &waiter);
         size_t len;
         int what = -1;
         if ((cred.uid != me && cred.uid != 0) || (mh.msg_flags & MSG_TRUNC) ||
@@ -101,6 +111,8 @@ void miss_drain(struct shmd *d)
             fetch_add_relaxed(&d->bad_messages, 1);
             if (fd >= 0)
                 close(fd);
+            if (waiter >= 0)
+                close(waiter);
             continue;
         }
         fetch_add_relaxed(&d->store.hdr->misses_received, 1);
@@ -109,7 +121,7 @@ void miss_drain(struct shmd *d)
             fd = -1;
         }
         enum queue_what job = what == 0 ? QUEUE_FILE : what == 1 ? QUEUE_META : QUEUE_LIST;
-        if (queue_submit(d->queue, job, key, len, fd, NULL) < 0)
+        if (queue_submit(d->queue, job, key, len, fd, waiter, NULL) < 0)
             fetch_add_relaxed(&d->dropped, 1);
     }
 }

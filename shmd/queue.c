@@ -9,7 +9,16 @@
  * miss. A load that lost a race with a change ("changed") is retried at the
  * next miss. Warm requests bypass both (an operator asked for exactly these
  * paths) and are never dropped for a full queue: the control thread waits
- * for room. */
+ * for room.
+ *
+ * Programs waiting for a load (the fleet wait, SHMCACHE_FLEET_WAIT_MS) are
+ * the write ends of their pipes, kept with the job they wait for, a miss
+ * de-duplicated onto a job joining it. Each is told once, one byte, then
+ * closed: PROTO_WAIT_SERVED when the load put a current copy in the tier
+ * for it, PROTO_WAIT_SOURCE when it will not, as soon as that is known
+ * (the fleet has no copy: the load now reads the source, and the program
+ * had better do the same at once). A pipe closed untold means the same as
+ * PROTO_WAIT_SOURCE: a daemon that dies never keeps a program waiting. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,18 +30,25 @@
 #include "shmd/thread.h"
 #include "tier/clock.h"
 #include "tier/hash.h"
+#include "tier/proto.h"
 
 #define QUEUE_MAX 4096         /* jobs waiting */
 #define INFLIGHT_MAX (QUEUE_MAX + SHMD_LOADERS_MAX) /* waiting or loading */
 #define NEG_SLOTS 4096         /* negative cache entries, by hash */
 #define NEG_RETRY_NS NS_PER_SEC   /* failed loads: retry after 1 s */
+#define JOB_WAITERS 8          /* programs waiting on one load; more are
+                                  told to read the source at once */
 
-struct job {
-    struct job *next;
+struct queue_job {
+    struct queue_job *next;
+    struct queue *q;
     struct warm_batch *batch;  /* NULL for a miss */
     enum queue_what what;
     int fd;                    /* the program's descriptor, or -1; owned */
     uint64_t hash;             /* daemon-local dedup hash */
+    int waiters[JOB_WAITERS];  /* pipes of programs waiting (q->mu); owned */
+    unsigned nwaiters;
+    char told;                 /* 0, or what the waiters were told (q->mu) */
     size_t len;
     char key[];                /* len bytes, NUL, zero padding */
 };
@@ -48,14 +64,20 @@ struct queue {
     struct shmd *d;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct job *head, *tail;
+    struct queue_job *head, *tail;
     size_t queued;
     uint64_t inflight[INFLIGHT_MAX]; /* hashes queued or loading */
     size_t ninflight;
     struct neg neg[NEG_SLOTS];
+    struct queue_job *loading[SHMD_LOADERS_MAX]; /* by thread: the job it loads */
     bool stop;
     unsigned nthreads;
     pthread_t threads[SHMD_LOADERS_MAX];
+};
+
+struct loader {
+    struct queue *q;
+    unsigned index;            /* in q->loading */
 };
 
 struct warm_done {
@@ -99,28 +121,92 @@ static void inflight_del(struct queue *q, uint64_t h)
         }
 }
 
+/* Tell one waiting program (queue.c's header) and close its pipe. */
+static void tell(int pipe, char what)
+{
+    if (write(pipe, &what, 1) < 0) {
+        /* it stopped waiting (EPIPE: SIGPIPE is ignored): nothing to tell */
+    }
+    close(pipe);
+}
+
+/* The job of a miss on hash h, queued or loading, or NULL. pre: q->mu */
+static struct queue_job *job_of(struct queue *q, uint64_t h)
+{
+    for (struct queue_job *j = q->head; j; j = j->next)
+        if (j->hash == h && !j->batch)
+            return j;
+    for (unsigned i = 0; i < SHMD_LOADERS_MAX; i++)
+        if (q->loading[i] && q->loading[i]->hash == h && !q->loading[i]->batch)
+            return q->loading[i];
+    return NULL;
+}
+
+/* A de-duplicated miss that waits joins the job it waits for; if that job
+ * has told already, it is told the same at once. Returns true when taken.
+ * pre: q->mu */
+static bool join_job(struct queue *q, uint64_t h, int waiter)
+{
+    struct queue_job *j = job_of(q, h);
+
+    if (!j || (!j->told && j->nwaiters == JOB_WAITERS))
+        return false;
+    if (j->told)
+        tell(waiter, j->told);
+    else
+        j->waiters[j->nwaiters++] = waiter;
+    return true;
+}
+
+void queue_answer(struct queue_job *j, bool served)
+{
+    struct queue *q = j->q;
+
+    pthread_mutex_lock(&q->mu);
+    if (!j->told) {
+        j->told = served ? PROTO_WAIT_SERVED : PROTO_WAIT_SOURCE;
+        for (unsigned i = 0; i < j->nwaiters; i++)
+            tell(j->waiters[i], j->told);
+        j->nwaiters = 0;
+    }
+    pthread_mutex_unlock(&q->mu);
+}
+
 int queue_submit(struct queue *q, enum queue_what what, const char *key, size_t len, int fd,
-                 struct warm_batch *b)
+                 int waiter, struct warm_batch *b)
 {
     uint64_t h = key_hash(what, key, len);
     int ret = 0;
 
+    if (what != QUEUE_FILE && waiter >= 0) {
+        close(waiter); /* only a file's load is waited for */
+        waiter = -1;
+    }
     pthread_mutex_lock(&q->mu);
     struct neg *n = &q->neg[h % NEG_SLOTS];
     if (!b && (inflight_has(q, h) || (n->hash == h && real_ns() < n->until_ns))) {
         ret = 1;
+        if (waiter >= 0 && inflight_has(q, h) && join_job(q, h, waiter))
+            waiter = -1;
     } else if (q->queued >= QUEUE_MAX || q->ninflight >= INFLIGHT_MAX || q->stop) {
         ret = -1;
     } else {
-        struct job *j = malloc(sizeof *j + len + 8);
+        struct queue_job *j = malloc(sizeof *j + len + 8);
         if (!j) {
             ret = -1;
         } else {
             j->next = NULL;
+            j->q = q;
             j->batch = b;
             j->what = what;
             j->fd = fd;
             fd = -1; /* the job owns it now */
+            j->nwaiters = 0;
+            j->told = 0;
+            if (waiter >= 0) {
+                j->waiters[j->nwaiters++] = waiter;
+                waiter = -1;
+            }
             j->hash = h;
             j->len = len;
             memset(j->key + len, 0, 8);
@@ -139,10 +225,12 @@ int queue_submit(struct queue *q, enum queue_what what, const char *key, size_t 
     pthread_mutex_unlock(&q->mu);
     if (fd >= 0)
         close(fd);
+    if (waiter >= 0)
+        close(waiter); /* not waited for: told by the hangup */
     return ret;
 }
 
-static void batch_finish(struct warm_batch *b, const struct job *j, const struct load_result *r)
+static void batch_finish(struct warm_batch *b, const struct queue_job *j, const struct load_result *r)
 {
     struct warm_done *w = malloc(sizeof *w + j->len + 8);
 
@@ -166,30 +254,37 @@ static void batch_finish(struct warm_batch *b, const struct job *j, const struct
 
 static void *loader_main(void *arg)
 {
-    struct queue *q = arg;
+    struct loader *self = arg;
+    struct queue *q = self->q;
+    unsigned me = self->index;
     struct load_result r;
 
+    free(self);
     pthread_mutex_lock(&q->mu);
     for (;;) {
         while (!q->head && !q->stop)
             pthread_cond_wait(&q->cv, &q->mu);
         if (q->stop)
             break;
-        struct job *j = q->head;
+        struct queue_job *j = q->head;
         q->head = j->next;
         if (!q->head)
             q->tail = NULL;
         q->queued--;
+        q->loading[me] = j;
         pthread_mutex_unlock(&q->mu);
 
         if (j->what != QUEUE_FILE)
             load_meta(q->d, j->key, j->len, j->what == QUEUE_LIST, &r);
         else
-            load_file(q->d, j->key, j->len, j->fd, &r);
+            load_file(q->d, j->key, j->len, j->fd, j, &r);
         if (j->fd >= 0)
             close(j->fd);
+        /* a copy loaded, or current already: the waiters find it now */
+        queue_answer(j, r.fail < 0);
 
         pthread_mutex_lock(&q->mu);
+        q->loading[me] = NULL;
         inflight_del(q, j->hash);
         if (r.fail >= 0 && r.fail != TIER_FAIL_CHANGED) {
             struct neg *n = &q->neg[j->hash % NEG_SLOTS];
@@ -235,8 +330,14 @@ struct queue *queue_start(struct shmd *d, unsigned threads)
     if (threads > SHMD_LOADERS_MAX)
         threads = SHMD_LOADERS_MAX;
     for (unsigned i = 0; i < threads; i++) {
-        if (pthread_create(&q->threads[i], NULL, loader_main, q) != 0)
+        struct loader *l = malloc(sizeof *l);
+        if (!l)
             break;
+        *l = (struct loader){.q = q, .index = i};
+        if (pthread_create(&q->threads[i], NULL, loader_main, l) != 0) {
+            free(l);
+            break;
+        }
         q->nthreads++;
     }
     if (q->nthreads == 0) {
@@ -259,15 +360,17 @@ bool queue_stop(struct queue *q, uint64_t deadline_ns)
         all &= shmd_join_until(q->threads[i], deadline_ns);
     struct load_result r = {.fail = TIER_FAIL_IO};
     pthread_mutex_lock(&q->mu);
-    struct job *j = q->head;
+    struct queue_job *j = q->head;
     q->head = q->tail = NULL;
     pthread_mutex_unlock(&q->mu);
     while (j) {
-        struct job *next = j->next;
+        struct queue_job *next = j->next;
         if (j->batch)
             batch_finish(j->batch, j, &r);
         if (j->fd >= 0)
             close(j->fd);
+        for (unsigned i = 0; i < j->nwaiters; i++)
+            close(j->waiters[i]);
         free(j);
         j = next;
     }

@@ -12,6 +12,7 @@
 
 struct shmd;
 struct queue;
+struct queue_job;
 struct warm_batch;
 
 /* Start threads (at most SHMD_LOADERS_MAX) loaders for d. Returns the
@@ -32,12 +33,21 @@ enum queue_what { QUEUE_FILE, QUEUE_META, QUEUE_LIST };
 /* Queue a load of key (len bytes, padded as path_normalize leaves it). fd,
  * when not -1, is a program's read-only descriptor of that path (from a
  * miss): the queue owns it from here and closes it, whatever the outcome.
- * Without a batch (a miss) a path already queued or loading, or refused
- * less than a retry time ago, is suppressed; with one (warm) it is always
- * queued and its result delivered to b. Returns 0 queued, 1 suppressed,
- * -1 queue full or stopping. Any thread. */
+ * waiter, when not -1, is the write end of the pipe of a program waiting
+ * for this load (the fleet wait, tier/proto.h); owned likewise, and told
+ * once (queue.c). Without a batch (a miss) a path already queued or
+ * loading, or refused less than a retry time ago, is suppressed (a waiter
+ * then waits for the load in flight); with one (warm) it is always queued
+ * and its result delivered to b. Returns 0 queued, 1 suppressed, -1 queue
+ * full or stopping. Any thread. */
 int queue_submit(struct queue *q, enum queue_what what, const char *key, size_t len, int fd,
-                 struct warm_batch *b);
+                 int waiter, struct warm_batch *b);
+
+/* Tell the programs waiting for job j whether it put a current copy in
+ * the tier (served) or will not (the load reads the source: they had
+ * better do the same now). Once per job: later calls change nothing; the
+ * queue calls it with the outcome when the load ends. Any thread. */
+void queue_answer(struct queue_job *j, bool served);
 
 /* The last refusal of a load of key (as what), while the queue still
  * remembers it (a slot per hash, overwritten by other paths): its reason

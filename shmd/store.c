@@ -731,6 +731,8 @@ void store_counts(const struct store *s, struct store_counts *c)
         c->meta_hits += load_relaxed(&s->view.stripes[i].meta_hits);
         c->negative_hits += load_relaxed(&s->view.stripes[i].negative_hits);
         c->dir_hits += load_relaxed(&s->view.stripes[i].dir_hits);
+        c->wait_hits += load_relaxed(&s->view.stripes[i].wait_hits);
+        c->wait_timeouts += load_relaxed(&s->view.stripes[i].wait_timeouts);
     }
 }
 

@@ -172,7 +172,7 @@ bool store_entry_killed(const struct store *s, uint32_t r);
 
 /* Sums of the striped counters the shims keep. */
 struct store_counts {
-    uint64_t hits, misses, unsent, meta_hits, negative_hits, dir_hits;
+    uint64_t hits, misses, unsent, meta_hits, negative_hits, dir_hits, wait_hits, wait_timeouts;
 };
 void store_counts(const struct store *s, struct store_counts *c);
 

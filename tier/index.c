@@ -364,7 +364,9 @@ void tier_count(const struct tier_view *v, enum tier_counter c)
     struct tier_stripe *s = &v->stripes[(uint32_t)(cpu < 0 ? 0 : cpu) & v->stripe_mask];
     uint64_t *n = c == TIER_COUNT_HIT ? &s->hits : c == TIER_COUNT_MISS ? &s->misses
                 : c == TIER_COUNT_UNSENT ? &s->unsent : c == TIER_COUNT_META_HIT ? &s->meta_hits
-                : c == TIER_COUNT_NEGATIVE_HIT ? &s->negative_hits : &s->dir_hits;
+                : c == TIER_COUNT_NEGATIVE_HIT ? &s->negative_hits
+                : c == TIER_COUNT_DIR_HIT ? &s->dir_hits
+                : c == TIER_COUNT_WAIT_HIT ? &s->wait_hits : &s->wait_timeouts;
 
     fetch_add_relaxed(n, 1);
 }

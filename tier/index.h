@@ -114,7 +114,8 @@ bool tier_record_get(const struct tier_view *v, uint32_t r, uint64_t id, struct 
 
 /* Count an event in this CPU's stripe (relaxed; never blocks). */
 enum tier_counter { TIER_COUNT_HIT, TIER_COUNT_MISS, TIER_COUNT_UNSENT, TIER_COUNT_META_HIT,
-                    TIER_COUNT_NEGATIVE_HIT, TIER_COUNT_DIR_HIT };
+                    TIER_COUNT_NEGATIVE_HIT, TIER_COUNT_DIR_HIT, TIER_COUNT_WAIT_HIT,
+                    TIER_COUNT_WAIT_TIMEOUT };
 void tier_count(const struct tier_view *v, enum tier_counter c);
 
 /* A hit on a record: set its CLOCK reference bit (read-mostly: the line is

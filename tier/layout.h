@@ -33,7 +33,7 @@
 
 #define TIER_MAGIC        0x3158444948534d53ULL /* "SMSHIDX1" little-endian */
 #define TIER_MARKS_MAGIC  0x314b52414d534d53ULL /* "SMSMARK1" */
-#define TIER_VERSION      5u
+#define TIER_VERSION      6u
 #define TIER_PAGE         4096u
 #define TIER_HEADER_SIZE  4096u
 #define TIER_PATH_MAX     4096u   /* bytes including the NUL, as PATH_MAX */
@@ -51,6 +51,16 @@
 enum tier_state {
     TIER_STATE_LIVE = 1,    /* a daemon owns this index and serves it */
     TIER_STATE_STOPPED = 2, /* the daemon left or was replaced: pass through */
+};
+
+/* The fleet as the shims see it (tier_header.fleet, written by shmd). A
+ * shim waits for a miss to come from the fleet (SHMCACHE_FLEET_WAIT_MS)
+ * only while it is TIER_FLEET_ANSWERING: with no fleet, or one that timed
+ * out or failed last, a miss costs exactly what it does without one. */
+enum tier_fleet {
+    TIER_FLEET_NONE = 0,      /* no --fleet */
+    TIER_FLEET_ANSWERING = 1, /* its last operation succeeded */
+    TIER_FLEET_DOWN = 2,      /* its last operation failed: loads read the source */
 };
 
 /* Reasons a load is refused; counted in tier_header.fail[]. */
@@ -106,7 +116,8 @@ struct tier_header {
     /* Live line, own cache line: read on every hit. */
     uint64_t heartbeat_ns;    /* CLOCK_MONOTONIC ns of the last heartbeat */
     uint32_t state;           /* enum tier_state */
-    uint32_t reserved1;
+    uint32_t fleet;           /* enum tier_fleet: may a shim wait for a miss
+                                 to be fetched from the fleet? */
     uint64_t reserved2[6];
 
     /* Daemon counters (written by shmd only, relaxed). */
@@ -295,7 +306,9 @@ struct tier_stripe {
     uint64_t meta_hits;       /* stat, access, readlink answered */
     uint64_t negative_hits;   /* ... of them, with an error (ENOENT, ENOTDIR) */
     uint64_t dir_hits;        /* directory listings served (opendir, scandir) */
-    uint64_t reserved[2];
+    uint64_t wait_hits;       /* misses served after waiting for the fleet
+                                 (SHMCACHE_FLEET_WAIT_MS) */
+    uint64_t wait_timeouts;   /* ... waits that reached the bound */
 };
 _Static_assert(sizeof(struct tier_stripe) == 64, "tier_stripe moved: bump TIER_VERSION");
 

@@ -13,6 +13,14 @@
  *   the tier could not answer; shmd records the directory's listing.
  *   Fire and forget: shims send with MSG_DONTWAIT and a full queue drops
  *   the datagram.
+ *   The fleet wait: a content miss may carry a second descriptor, the
+ *   write end of a pipe the program waits on (SHMCACHE_FLEET_WAIT_MS, only
+ *   while tier_header.fleet is TIER_FLEET_ANSWERING). shmd writes one byte
+ *   to it and closes it: PROTO_WAIT_SERVED once a current copy of the
+ *   path is in the tier (the program opens it from there), or
+ *   PROTO_WAIT_SOURCE as soon as it knows the copy comes from the source
+ *   (the program keeps its own open). A pipe closed without a byte, or no
+ *   byte within the bound, means PROTO_WAIT_SOURCE.
  * ctl.sock (SOCK_STREAM): one request per connection: NUL-terminated words
  *   (command, then arguments), then the client shuts down its write side.
  *   The reply is text: a first line "ok" or "error <reason>", then the body.
@@ -29,6 +37,8 @@
 #define PROTO_STAT_TAG "stat "
 #define PROTO_LIST_TAG "list "
 #define PROTO_MISS_TAG_LEN 5        /* every tag */
+#define PROTO_WAIT_SERVED 'H'
+#define PROTO_WAIT_SOURCE 'M'
 #define PROTO_REQUEST_MAX (64u << 20)   /* bytes of one control request */
 
 /* Parse a miss datagram of n bytes. On success copies the path into key

@@ -16,6 +16,11 @@
  *     again, copies flow again;
  *   - three hosts missing the same files at once: each read from the source
  *     once in all (the lease), the rest from the fleet;
+ *   - the program's wait (SHMCACHE_FLEET_WAIT_MS): its own first open on
+ *     host B is the tier's copy, put in place of the source's descriptor;
+ *     a file the fleet lacks is not waited for; the bound holds with
+ *     memcached stopped, and a failed fleet is not waited for at all; 0,
+ *     or no --fleet, never waits;
  *   - bad options: --fleet without --fleet-key, a key file readable by
  *     others or too short: one line, the right exit code. */
 #include <setjmp.h>
@@ -145,19 +150,28 @@ static int teardown(void **state)
     return h_fix_teardown(&fs);
 }
 
-/* Host h's shim environment. */
-static const char *const *env_for(const struct fleet_fix *x, const struct h_daemon *h)
+/* Host h's shim environment; wait, when not NULL, SHMCACHE_FLEET_WAIT_MS. */
+static const char *const *env_wait(const struct fleet_fix *x, const struct h_daemon *h,
+                                   const char *wait)
 {
-    static char pre[H_PATH_MAX + 16], prefix[H_PATH_MAX + 32], dir[300];
-    static const char *env[4];
+    static char pre[H_PATH_MAX + 16], prefix[H_PATH_MAX + 32], dir[300], ms[64];
+    static const char *env[5];
     snprintf(pre, sizeof pre, "LD_PRELOAD=%s", h_lib());
     snprintf(prefix, sizeof prefix, "SHMCACHE_PREFIX=%s", x->f->src);
     snprintf(dir, sizeof dir, "SHMCACHE_DIR=%s", h->dir);
+    snprintf(ms, sizeof ms, "SHMCACHE_FLEET_WAIT_MS=%s", wait ? wait : "");
     env[0] = pre;
     env[1] = prefix;
     env[2] = dir;
-    env[3] = NULL;
+    env[3] = wait ? ms : NULL;
+    env[4] = NULL;
     return env;
+}
+
+/* ... with the default wait (SHMCACHE_FLEET_WAIT_MS unset). */
+static const char *const *env_for(const struct fleet_fix *x, const struct h_daemon *h)
+{
+    return env_wait(x, h, NULL);
 }
 
 /* The fleet's files: NFILES of assorted sizes, one larger than a
@@ -214,6 +228,140 @@ static void fill_fleet(struct fleet_fix *x)
         fail_msg("host A stored %lld of %d copies in the fleet",
                  h_stat(&x->f->d, "fleet_stores"), NFILES);
     assert_int_equal(h_stat(&x->f->d, "source_loads"), NFILES);
+}
+
+/* A program on host h opens file i (sh's `exec 3<`): what its descriptor
+ * is a link to (/proc/PID/fd/3), and then its bytes, checked. */
+static char *open_check(struct fleet_fix *x, const struct h_daemon *h, int i, const char *wait)
+{
+    struct h_result r;
+    size_t n;
+    unsigned char *want = h_read_file(fleet_file(x, i), &n);
+    assert_non_null(want);
+    h_run(&r, env_wait(x, h, wait), H_ARGV("sh", "-c", "exec 3<\"$1\" && readlink /proc/$$/fd/3 "
+                                           "&& cat <&3", "sh", fleet_file(x, i)), 30000);
+    h_assert_ok(&r, "sh: exec 3<FILE");
+    char *nl = memchr(r.out, '\n', r.out_len);
+    assert_non_null(nl);
+    *nl = '\0';
+    char *link = h_xstrdup(r.out);
+    size_t skip = (size_t)(nl + 1 - r.out);
+    h_assert_bytes(r.out + skip, r.out_len - skip, want, n, h_fmt("read through %s", link));
+    h_result_free(&r);
+    free(want);
+    return link;
+}
+
+static bool in_tier(const char *link, const struct h_daemon *h)
+{
+    size_t n = strlen(h->dir);
+    return strncmp(link, h->dir, n) == 0 && link[n] == '/';
+}
+
+/* SHMCACHE_FLEET_WAIT_MS: on host B, whose fleet holds every file, the
+ * program's own first open is a hit: its descriptor is the tier's copy
+ * (put in place of the source's) and no byte comes from the source. */
+static void test_first_open_served_after_wait(void **state)
+{
+    struct fleet_fix *x = *state;
+    if (!x)
+        skip();
+    fill_fleet(x);
+    for (int i = 0; i < NFILES; i++) {
+        /* a bound no loaded machine reaches: this test is about serving */
+        char *link = open_check(x, &x->b, i, "10000");
+        if (!in_tier(link, &x->b))
+            fail_msg("first open of %s on host B: a descriptor of %s, not of the tier (%s)",
+                     fleet_file(x, i), link, x->b.dir);
+        free(link);
+    }
+    assert_int_equal(h_stat(&x->b, "fleet_wait_hits"), NFILES);
+    assert_int_equal(h_stat(&x->b, "fleet_wait_timeouts"), 0);
+    assert_int_equal(h_stat(&x->b, "fleet_hits"), NFILES);
+    assert_int_equal(h_stat(&x->b, "source_loads"), 0);
+    assert_int_equal(h_stat(&x->b, "misses"), NFILES);
+    assert_int_equal(h_stat(&x->b, "hits"), NFILES);
+    /* a file the fleet does not have: the daemon says so at once and the
+     * program keeps the source's descriptor (it would wait 10 s for
+     * nothing otherwise: the timeout counter proves it did not) */
+    assert_int_equal(h_write_str(h_fmt("%s/fl/new.txt", x->f->src), "new\n"), 0);
+    struct h_result r;
+    h_run(&r, env_wait(x, &x->b, "10000"), H_ARGV("sh", "-c", "exec 3<\"$1\" && readlink "
+                                                 "/proc/$$/fd/3 && cat <&3", "sh",
+                                                 h_fmt("%s/fl/new.txt", x->f->src)), 30000);
+    h_assert_ok(&r, "sh: a file not in the fleet");
+    assert_string_equal(r.out, h_fmt("%s/fl/new.txt\nnew\n", x->f->src));
+    h_result_free(&r);
+    assert_int_equal(h_stat(&x->b, "fleet_wait_timeouts"), 0);
+    assert_int_equal(h_stat(&x->b, "fleet_wait_hits"), NFILES);
+    H_PASS(x->f);
+}
+
+/* The bound: memcached SIGSTOPped, a program waits at most
+ * SHMCACHE_FLEET_WAIT_MS for the fleet (counted as a timeout) and reads
+ * the source; once the daemon's fleet has failed, misses do not wait at
+ * all (tier_header.fleet) until it answers again. And SHMCACHE_FLEET_WAIT_MS=0
+ * never waits. */
+static void test_wait_bounded(void **state)
+{
+    struct fleet_fix *x = *state;
+    if (!x)
+        skip();
+    make_files(x);
+    kill(x->mc.pid, SIGSTOP);
+    /* memcached's poll timeout is 200 ms: a 50 ms bound is reached */
+    char *link = open_check(x, &x->b, 2, "50");
+    assert_string_equal(link, fleet_file(x, 2));
+    free(link);
+    assert_int_equal(h_stat(&x->b, "fleet_wait_timeouts"), 1);
+    if (h_wait_stat_ge(&x->b, "fleet_errors", 1, 15000) < 1)
+        fail_msg("no fleet error counted with memcached stopped");
+    if (h_wait_stat_ge(&x->b, "loads", 1, 15000) < 1)
+        fail_msg("host B did not load the file from the source");
+    /* the fleet failed: the next misses do not wait, though allowed 10 s */
+    for (int i = 3; i < 8; i++) {
+        link = open_check(x, &x->b, i, "10000");
+        assert_string_equal(link, fleet_file(x, i));
+        free(link);
+    }
+    assert_int_equal(h_stat(&x->b, "fleet_wait_timeouts"), 1);
+    assert_int_equal(h_stat(&x->b, "fleet_wait_hits"), 0);
+    kill(x->mc.pid, SIGCONT);
+    /* 0: never waits, even with every file in the fleet */
+    fill_fleet(x);
+    for (int i = 8; i < NFILES; i++) {
+        link = open_check(x, &x->c, i, "0");
+        assert_string_equal(link, fleet_file(x, i));
+        free(link);
+    }
+    assert_int_equal(h_stat(&x->c, "fleet_wait_hits") + h_stat(&x->c, "fleet_wait_timeouts"), 0);
+    H_PASS(x->f);
+}
+
+/* Without --fleet nothing changes on the miss path: no wait, whatever
+ * SHMCACHE_FLEET_WAIT_MS says. */
+static void test_no_fleet_no_wait(void **state)
+{
+    struct fleet_fix *x = *state;
+    if (!x)
+        skip();
+    make_files(x);
+    struct h_daemon plain;
+    static const char *const args[] = {"--settle-ms", "0", NULL};
+    h_daemon_init(&plain, h_fmt("%s/shmd-plain.log", x->f->tmp), args);
+    assert_int_equal(h_daemon_start(&plain), 0);
+    for (int i = 0; i < 4; i++) {
+        char *link = open_check(x, &plain, i, "10000");
+        assert_string_equal(link, fleet_file(x, i));
+        free(link);
+    }
+    if (h_wait_stat_ge(&plain, "loads", 4, 15000) < 4)
+        fail_msg("the plain host loaded %lld of 4 files", h_stat(&plain, "loads"));
+    assert_int_equal(h_stat(&plain, "fleet_wait_hits"), 0);
+    assert_int_equal(h_stat(&plain, "fleet_wait_timeouts"), 0);
+    assert_int_equal(h_stat(&plain, "misses"), 4);
+    h_daemon_cleanup(&plain);
+    H_PASS(x->f);
 }
 
 static void test_second_host_served_from_fleet(void **state)
@@ -496,6 +644,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_changed_source_new_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memcached_stopped_then_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_load_per_fleet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_open_served_after_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_fleet_no_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_fleet_options, setup, teardown),
     };
     return cmocka_run_group_tests_name("integration: the fleet tier on memcached", tests,

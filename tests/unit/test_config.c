@@ -262,19 +262,48 @@ static int reset_warnings(void **state)
     return 0;
 }
 
-struct env {
-    const char *disable, *prefix, *name, *dir, *log, *validate;
-};
+#define env shim_env
 
 static void parse_env(struct shim_config *c, struct env e)
 {
     nwarn = 0;
     memset(warned, 0, sizeof warned);
     memset(c, 0x5a, sizeof *c); /* everything must be set by the parser */
-    shim_config_parse(c, e.disable, e.prefix, e.name, e.dir, e.log, e.validate, 1000, warn_cb);
+    shim_config_parse(c, &e, 1000, warn_cb);
     for (unsigned i = 0; i < nwarn && i < 8; i++) {
         assert_null(strchr(warned[i], '\n')); /* one line each */
         assert_true(strlen(warned[i]) > 0 && strlen(warned[i]) < 512);
+    }
+}
+
+/* SHMCACHE_FLEET_WAIT_MS: unset or empty is the default; milliseconds up
+ * to the maximum are taken; anything else warns once and never waits. */
+static void test_shim_fleet_wait(void **state)
+{
+    (void)state;
+    struct shim_config c;
+
+    parse_env(&c, (struct env){.prefix = "/d"});
+    assert_int_equal(c.fleet_wait_ms, SHIM_FLEET_WAIT_DEFAULT_MS);
+    assert_int_equal(nwarn, 0);
+    parse_env(&c, (struct env){.prefix = "/d", .fleet_wait = ""});
+    assert_int_equal(c.fleet_wait_ms, SHIM_FLEET_WAIT_DEFAULT_MS);
+    static const struct { const char *v; unsigned ms; } good[] = {
+        {"0", 0}, {"1", 1}, {"250", 250}, {"0010", 10}, {"10000", SHIM_FLEET_WAIT_MAX_MS}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        parse_env(&c, (struct env){.prefix = "/d", .fleet_wait = good[i].v});
+        assert_int_equal(c.fleet_wait_ms, good[i].ms);
+        assert_int_equal(nwarn, 0);
+        assert_true(c.enabled);
+    }
+    static const char *const bad[] = {"-1", "10001", "99999999999999999999", "5ms", " 5", "x",
+                                      "1.5", "0x10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        parse_env(&c, (struct env){.prefix = "/d", .fleet_wait = bad[i]});
+        assert_int_equal(c.fleet_wait_ms, 0);
+        assert_int_equal(nwarn, 1);
+        assert_non_null(strstr(warned[0], "SHMCACHE_FLEET_WAIT_MS"));
+        assert_true(c.enabled); /* only that setting is inert */
     }
 }
 
@@ -743,6 +772,7 @@ int main(void)
         cmocka_unit_test_setup(test_shim_validate, reset_warnings),
         cmocka_unit_test_setup(test_shim_disable, reset_warnings),
         cmocka_unit_test_setup(test_shim_bad_prefix_name_dir, reset_warnings),
+        cmocka_unit_test_setup(test_shim_fleet_wait, reset_warnings),
     };
     const struct CMUnitTest opts[] = {
         cmocka_unit_test_setup(test_opts_defaults, opts_setup),

@@ -56,7 +56,7 @@ static void test_header_fields(void **state)
     FIELD(struct tier_header, negative_ms, 184, 8);
     FIELD(struct tier_header, heartbeat_ns, 192, 8);
     FIELD(struct tier_header, state, 200, 4);
-    FIELD(struct tier_header, reserved1, 204, 4);
+    FIELD(struct tier_header, fleet, 204, 4);
     FIELD(struct tier_header, reserved2, 208, 48);
     FIELD(struct tier_header, entries, 256, 8);
     FIELD(struct tier_header, bytes, 264, 8);
@@ -178,7 +178,8 @@ static void test_stripe_fields(void **state)
     FIELD(struct tier_stripe, meta_hits, 24, 8);
     FIELD(struct tier_stripe, negative_hits, 32, 8);
     FIELD(struct tier_stripe, dir_hits, 40, 8);
-    FIELD(struct tier_stripe, reserved, 48, 16);
+    FIELD(struct tier_stripe, wait_hits, 48, 8);
+    FIELD(struct tier_stripe, wait_timeouts, 56, 8);
 }
 
 static void test_ring_fields(void **state)
@@ -200,7 +201,7 @@ static void test_ring_fields(void **state)
 static void test_constants(void **state)
 {
     (void)state;
-    assert_int_equal(TIER_VERSION, 5);
+    assert_int_equal(TIER_VERSION, 6);
     assert_true(TIER_MAGIC == 0x3158444948534d53ULL);
     assert_true(TIER_MARKS_MAGIC == 0x314b52414d534d53ULL);
     assert_true(TIER_MAGIC != TIER_MARKS_MAGIC);
