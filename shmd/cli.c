@@ -29,6 +29,23 @@ int cli_usage_error(const char *cmd, const char *msg)
     return 2;
 }
 
+void cli_unescape(const char *in, char *out)
+{
+    while (*in) {
+        if (in[0] == '\\' && in[1] == '\\') {
+            *out++ = '\\';
+            in += 2;
+        } else if (in[0] == '\\' && in[1] == 'x' && in[2] && in[3]) {
+            char hex[3] = {in[2], in[3], 0};
+            *out++ = (char)strtol(hex, NULL, 16);
+            in += 4;
+        } else {
+            *out++ = *in++;
+        }
+    }
+    *out = '\0';
+}
+
 int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned allowed)
 {
     static const struct option longopts[] = {
@@ -40,6 +57,7 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
         {"count", required_argument, NULL, 'c'},
         {"sort", required_argument, NULL, 's'},
         {"from", required_argument, NULL, 'f'},
+        {"from-fleet", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -47,7 +65,7 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
         int ch;
         unsigned flag;
     } needs[] = {{'j', CLI_JSON}, {'P', CLI_PROMETHEUS}, {'w', CLI_WATCH}, {'c', CLI_WATCH},
-                 {'s', CLI_SORT}, {'f', CLI_FROM}};
+                 {'s', CLI_SORT}, {'f', CLI_FROM}, {'F', CLI_FROM}};
     char err[300];
     uint64_t v;
     int ch;
@@ -92,6 +110,9 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
             break;
         case 'f':
             c->from = optarg;
+            break;
+        case 'F':
+            c->from_fleet = true;
             break;
         case 'h':
             shmd_usage_cmd(stdout, cmd);

@@ -24,7 +24,7 @@ enum cli_flag {
     CLI_PROMETHEUS = 2,  /* --prometheus */
     CLI_WATCH = 4,       /* --watch, --count N */
     CLI_SORT = 8,        /* --sort KEY */
-    CLI_FROM = 16,       /* --from FILE */
+    CLI_FROM = 16,       /* --from FILE, --from-fleet */
 };
 
 struct cli {
@@ -34,6 +34,7 @@ struct cli {
     long count;                /* --count: snapshots to print; 0 = forever */
     const char *sort;          /* --sort */
     const char *from;          /* --from */
+    bool from_fleet;           /* --from-fleet */
 };
 
 /* Parse the options of cmd (those in allowed, plus --name, --dir, --help),
@@ -52,6 +53,10 @@ int cli_connect(const char *dir, bool quiet);
 /* Send one request (cmd, then args) and return the reply stream after its
  * "ok" line, or NULL with the daemon's error on stderr unless quiet. */
 FILE *cli_request(const char *dir, const char *cmd, char *const *args, size_t nargs, bool quiet);
+
+/* Undo the daemon's escapes of a path in a reply (\\\\, \\xNN; control.c)
+ * into out, which has room for in. */
+void cli_unescape(const char *in, char *out);
 
 /* An operand as the key the shim looks up: absolute (relative ones are
  * taken from the cwd) and lexically normal. Returns the length or -1. */

@@ -40,24 +40,6 @@ static int by_key(const void *pa, const void *pb)
     return x < y ? 1 : x > y ? -1 : strcmp(a->path, b->path); /* biggest first */
 }
 
-/* Undo the daemon's escapes (\\\\, \\xNN) for JSON output. */
-static void unescape(const char *in, char *out)
-{
-    while (*in) {
-        if (in[0] == '\\' && in[1] == '\\') {
-            *out++ = '\\';
-            in += 2;
-        } else if (in[0] == '\\' && in[1] == 'x' && in[2] && in[3]) {
-            char hex[3] = {in[2], in[3], 0};
-            *out++ = (char)strtol(hex, NULL, 16);
-            in += 4;
-        } else {
-            *out++ = *in++;
-        }
-    }
-    *out = '\0';
-}
-
 int cli_ls(int argc, char **argv)
 {
     struct cli c;
@@ -104,7 +86,7 @@ int cli_ls(int argc, char **argv)
         char path[TIER_PATH_MAX * 4];
         printf("[");
         for (size_t i = 0; i < n; i++) {
-            unescape(e[i].path, path);
+            cli_unescape(e[i].path, path);
             printf("%s{\"path\": ", i ? ",\n " : "");
             cli_json_string(stdout, path);
             printf(", \"kind\": \"%s\", \"size\": %llu, \"age_ms\": %llu, \"hits\": %llu}",

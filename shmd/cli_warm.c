@@ -1,5 +1,7 @@
-/* cli_warm.c - `shmd warm`: load files and whole trees now, from operands
- * or a manifest (--from), with a progress line on a terminal.
+/* cli_warm.c - `shmd warm`: load files and whole trees now, from operands,
+ * a manifest (--from) or the fleet's manifest (--from-fleet: the paths
+ * other hosts stored there, fetched rather than read from the source),
+ * with a progress line on a terminal.
  *
  * Trees are walked here, not in the daemon: the paths sent are the names
  * the program will open (symlinks to files included, not resolved), so the
@@ -117,6 +119,46 @@ static int add_manifest(const char *from)
     return bad;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The fleet's manifest, from the daemon (control.c: fleet-manifest), each
+ * path once: files, loaded as any (shmd fetches them from the fleet when
+ * it holds the version this host sees). Returns 0, or 1 (reported). */
+static int add_fleet_manifest(const char *dir, size_t *listed)
+{
+    char line[TIER_PATH_MAX * 4 + 64], path[TIER_PATH_MAX * 4 + 64];
+    size_t first = g_files.n;
+
+    FILE *f = cli_request(dir, "fleet-manifest", NULL, 0, false);
+    if (!f)
+        return 1;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        cli_unescape(line, path);
+        if (path[0] == '/' && add_file(path) < 0) {
+            fclose(f);
+            fprintf(stderr, "shmd warm: out of memory\n");
+            return 1;
+        }
+    }
+    fclose(f);
+    /* one load per path: the manifest lists a path once per version */
+    qsort(g_files.v + first, g_files.n - first, sizeof *g_files.v, cmp_str);
+    size_t out = first;
+    for (size_t i = first; i < g_files.n; i++) {
+        if (out > first && strcmp(g_files.v[out - 1], g_files.v[i]) == 0)
+            free(g_files.v[i]);
+        else
+            g_files.v[out++] = g_files.v[i];
+    }
+    g_files.n = out;
+    *listed = out - first;
+    return 0;
+}
+
 static uint64_t now_ms(void)
 {
     return mono_ns() / NS_PER_MS;
@@ -157,21 +199,26 @@ int cli_warm(int argc, char **argv)
     int r = cli_opts("warm", argc, argv, &c, CLI_FROM);
     if (r)
         return r == 1 ? 0 : r;
-    if (optind >= argc && !c.from)
-        return cli_usage_error("warm", "expected PATH... or --from FILE");
+    if (optind >= argc && !c.from && !c.from_fleet)
+        return cli_usage_error("warm", "expected PATH..., --from FILE or --from-fleet");
+    size_t listed = 0;
+    if (c.from_fleet && add_fleet_manifest(c.dir, &listed))
+        return 1;
     if (c.from)
         bad |= add_manifest(c.from);
     for (int i = optind; i < argc; i++)
         bad |= add_operand(argv[i]);
     if (g_files.n == 0) {
-        fprintf(stderr, "shmd warm: no files to load\n");
+        fprintf(stderr, c.from_fleet && optind >= argc && !c.from
+                ? "shmd warm: the fleet's manifest is empty: no host has stored a copy yet\n"
+                : "shmd warm: no files to load\n");
         return 1;
     }
     FILE *f = cli_request(c.dir, "warm", g_files.v, g_files.n, false);
     if (!f)
         return 1;
     struct progress p = {.tty = isatty(STDERR_FILENO), .start_ms = now_ms(), .total = g_files.n};
-    uint64_t loaded = 0, cached = 0, skipped = 0, recorded = 0;
+    uint64_t loaded = 0, cached = 0, skipped = 0, recorded = 0, fetched = 0;
     while (fgets(line, sizeof line, f)) {
         unsigned long long size;
         p.done++;
@@ -182,6 +229,10 @@ int cli_warm(int argc, char **argv)
             fprintf(stderr, "shmd warm: %s", line);
         } else if (sscanf(line, "loaded %llu", &size) == 1) {
             loaded++;
+            p.bytes += size;
+        } else if (sscanf(line, "fetched %llu", &size) == 1) {
+            loaded++;
+            fetched++;
             p.bytes += size;
         } else if (sscanf(line, "cached %llu", &size) == 1) {
             cached++;
@@ -198,6 +249,13 @@ int cli_warm(int argc, char **argv)
            (unsigned long long)loaded, loaded == 1 ? "" : "s",
            units_format_size(p.bytes, a, sizeof a), (unsigned long long)recorded,
            recorded == 1 ? "y" : "ies", (unsigned long long)cached, (unsigned long long)skipped);
+    if (c.from_fleet)
+        printf("the fleet's manifest listed %zu path%s; %llu file%s copied from the fleet, "
+               "%llu read from the source\n", listed, listed == 1 ? "" : "s",
+               (unsigned long long)fetched, fetched == 1 ? "" : "s",
+               (unsigned long long)(loaded - fetched));
+    else if (fetched)
+        printf("%llu of the files copied from the fleet\n", (unsigned long long)fetched);
     for (size_t i = 0; i < g_files.n; i++)
         free(g_files.v[i]);
     free(g_files.v);

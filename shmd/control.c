@@ -7,7 +7,7 @@
  *                            (kind: file, meta, list or absent)
  *   why PATH              -> ok, then what the tier knows of PATH: its
  *                            entry, and the loads refused (cmd_why)
- *   warm PATH...          -> ok, then "loaded|cached SIZE PATH",
+ *   warm PATH...          -> ok, then "loaded|fetched|cached SIZE PATH",
  *                            "recorded PATH" or "skipped REASON PATH" per
  *                            path as they finish; a PATH with "L" in front
  *                            is a directory whose metadata and listing are
@@ -16,6 +16,8 @@
  *   evict PATH...         -> ok, then "evicted N" (the entry for each path
  *                            and every entry below it)
  *   flush                 -> ok, then "evicted N"
+ *   fleet-manifest        -> ok, then one path per line: the fleet's
+ *                            manifest (fleet.h), for `shmd warm --from-fleet`
  *   stop                  -> ok; the daemon then shuts down
  *
  * Only the daemon's own user (or root) may connect (SO_PEERCRED); the
@@ -220,12 +222,52 @@ static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
         else if (res.meta && !res.fresh)
             reply(c, "recorded ");
         else
-            reply(c, "%s %llu ", res.fresh ? "cached" : "loaded", (unsigned long long)res.size);
+            reply(c, "%s %llu ", res.fresh ? "cached" : res.from_fleet ? "fetched" : "loaded",
+                  (unsigned long long)res.size);
         reply_path(c, key);
         reply(c, "\n");
         fflush(c->out);
     }
     warm_batch_free(b);
+}
+
+/* One manifest path, escaped as every path in a reply, to a memstream. */
+static void manifest_line(void *arg, const char *path, size_t len)
+{
+    struct conn *c = arg;
+    char key[PATH_KEY_SIZE];
+
+    if (len >= PATH_KEY_SIZE || memchr(path, '\0', len))
+        return;
+    memcpy(key, path, len);
+    key[len] = '\0';
+    reply_path(c, key);
+    reply(c, "\n");
+}
+
+/* The fleet's manifest (fleet.h). Collected first: "ok" goes out only
+ * when the fleet could be asked. */
+static void cmd_fleet_manifest(struct conn *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    struct conn mem = *c;
+
+    if (!c->d->fleet) {
+        reply(c, "error no fleet: this shmd runs without --fleet\n");
+        return;
+    }
+    if (!(mem.out = open_memstream(&text, &len))) {
+        reply(c, "error out of memory\n");
+        return;
+    }
+    int n = fleet_manifest(c->d->fleet, manifest_line, &mem);
+    fclose(mem.out);
+    if (n < 0)
+        reply(c, "error the fleet does not answer\n");
+    else
+        reply(c, "ok\n%s", text ? text : "");
+    free(text);
 }
 
 /* What the tier knows of one path, for `shmd why`:
@@ -404,6 +446,8 @@ void control_serve(struct shmd *d, int fd)
         cmd_evict(&c, buf, n, pos, false);
     } else if (strcmp(cmd, "flush") == 0) {
         cmd_evict(&c, buf, n, pos, true);
+    } else if (strcmp(cmd, "fleet-manifest") == 0) {
+        cmd_fleet_manifest(&c);
     } else if (strcmp(cmd, "stop") == 0) {
         reply(&c, "ok\n");
         shmd_request_stop(d);

@@ -38,6 +38,8 @@
 #define FLEET_POLL_MS 20u
 #define FLEET_MAGIC "SHMF"
 #define FLEET_VERSION 1u
+#define MANIFEST_ITEM (1000u * 1024) /* bytes of entries per manifest item */
+#define MANIFEST_MAC 16            /* bytes of an entry's MAC (32 hex digits) */
 
 /* The header item, little-endian as the hosts this builds for. */
 struct fleet_hdr {
@@ -261,6 +263,149 @@ int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int
     return 1;
 }
 
+/* ---- the manifest -------------------------------------------------------------------- */
+
+/* The manifest names the paths whose copies hosts stored, newest last, so
+ * that a new host can fetch them before it takes traffic (shmd warm
+ * --from-fleet). Entries are "<32 hex MAC><path>\0", the MAC keyed by
+ * the secret over the namespace and the path: a forged entry is skipped.
+ * A counter item ("...:n", incr) numbers the bytes ever appended; entries
+ * go, by append, to the item ("...:m<i>") that count falls in, so each
+ * item holds about MANIFEST_ITEM bytes (memcached refuses an append past
+ * its item size, which bounds a counter reset by eviction too), and a
+ * reader takes the newest two: a bounded manifest of the most recently
+ * stored paths. Older items are left to memcached's LRU. */
+
+static size_t manifest_base(const struct fleet *f, char *out)
+{
+    static const char domain[] = "shmcache fleet manifest v1";
+    crypto_generichash_state st;
+    unsigned char h[16];
+    crypto_generichash_init(&st, f->secret, sizeof f->secret, sizeof h);
+    crypto_generichash_update(&st, (const unsigned char *)domain, sizeof domain);
+    crypto_generichash_update(&st, (const unsigned char *)f->ns, strlen(f->ns) + 1);
+    crypto_generichash_final(&st, h, sizeof h);
+    memcpy(out, "shmc1:", 6);
+    sodium_bin2hex(out + 6, 33, h, sizeof h);
+    return 6 + 32;
+}
+
+/* An entry's MAC, as 32 hex digits and a NUL, into hex. */
+static void entry_mac(const struct fleet *f, const char *path, size_t len, char *hex)
+{
+    static const char domain[] = "shmcache manifest entry v1";
+    crypto_generichash_state st;
+    unsigned char h[MANIFEST_MAC];
+    crypto_generichash_init(&st, f->secret, sizeof f->secret, sizeof h);
+    crypto_generichash_update(&st, (const unsigned char *)domain, sizeof domain);
+    crypto_generichash_update(&st, (const unsigned char *)f->ns, strlen(f->ns) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)path, len);
+    crypto_generichash_final(&st, h, sizeof h);
+    sodium_bin2hex(hex, 2 * MANIFEST_MAC + 1, h, sizeof h);
+}
+
+/* Append key (len bytes) to the manifest: best effort, as publishing. */
+static void manifest_add(struct fleet *f, memcached_st *m, const char *key, size_t len)
+{
+    char name[FLEET_KEY_MAX];
+    size_t rlen = 2 * MANIFEST_MAC + len + 1;
+    char *rec = malloc(rlen + 1);
+    uint64_t total = 0;
+
+    if (!rec)
+        return;
+    entry_mac(f, key, len, rec);
+    memcpy(rec + 2 * MANIFEST_MAC, key, len);
+    rec[rlen - 1] = '\0';
+    size_t base = manifest_base(f, name);
+    memcpy(name + base, ":n", 3);
+    memcached_return_t rc = memcached_increment(m, name, base + 2, (uint32_t)rlen, &total);
+    if (rc == MEMCACHED_NOTFOUND) {
+        /* the first entry (or the counter was evicted): start it; a host
+         * that started it meanwhile wins, and ours counts on */
+        memcached_add(m, name, base + 2, "0", 1, 0, 0);
+        rc = memcached_increment(m, name, base + 2, (uint32_t)rlen, &total);
+    }
+    health(f, m, rc);
+    if (rc == MEMCACHED_SUCCESS && total >= rlen) {
+        int k = snprintf(name + base, FLEET_KEY_MAX - base, ":m%llu",
+                         (unsigned long long)((total - 1) / MANIFEST_ITEM));
+        size_t nlen = base + (size_t)k;
+        rc = memcached_append(m, name, nlen, rec, rlen, 0, 0);
+        if (rc == MEMCACHED_NOTSTORED) { /* no such item yet */
+            rc = memcached_add(m, name, nlen, rec, rlen, 0, 0);
+            if (rc == MEMCACHED_NOTSTORED) /* another host made it first */
+                rc = memcached_append(m, name, nlen, rec, rlen, 0, 0);
+        }
+        health(f, m, rc);
+    }
+    free(rec);
+}
+
+/* The entries of one manifest item, each checked, to each(). Returns how
+ * many were good. */
+static size_t manifest_item(struct fleet *f, memcached_st *m, char *name, size_t base,
+                            uint64_t item, void (*each)(void *, const char *, size_t), void *arg)
+{
+    memcached_return_t rc;
+    size_t vlen, good = 0;
+    uint32_t flags;
+    char hex[2 * MANIFEST_MAC + 1];
+
+    int k = snprintf(name + base, FLEET_KEY_MAX - base, ":m%llu", (unsigned long long)item);
+    char *v = memcached_get(m, name, base + (size_t)k, &vlen, &flags, &rc);
+    health(f, m, rc);
+    for (size_t at = 0; v && at < vlen;) {
+        char *end = memchr(v + at, '\0', vlen - at);
+        if (!end)
+            break; /* a torn tail: not an entry */
+        size_t elen = (size_t)(end - (v + at));
+        if (elen > 2 * MANIFEST_MAC) {
+            const char *path = v + at + 2 * MANIFEST_MAC;
+            size_t plen = elen - 2 * MANIFEST_MAC;
+            entry_mac(f, path, plen, hex);
+            if (sodium_memcmp(hex, v + at, 2 * MANIFEST_MAC) == 0) {
+                each(arg, path, plen);
+                good++;
+            } else {
+                fetch_add_relaxed(&f->n.rejected, 1);
+            }
+        }
+        at += elen + 1;
+    }
+    free(v);
+    return good;
+}
+
+int fleet_manifest(struct fleet *f, void (*each)(void *, const char *, size_t), void *arg)
+{
+    char name[FLEET_KEY_MAX], num[32];
+    memcached_return_t rc;
+    size_t vlen;
+    uint32_t flags;
+    memcached_st *m = handle(f);
+
+    if (!m)
+        return -1;
+    size_t base = manifest_base(f, name);
+    memcpy(name + base, ":n", 3);
+    char *v = memcached_get(m, name, base + 2, &vlen, &flags, &rc);
+    health(f, m, rc);
+    if (!v)
+        return rc == MEMCACHED_NOTFOUND ? 0 : -1;
+    snprintf(num, sizeof num, "%.*s", (int)(vlen < sizeof num ? vlen : sizeof num - 1), v);
+    free(v);
+    char *end;
+    unsigned long long total = strtoull(num, &end, 10);
+    if (end == num || !total)
+        return 0;
+    uint64_t last = (total - 1) / MANIFEST_ITEM;
+    size_t good = 0;
+    for (uint64_t i = last ? last - 1 : 0; i <= last; i++)
+        good += manifest_item(f, m, name, base, i, each, arg);
+    return good > INT32_MAX ? INT32_MAX : (int)good;
+}
+
 /* ---- publish ------------------------------------------------------------------------- */
 
 /* Store one copy: the chunks, then the header (add: what is there stays). */
@@ -294,8 +439,10 @@ static void store_copy(struct fleet *f, memcached_st *m, const struct job *j)
     memcpy(name + base, ":h", 3);
     rc = memcached_add(m, name, base + 2, (const char *)&h, sizeof h, 0, 0);
     health(f, m, rc);
-    if (rc == MEMCACHED_SUCCESS)
+    if (rc == MEMCACHED_SUCCESS) {
         fetch_add_relaxed(&f->n.stores, 1);
+        manifest_add(f, m, j->key, j->len); /* a new copy in the fleet */
+    }
     memcpy(name + base, ":l", 3);
     memcached_delete(m, name, base + 2, 0); /* the lease, if this host held it */
 out:

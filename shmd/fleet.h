@@ -70,6 +70,13 @@ int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int
 void fleet_publish(struct fleet *f, const char *key, size_t len, uint64_t size, int64_t mtime_ns,
                    int fd);
 
+/* The fleet's manifest: the paths whose copies hosts stored most recently
+ * (about the last 1 to 2 MB of paths, fleet.c), each whose MAC checks to
+ * each(arg, path, len), oldest first, possibly repeated. Returns how many
+ * were given, or -1 when the fleet could not be asked. Any thread. */
+int fleet_manifest(struct fleet *f, void (*each)(void *arg, const char *path, size_t len),
+                   void *arg);
+
 void fleet_counts(const struct fleet *f, struct fleet_counts *c);
 
 #endif

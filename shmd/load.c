@@ -353,6 +353,7 @@ void load_file(struct shmd *d, const char *key, size_t len, int given, struct qu
             (pfd = openat(d->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
             fleet_publish(d->fleet, key, len, (uint64_t)st1.st_size, mtime_ns, pfd);
     }
+    r->from_fleet = put >= 0 && from_fleet;
     if (put < 0)
         fail_count(d, r, put == -2 ? TIER_FAIL_NOSPACE : TIER_FAIL_INDEX_FULL);
     else

@@ -17,6 +17,7 @@ struct load_result {
     uint64_t size;             /* bytes of the source */
     uint64_t retry_ns;         /* unsettled: CLOCK_REALTIME ns when it may be */
     bool meta;                 /* a metadata (or listing) load, no copy */
+    bool from_fleet;           /* the copy's bytes came from the fleet */
 };
 
 /* Load key (a normalised absolute path of len bytes, padded as

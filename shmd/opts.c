@@ -41,7 +41,7 @@ static const struct {
      "counters of the running daemon"},
     {"ls", "shmd ls [--sort hits|size|age|path] [--json]", "entries: size, age, hits, kind, path"},
     {"why", "shmd why PATH", "is PATH served from the tier, and if not, why"},
-    {"warm", "shmd warm [--from FILE] PATH...", "load files and whole trees now"},
+    {"warm", "shmd warm [--from FILE] [--from-fleet] PATH...", "load files and whole trees now (--from-fleet: what other hosts stored in the fleet)"},
     {"evict", "shmd evict PATH...", "drop files or trees from the tier"},
     {"flush", "shmd flush", "drop everything"},
     {"stop", "shmd stop", "stop the daemon"},

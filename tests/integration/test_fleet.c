@@ -21,6 +21,8 @@
  *     a file the fleet lacks is not waited for; the bound holds with
  *     memcached stopped, and a failed fleet is not waited for at all; 0,
  *     or no --fleet, never waits;
+ *   - `shmd warm --from-fleet` on a new host: what the fleet's manifest
+ *     lists, fetched from the fleet; a forged entry refused;
  *   - bad options: --fleet without --fleet-key, a key file readable by
  *     others or too short: one line, the right exit code. */
 #include <setjmp.h>
@@ -601,6 +603,78 @@ static void test_one_load_per_fleet(void **state)
     H_PASS(x->f);
 }
 
+/* A host joining the fleet warms from its manifest before it takes
+ * traffic: every file host A stored is fetched from the fleet (no byte
+ * from the source), a forged manifest entry is refused and counted, a
+ * listed file gone from the source is skipped; and the program's opens
+ * after that are hits. */
+static void test_warm_from_fleet(void **state)
+{
+    struct fleet_fix *x = *state;
+    if (!x)
+        skip();
+    struct h_result r;
+    /* before any copy: an empty manifest, said so, exit 1 */
+    int code = h_shmd_cmd(&x->c, &r, H_ARGV("warm", "--from-fleet"));
+    if (code != 1 || !strstr(r.err, "manifest is empty"))
+        fail_msg("warm --from-fleet on an empty fleet: exit %d: %s%s", code, r.out, r.err);
+    h_result_free(&r);
+    fill_fleet(x);
+    /* a forged entry: a path with a MAC made without the secret */
+    memcached_st *m = mc_client(x);
+    char name[64], junk[200];
+    unsigned char secret[crypto_generichash_KEYBYTES], h[16];
+    unsigned char *k;
+    size_t n;
+    assert_non_null(k = h_read_file(x->key, &n));
+    crypto_generichash(secret, sizeof secret, k, n, NULL, 0);
+    free(k);
+    crypto_generichash_state st;
+    static const char domain[] = "shmcache fleet manifest v1";
+    crypto_generichash_init(&st, secret, sizeof secret, sizeof h);
+    crypto_generichash_update(&st, (const unsigned char *)domain, sizeof domain);
+    crypto_generichash_update(&st, (const unsigned char *)"", 1);
+    crypto_generichash_final(&st, h, sizeof h);
+    memcpy(name, "shmc1:", 6);
+    sodium_bin2hex(name + 6, 33, h, sizeof h);
+    strcpy(name + 38, ":m0");
+    int jl = snprintf(junk, sizeof junk, "%032d%s/fl/forged.bin", 0, x->f->src);
+    assert_int_equal(h_write_str(h_fmt("%s/fl/forged.bin", x->f->src), "forged\n"), 0);
+    assert_int_equal(memcached_append(m, name, strlen(name), junk, (size_t)jl + 1, 0, 0),
+                     MEMCACHED_SUCCESS);
+    memcached_free(m);
+    /* a listed file removed from the source since */
+    assert_int_equal(unlink(fleet_file(x, 5)), 0);
+
+    assert_int_equal(h_shmd_cmd(&x->c, &r, H_ARGV("warm", "--from-fleet")), 0);
+    if (!strstr(r.out, "manifest listed 12 paths; 11 files copied from the fleet, 0 read from "
+                       "the source"))
+        fail_msg("warm --from-fleet said:\n%s%s", r.out, r.err);
+    assert_non_null(strstr(r.err, "skipped unreadable"));
+    h_result_free(&r);
+    assert_int_equal(h_stat(&x->c, "fleet_hits"), NFILES - 1);
+    assert_int_equal(h_stat(&x->c, "source_loads"), 0);
+    assert_int_equal(h_stat(&x->c, "fleet_rejected"), 1); /* the forged entry */
+    assert_int_equal(h_stat(&x->c, "misses"), 0);
+    /* host C now serves the program's first opens from its tier */
+    for (int i = 0; i < NFILES; i++)
+        if (i != 5)
+            read_check(x, &x->c, i, "host C after warm --from-fleet");
+    assert_int_equal(h_stat(&x->c, "hits"), NFILES - 1);
+    assert_int_equal(h_stat(&x->c, "misses"), 0);
+    /* a daemon without a fleet says so */
+    struct h_daemon plain;
+    static const char *const args[] = {"--settle-ms", "0", NULL};
+    h_daemon_init(&plain, h_fmt("%s/shmd-plain.log", x->f->tmp), args);
+    assert_int_equal(h_daemon_start(&plain), 0);
+    code = h_shmd_cmd(&plain, &r, H_ARGV("warm", "--from-fleet"));
+    if (code != 1 || !strstr(r.err, "without --fleet"))
+        fail_msg("warm --from-fleet without a fleet: exit %d: %s%s", code, r.out, r.err);
+    h_result_free(&r);
+    h_daemon_cleanup(&plain);
+    H_PASS(x->f);
+}
+
 static void expect_bad(const char *const *argv, int want_code, const char *want)
 {
     struct h_result r;
@@ -647,6 +721,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_first_open_served_after_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_fleet_no_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_warm_from_fleet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_fleet_options, setup, teardown),
     };
     return cmocka_run_group_tests_name("integration: the fleet tier on memcached", tests,
