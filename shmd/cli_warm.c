@@ -125,8 +125,10 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* The fleet's manifest, from the daemon (control.c: fleet-manifest), each
- * path once: files, loaded as any (shmd fetches them from the fleet when
- * it holds the version this host sees). Returns 0, or 1 (reported). */
+ * entry once: "F PATH" a file, loaded as any (shmd fetches it from the
+ * fleet when it holds the version this host sees); "M PATH", "L PATH"
+ * its metadata, its listing, recorded from this host's own source.
+ * Returns 0, or 1 (reported). */
 static int add_fleet_manifest(const char *dir, size_t *listed)
 {
     char line[TIER_PATH_MAX * 4 + 64], path[TIER_PATH_MAX * 4 + 64];
@@ -137,8 +139,11 @@ static int add_fleet_manifest(const char *dir, size_t *listed)
         return 1;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
-        cli_unescape(line, path);
-        if (path[0] == '/' && add_file(path) < 0) {
+        char tag = line[0];
+        if ((tag != 'F' && tag != 'M' && tag != 'L') || line[1] != ' ')
+            continue;
+        cli_unescape(line + 2, path);
+        if (path[0] == '/' && add_path(path, tag == 'F' ? '\0' : tag) < 0) {
             fclose(f);
             fprintf(stderr, "shmd warm: out of memory\n");
             return 1;

@@ -16,8 +16,9 @@
  *   evict PATH...         -> ok, then "evicted N" (the entry for each path
  *                            and every entry below it)
  *   flush                 -> ok, then "evicted N"
- *   fleet-manifest        -> ok, then one path per line: the fleet's
- *                            manifest (fleet.h), for `shmd warm --from-fleet`
+ *   fleet-manifest        -> ok, then "F|M|L PATH" lines: the fleet's
+ *                            manifest (fleet.h: copies, metadata, listings),
+ *                            for `shmd warm --from-fleet`
  *   stop                  -> ok; the daemon then shuts down
  *
  * Only the daemon's own user (or root) may connect (SO_PEERCRED); the
@@ -232,15 +233,16 @@ static void cmd_warm(struct conn *c, const char *buf, size_t n, size_t pos)
 }
 
 /* One manifest path, escaped as every path in a reply, to a memstream. */
-static void manifest_line(void *arg, const char *path, size_t len)
+static void manifest_line(void *arg, char tag, const char *path, size_t len)
 {
     struct conn *c = arg;
     char key[PATH_KEY_SIZE];
 
-    if (len >= PATH_KEY_SIZE || memchr(path, '\0', len))
+    if (len >= PATH_KEY_SIZE || memchr(path, '\0', len) || (tag != 'F' && tag != 'M' && tag != 'L'))
         return;
     memcpy(key, path, len);
     key[len] = '\0';
+    reply(c, "%c ", tag);
     reply_path(c, key);
     reply(c, "\n");
 }

@@ -40,6 +40,7 @@
 #define FLEET_VERSION 1u
 #define MANIFEST_ITEM (1000u * 1024) /* bytes of entries per manifest item */
 #define MANIFEST_MAC 16            /* bytes of an entry's MAC (32 hex digits) */
+#define MANIFEST_BATCH (256u * 1024) /* entries waiting to be appended, at most */
 
 /* The header item, little-endian as the hosts this builds for. */
 struct fleet_hdr {
@@ -70,6 +71,8 @@ struct fleet {
     pthread_cond_t wake;
     struct job queue[FLEET_QUEUE];
     unsigned head, count;
+    char mbuf[MANIFEST_BATCH]; /* manifest entries not appended yet (lock) */
+    size_t mlen;
     bool stopping;
     pthread_t publisher;
     int down;                  /* atomic: the last operation failed (logged once) */
@@ -265,16 +268,20 @@ int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int
 
 /* ---- the manifest -------------------------------------------------------------------- */
 
-/* The manifest names the paths whose copies hosts stored, newest last, so
- * that a new host can fetch them before it takes traffic (shmd warm
- * --from-fleet). Entries are "<32 hex MAC><path>\0", the MAC keyed by
- * the secret over the namespace and the path: a forged entry is skipped.
- * A counter item ("...:n", incr) numbers the bytes ever appended; entries
- * go, by append, to the item ("...:m<i>") that count falls in, so each
- * item holds about MANIFEST_ITEM bytes (memcached refuses an append past
- * its item size, which bounds a counter reset by eviction too), and a
- * reader takes the newest two: a bounded manifest of the most recently
- * stored paths. Older items are left to memcached's LRU. */
+/* The manifest names what hosts looked up, newest last, so that a new host
+ * can have it before it takes traffic (shmd warm --from-fleet): the paths
+ * whose copies hosts stored ('F'), and those whose metadata ('M': a stat,
+ * or "does not exist") or listing ('L') a host recorded on a miss. Entries
+ * are "<32 hex MAC><tag><path>\0", the MAC keyed by the secret over the
+ * namespace, the tag and the path: a forged entry is skipped (counted in
+ * rejected). Hosts batch their entries (fleet_note) and the publishing
+ * thread appends each batch. A counter item ("...:n", incr) numbers the
+ * bytes ever appended; a batch goes, by append, to the item ("...:m<i>")
+ * that count falls in, so each item holds about MANIFEST_ITEM bytes
+ * (memcached refuses an append past its item size, which bounds a counter
+ * reset by eviction too), and a reader takes the newest two: a bounded
+ * manifest of what was looked up most recently. Older items are left to
+ * memcached's LRU. */
 
 static size_t manifest_base(const struct fleet *f, char *out)
 {
@@ -290,8 +297,8 @@ static size_t manifest_base(const struct fleet *f, char *out)
     return 6 + 32;
 }
 
-/* An entry's MAC, as 32 hex digits and a NUL, into hex. */
-static void entry_mac(const struct fleet *f, const char *path, size_t len, char *hex)
+/* An entry's MAC over tag and path, as 32 hex digits and a NUL, into hex. */
+static void entry_mac(const struct fleet *f, char tag, const char *path, size_t len, char *hex)
 {
     static const char domain[] = "shmcache manifest entry v1";
     crypto_generichash_state st;
@@ -299,53 +306,69 @@ static void entry_mac(const struct fleet *f, const char *path, size_t len, char 
     crypto_generichash_init(&st, f->secret, sizeof f->secret, sizeof h);
     crypto_generichash_update(&st, (const unsigned char *)domain, sizeof domain);
     crypto_generichash_update(&st, (const unsigned char *)f->ns, strlen(f->ns) + 1);
+    crypto_generichash_update(&st, (const unsigned char *)&tag, 1);
     crypto_generichash_update(&st, (const unsigned char *)path, len);
     crypto_generichash_final(&st, h, sizeof h);
     sodium_bin2hex(hex, 2 * MANIFEST_MAC + 1, h, sizeof h);
 }
 
-/* Append key (len bytes) to the manifest: best effort, as publishing. */
-static void manifest_add(struct fleet *f, memcached_st *m, const char *key, size_t len)
+void fleet_note(struct fleet *f, char tag, const char *key, size_t len)
+{
+    size_t rlen = 2 * MANIFEST_MAC + 1 + len + 1;
+    char hex[2 * MANIFEST_MAC + 1];
+    bool taken = false;
+
+    entry_mac(f, tag, key, len, hex);
+    pthread_mutex_lock(&f->lock);
+    if (f->mlen + rlen <= MANIFEST_BATCH && !f->stopping) {
+        char *e = f->mbuf + f->mlen;
+        memcpy(e, hex, 2 * MANIFEST_MAC);
+        e[2 * MANIFEST_MAC] = tag;
+        memcpy(e + 2 * MANIFEST_MAC + 1, key, len);
+        e[rlen - 1] = '\0';
+        f->mlen += rlen;
+        taken = true;
+        pthread_cond_signal(&f->wake);
+    }
+    pthread_mutex_unlock(&f->lock);
+    if (!taken)
+        fetch_add_relaxed(&f->n.queue_full, 1);
+}
+
+/* Append one batch of entries (len bytes) to the manifest: best effort. */
+static void manifest_append(struct fleet *f, memcached_st *m, const char *batch, size_t len)
 {
     char name[FLEET_KEY_MAX];
-    size_t rlen = 2 * MANIFEST_MAC + len + 1;
-    char *rec = malloc(rlen + 1);
     uint64_t total = 0;
 
-    if (!rec)
-        return;
-    entry_mac(f, key, len, rec);
-    memcpy(rec + 2 * MANIFEST_MAC, key, len);
-    rec[rlen - 1] = '\0';
     size_t base = manifest_base(f, name);
     memcpy(name + base, ":n", 3);
-    memcached_return_t rc = memcached_increment(m, name, base + 2, (uint32_t)rlen, &total);
+    memcached_return_t rc = memcached_increment(m, name, base + 2, (uint32_t)len, &total);
     if (rc == MEMCACHED_NOTFOUND) {
-        /* the first entry (or the counter was evicted): start it; a host
+        /* the first batch (or the counter was evicted): start it; a host
          * that started it meanwhile wins, and ours counts on */
         memcached_add(m, name, base + 2, "0", 1, 0, 0);
-        rc = memcached_increment(m, name, base + 2, (uint32_t)rlen, &total);
+        rc = memcached_increment(m, name, base + 2, (uint32_t)len, &total);
     }
     health(f, m, rc);
-    if (rc == MEMCACHED_SUCCESS && total >= rlen) {
-        int k = snprintf(name + base, FLEET_KEY_MAX - base, ":m%llu",
-                         (unsigned long long)((total - 1) / MANIFEST_ITEM));
-        size_t nlen = base + (size_t)k;
-        rc = memcached_append(m, name, nlen, rec, rlen, 0, 0);
-        if (rc == MEMCACHED_NOTSTORED) { /* no such item yet */
-            rc = memcached_add(m, name, nlen, rec, rlen, 0, 0);
-            if (rc == MEMCACHED_NOTSTORED) /* another host made it first */
-                rc = memcached_append(m, name, nlen, rec, rlen, 0, 0);
-        }
-        health(f, m, rc);
+    if (rc != MEMCACHED_SUCCESS || total < len)
+        return;
+    int k = snprintf(name + base, FLEET_KEY_MAX - base, ":m%llu",
+                     (unsigned long long)((total - 1) / MANIFEST_ITEM));
+    size_t nlen = base + (size_t)k;
+    rc = memcached_append(m, name, nlen, batch, len, 0, 0);
+    if (rc == MEMCACHED_NOTSTORED) { /* no such item yet */
+        rc = memcached_add(m, name, nlen, batch, len, 0, 0);
+        if (rc == MEMCACHED_NOTSTORED) /* another host made it first */
+            rc = memcached_append(m, name, nlen, batch, len, 0, 0);
     }
-    free(rec);
+    health(f, m, rc);
 }
 
 /* The entries of one manifest item, each checked, to each(). Returns how
  * many were good. */
 static size_t manifest_item(struct fleet *f, memcached_st *m, char *name, size_t base,
-                            uint64_t item, void (*each)(void *, const char *, size_t), void *arg)
+                            uint64_t item, fleet_entry_fn *each, void *arg)
 {
     memcached_return_t rc;
     size_t vlen, good = 0;
@@ -360,12 +383,13 @@ static size_t manifest_item(struct fleet *f, memcached_st *m, char *name, size_t
         if (!end)
             break; /* a torn tail: not an entry */
         size_t elen = (size_t)(end - (v + at));
-        if (elen > 2 * MANIFEST_MAC) {
-            const char *path = v + at + 2 * MANIFEST_MAC;
-            size_t plen = elen - 2 * MANIFEST_MAC;
-            entry_mac(f, path, plen, hex);
+        if (elen > 2 * MANIFEST_MAC + 1) {
+            char tag = v[at + 2 * MANIFEST_MAC];
+            const char *path = v + at + 2 * MANIFEST_MAC + 1;
+            size_t plen = elen - 2 * MANIFEST_MAC - 1;
+            entry_mac(f, tag, path, plen, hex);
             if (sodium_memcmp(hex, v + at, 2 * MANIFEST_MAC) == 0) {
-                each(arg, path, plen);
+                each(arg, tag, path, plen);
                 good++;
             } else {
                 fetch_add_relaxed(&f->n.rejected, 1);
@@ -377,7 +401,7 @@ static size_t manifest_item(struct fleet *f, memcached_st *m, char *name, size_t
     return good;
 }
 
-int fleet_manifest(struct fleet *f, void (*each)(void *, const char *, size_t), void *arg)
+int fleet_manifest(struct fleet *f, fleet_entry_fn *each, void *arg)
 {
     char name[FLEET_KEY_MAX], num[32];
     memcached_return_t rc;
@@ -441,7 +465,7 @@ static void store_copy(struct fleet *f, memcached_st *m, const struct job *j)
     health(f, m, rc);
     if (rc == MEMCACHED_SUCCESS) {
         fetch_add_relaxed(&f->n.stores, 1);
-        manifest_add(f, m, j->key, j->len); /* a new copy in the fleet */
+        fleet_note(f, 'F', j->key, j->len); /* a new copy in the fleet */
     }
     memcpy(name + base, ":l", 3);
     memcached_delete(m, name, base + 2, 0); /* the lease, if this host held it */
@@ -454,12 +478,29 @@ static void *publisher(void *arg)
     struct fleet *f = arg;
     memcached_st *m = memcached_clone(NULL, f->master);
 
+    char *batch = malloc(MANIFEST_BATCH);
+
     pthread_mutex_lock(&f->lock);
     for (;;) {
-        while (!f->count && !f->stopping)
+        while (!f->count && !f->mlen && !f->stopping)
             pthread_cond_wait(&f->wake, &f->lock);
         if (f->stopping)
             break;
+        if (f->mlen && (!f->count || f->mlen > MANIFEST_BATCH / 2)) {
+            /* a batch of entries: after the copies they may name, or when
+             * the buffer fills */
+            size_t len = f->mlen;
+            if (batch)
+                memcpy(batch, f->mbuf, len);
+            f->mlen = 0;
+            pthread_mutex_unlock(&f->lock);
+            if (m && batch)
+                manifest_append(f, m, batch, len);
+            pthread_mutex_lock(&f->lock);
+            continue;
+        }
+        if (!f->count)
+            continue;
         struct job j = f->queue[f->head];
         f->head = (f->head + 1) % FLEET_QUEUE;
         f->count--;
@@ -471,6 +512,7 @@ static void *publisher(void *arg)
         pthread_mutex_lock(&f->lock);
     }
     pthread_mutex_unlock(&f->lock);
+    free(batch);
     memcached_free(m);
     return NULL;
 }

@@ -70,12 +70,18 @@ int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int
 void fleet_publish(struct fleet *f, const char *key, size_t len, uint64_t size, int64_t mtime_ns,
                    int fd);
 
-/* The fleet's manifest: the paths whose copies hosts stored most recently
- * (about the last 1 to 2 MB of paths, fleet.c), each whose MAC checks to
- * each(arg, path, len), oldest first, possibly repeated. Returns how many
- * were given, or -1 when the fleet could not be asked. Any thread. */
-int fleet_manifest(struct fleet *f, void (*each)(void *arg, const char *path, size_t len),
-                   void *arg);
+/* Note in the fleet's manifest (fleet.c) that this host looked key up:
+ * tag 'F' a copy it stored, 'M' metadata (or "does not exist") and 'L' a
+ * listing it recorded. Batched and appended in the background; never
+ * blocks (a full batch drops it, counted in queue_full). Any thread. */
+void fleet_note(struct fleet *f, char tag, const char *key, size_t len);
+
+/* The fleet's manifest: what hosts looked up most recently (about the
+ * last 1 to 2 MB of entries), each entry whose MAC checks to each(arg,
+ * tag, path, len), oldest first, possibly repeated. Returns how many were
+ * given, or -1 when the fleet could not be asked. Any thread. */
+typedef void fleet_entry_fn(void *arg, char tag, const char *path, size_t len);
+int fleet_manifest(struct fleet *f, fleet_entry_fn *each, void *arg);
 
 void fleet_counts(const struct fleet *f, struct fleet_counts *c);
 

@@ -24,6 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shmd/daemon.h"
+#include "shmd/fleet.h"
 #include "shmd/meta.h"
 #include "shmd/opts.h"
 #include "shmd/queue.h"
@@ -282,6 +284,10 @@ static void *loader_main(void *arg)
             close(j->fd);
         /* a copy loaded, or current already: the waiters find it now */
         queue_answer(j, r.fail < 0);
+        /* a program's miss recorded: in the fleet's manifest, for the next
+         * host (copies are noted when stored in the fleet) */
+        if (q->d->fleet && !j->batch && j->what != QUEUE_FILE && r.fail < 0 && !r.fresh)
+            fleet_note(q->d->fleet, j->what == QUEUE_LIST ? 'L' : 'M', j->key, j->len);
 
         pthread_mutex_lock(&q->mu);
         q->loading[me] = NULL;

@@ -620,6 +620,20 @@ static void test_warm_from_fleet(void **state)
         fail_msg("warm --from-fleet on an empty fleet: exit %d: %s%s", code, r.out, r.err);
     h_result_free(&r);
     fill_fleet(x);
+    /* host A's program also lists fl/ and looks for a file that is not
+     * there: recorded on A, noted in the manifest ('L', 'M') */
+    const char *absent = h_fmt("%s/fl/absent.txt", x->f->src);
+    char *absent_path = h_xstrdup(absent);
+    for (int round = 0; round < 2; round++) {
+        h_run(&r, env_for(x, &x->f->d), H_ARGV("sh", "-c", "ls \"$1\" >/dev/null; "
+                                               "test -e \"$2\" || echo none", "sh",
+                                               h_fmt("%s/fl", x->f->src), absent_path), 30000);
+        h_assert_ok(&r, "host A: ls and test -e");
+        assert_string_equal(r.out, "none\n");
+        h_result_free(&r);
+        if (h_wait_stat_ge(&x->f->d, "meta_loads", 2, 15000) < 2)
+            fail_msg("host A recorded %lld metadata entries", h_stat(&x->f->d, "meta_loads"));
+    }
     /* a forged entry: a path with a MAC made without the secret */
     memcached_st *m = mc_client(x);
     char name[64], junk[200];
@@ -646,9 +660,12 @@ static void test_warm_from_fleet(void **state)
     /* a listed file removed from the source since */
     assert_int_equal(unlink(fleet_file(x, 5)), 0);
 
+    h_sleep_ms(300); /* host A's manifest batch (appended in the background) */
     assert_int_equal(h_shmd_cmd(&x->c, &r, H_ARGV("warm", "--from-fleet")), 0);
-    if (!strstr(r.out, "manifest listed 12 paths; 11 files copied from the fleet, 0 read from "
-                       "the source"))
+    /* listed: the 12 copies, and at least fl/'s listing and absent.txt */
+    const char *said = strstr(r.out, "manifest listed ");
+    if (!said || atoi(said + 16) < NFILES + 2 ||
+        !strstr(said, "paths; 11 files copied from the fleet, 0 read from the source"))
         fail_msg("warm --from-fleet said:\n%s%s", r.out, r.err);
     assert_non_null(strstr(r.err, "skipped unreadable"));
     h_result_free(&r);
@@ -662,6 +679,16 @@ static void test_warm_from_fleet(void **state)
             read_check(x, &x->c, i, "host C after warm --from-fleet");
     assert_int_equal(h_stat(&x->c, "hits"), NFILES - 1);
     assert_int_equal(h_stat(&x->c, "misses"), 0);
+    /* and its listing and "does not exist", recorded from C's own source */
+    h_run(&r, env_for(x, &x->c), H_ARGV("sh", "-c", "ls \"$1\" | wc -l; test -e \"$2\" || "
+                                        "echo none", "sh", h_fmt("%s/fl", x->f->src),
+                                        absent_path), 30000);
+    h_assert_ok(&r, "host C: ls and test -e");
+    assert_string_equal(r.out, h_fmt("%d\nnone\n", NFILES));
+    h_result_free(&r);
+    assert_int_equal(h_stat(&x->c, "dir_hits"), 1);
+    assert_int_equal(h_stat(&x->c, "negative_hits"), 1);
+    free(absent_path);
     /* a daemon without a fleet says so */
     struct h_daemon plain;
     static const char *const args[] = {"--settle-ms", "0", NULL};
