@@ -196,6 +196,11 @@ bench/openread: bench/openread.c
 
 bench: all bench/openread
 	@bench/bench.sh
+	@bench/fleet.sh
+
+# the fleet tier alone: 4 simulated hosts over sshfs at 2 and 20 ms
+bench-fleet: all
+	@bench/fleet.sh
 
 # the first pass against raw sshfs by round-trip time, with CPU per process
 bench-firstpass: all bench/openread
@@ -239,7 +244,7 @@ uninstall:
 clean:
 	rm -rf $(B) preload/libshmcache.so shmd/shmd bench/openread bench/hookcost
 
-.PHONY: all test test-core deps run bench bench-firstpass bench-startup bench-instr install uninstall clean
+.PHONY: all test test-core deps run bench bench-fleet bench-firstpass bench-startup bench-instr install uninstall clean
 
 # Header dependencies, written by -MMD next to each object.
 -include $(wildcard $(B)/*/*/*.d $(B)/*/*/*/*.d $(B)/tests/helpers/*.d)

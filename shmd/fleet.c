@@ -211,7 +211,7 @@ static int wait_for_holder(struct fleet *f, memcached_st *m, char *name, size_t 
 }
 
 int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int64_t mtime_ns,
-                int fd)
+                int fd, void (*absent)(void *), void *arg)
 {
     char name[FLEET_KEY_MAX];
     memcached_return_t rc;
@@ -228,6 +228,8 @@ int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int
     }
     size_t base = item_base(f, key, len, size, mtime_ns, name);
     int r = get_header(f, m, name, base, size, mtime_ns, &h, &ok);
+    if (r == 0 && absent)
+        absent(arg); /* whatever the lease says: not a copy to wait for */
     if (r == 0)
         r = wait_for_holder(f, m, name, base, size, mtime_ns, &h, &ok);
     if (r <= 0) {

@@ -60,9 +60,11 @@ void fleet_close(struct fleet *f);
  * fd from offset 0 (pwrite: fd's offset is left alone). Returns 1 when
  * size bytes were written and verified; 0 when the fleet has no copy; -1
  * when it has a bad one or could not be asked (counted). On 0 and -1, what
- * was written to fd is garbage. Any thread. */
+ * was written to fd is garbage. absent, when not NULL, is called with arg
+ * as soon as the fleet is seen to hold no copy, before the lease (which
+ * may still make this host wait for another's). Any thread. */
 int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int64_t mtime_ns,
-                int fd);
+                int fd, void (*absent)(void *), void *arg);
 
 /* Store the copy of key read from fd (a published object: immutable; the
  * fleet owns fd from here and closes it) in the background. Never blocks:

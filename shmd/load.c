@@ -161,6 +161,13 @@ static bool entry_fresh(struct store *s, const char *key, size_t len, uint64_t h
     return fresh;
 }
 
+/* The fleet holds no copy: a program waiting for this load reads the
+ * source itself, now (queue.h). */
+static void tell_source(void *job)
+{
+    queue_answer(job, false);
+}
+
 void load_file(struct shmd *d, const char *key, size_t len, int given, struct queue_job *job,
                struct load_result *r)
 {
@@ -257,7 +264,8 @@ void load_file(struct shmd *d, const char *key, size_t len, int given, struct qu
     int64_t copied = -1, mtime_ns = (int64_t)timespec_ns(&st1.st_mtim);
     bool from_fleet = false;
     if (d->fleet && st1.st_size > 0 &&
-        fleet_fetch(d->fleet, key, len, (uint64_t)st1.st_size, mtime_ns, ofd) == 1) {
+        fleet_fetch(d->fleet, key, len, (uint64_t)st1.st_size, mtime_ns, ofd,
+                    job ? tell_source : NULL, job) == 1) {
         copied = st1.st_size;
         from_fleet = true;
     }
