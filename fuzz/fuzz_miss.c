@@ -17,6 +17,8 @@
  *   bits 4-5         payload: raw; "miss " + payload; "miss SRC/" + payload;
  *                    "miss SRC/" + one of the source files (a valid miss)
  *   bit 6            explicit credentials, uid nobody's (must be refused)
+ *   bit 7            with descriptors a and b: b replaced by the write end
+ *                    of a pipe, a program waiting for the load (proto.h)
  * Sources live in a private directory (files a, b, empty, sub/c) and are
  * never modified, so a published object must hold exactly their bytes.
  *
@@ -24,6 +26,8 @@
  * behaviour:
  *  - every datagram sent is either accepted (misses_received) or counted as
  *    bad (bad_messages), none is lost or counted twice;
+ *  - a waiting program is told nothing but PROTO_WAIT_SERVED or
+ *    PROTO_WAIT_SOURCE, at most once per miss that carried its pipe;
  *  - no descriptor leaks: every descriptor received is closed once the
  *    loader is done (the count returns to what it was before the input);
  *  - never wrong bytes: every entry in the tier holds exactly the bytes of
@@ -48,6 +52,7 @@
 #include "tier/clock.h"
 #include "tier/instance.h"
 #include "tier/path.h"
+#include "tier/proto.h"
 
 #define MAX_DGRAMS 16
 
@@ -55,6 +60,7 @@ static struct shmd g_d;
 static char g_src[64];
 static int g_client = -1;
 static int g_fd[10];          /* descriptors the inputs pass, by kind */
+static int g_wait[2];         /* the pipe of a "waiting program" (bit 7) */
 static uint64_t g_checked_loads;
 
 static void teardown(void)
@@ -139,6 +145,8 @@ static void setup(void)
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         fz_fail("setup: pipe");
     g_fd[5] = pipefd[0];
+    if (pipe2(g_wait, O_CLOEXEC | O_NONBLOCK) < 0)
+        fz_fail("setup: pipe");
     g_fd[8] = open_source_fd("a", O_WRONLY);
     g_fd[9] = open_source_fd("a", O_PATH);
     atexit(teardown);
@@ -205,7 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fds0 = fz_count_fds();
     uint64_t recv0 = load_relaxed(&d->store.hdr->misses_received);
     uint64_t bad0 = load_relaxed(&d->bad_messages);
-    unsigned sent = 0;
+    unsigned sent = 0, waiting = 0;
 
     for (int k = 0; k < MAX_DGRAMS && in.n; k++) {
         uint8_t hdr = fz_u8(&in);
@@ -230,7 +238,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int fds[6], nfds = 0;
         switch (hdr % 10) {
         case 0: break;
-        case 6: fds[nfds++] = g_fd[1]; fds[nfds++] = g_fd[2]; break;
+        case 6:
+            fds[nfds++] = g_fd[1];
+            fds[nfds++] = hdr & 0x80 ? g_wait[1] : g_fd[2];
+            waiting += (hdr & 0x80) != 0;
+            break;
         case 7:
             for (int i = 0; i < 6; i++)
                 fds[nfds++] = g_fd[1 + i % 2];
@@ -279,6 +291,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* the loader owns what came with accepted misses: wait until it is done */
     loader_wait_idle();
+    char told[64];
+    ssize_t nt;
+    unsigned words = 0;
+    while ((nt = read(g_wait[0], told, sizeof told)) > 0) {
+        for (ssize_t i = 0; i < nt; i++)
+            if (told[i] != PROTO_WAIT_SERVED && told[i] != PROTO_WAIT_SOURCE)
+                fz_fail("a waiting program was told 0x%02x", (unsigned char)told[i]);
+        words += (unsigned)nt;
+    }
+    if (words > waiting)
+        fz_fail("%u words told to %u waiting misses", words, waiting);
     int fds = fz_count_fds();
     if (fds != fds0) {
         fz_list_fds();

@@ -57,7 +57,10 @@ static bool source_unchanged(const char *key, const struct tier_entry *e)
     return tier_stat_same(&now, &e->st);
 }
 
-int shim_serve(const char *key, int len, int flags, bool *notify, int *err)
+/* shim_serve, and with want not NULL only a copy of that very version of
+ * the source (the fleet wait: the file the program has open). */
+static int serve_key(const char *key, int len, int flags, const struct tier_stat *want,
+                     bool *notify, int *err)
 {
     struct tier_entry e;
     char name[TIER_OBJECT_NAME_SIZE];
@@ -95,6 +98,8 @@ int shim_serve(const char *key, int len, int flags, bool *notify, int *err)
     }
     if (r == TIER_HIT && (shim_cfg.validate_open || a->validate) && !source_unchanged(key, &e))
         r = TIER_STALE;
+    if (r == TIER_HIT && want && !tier_stat_same(&e.st, want))
+        r = TIER_STALE;
     /* the kernel would check this process's groups and capabilities on the
      * real open: serve only what the recorded bits decide for it, or what
      * the kernel allows it now (tier/access.h) */
@@ -121,6 +126,11 @@ int shim_serve(const char *key, int len, int flags, bool *notify, int *err)
     if (fd >= 0 && shim_cfg.log == SHIM_LOG_ALL)
         shim_log("HIT", key);
     return fd;
+}
+
+int shim_serve(const char *key, int len, int flags, bool *notify, int *err)
+{
+    return serve_key(key, len, flags, NULL, notify, err);
 }
 
 int shim_serve_path(int dirfd, const char *path, int maybe, int flags, char *key, int *len,
@@ -209,13 +219,21 @@ static int wait_word(int rd, unsigned ms)
 }
 
 /* Served after the wait: the copy in place of fd (its number, the
- * caller's O_CLOEXEC). True when fd now reads from the tier. */
+ * caller's O_CLOEXEC), if it is a copy of the very file fd is (not one of
+ * a version the path named before). The copy is opened O_CLOEXEC: until
+ * dup3 it is the shim's own descriptor, which no child may inherit. True
+ * when fd now reads from the tier. */
 static bool serve_in_place(const char *key, int len, int fd, int flags)
 {
+    struct stat st;
+    struct tier_stat want;
     bool notify;
     int err;
-    int obj = shim_serve(key, len, flags, &notify, &err);
 
+    if (REAL(fstat)(fd, &st) < 0)
+        return false;
+    tier_stat_from(&want, &st);
+    int obj = serve_key(key, len, flags | O_CLOEXEC, &want, &notify, &err);
     if (obj < 0)
         return false;
     bool done = REAL(dup3)(obj, fd, flags & O_CLOEXEC) == fd;

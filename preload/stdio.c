@@ -152,7 +152,9 @@ __attribute__((noinline)) static FILE *freopen_slow(struct hook *h, bool large, 
     } else if (fp && maybe) {
         bool notify;
         int len, err;
-        int obj = shim_serve_path(AT_FDCWD, path, maybe, flags, key, &len, &notify, &err);
+        /* O_CLOEXEC: until dup3 the copy is the shim's own descriptor */
+        int obj = shim_serve_path(AT_FDCWD, path, maybe, flags | O_CLOEXEC, key, &len, &notify,
+                                  &err);
         if (obj >= 0) {
             if (REAL(dup3)(obj, fileno(fp), flags & O_CLOEXEC) < 0)
                 notify = true;

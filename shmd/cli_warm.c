@@ -151,7 +151,8 @@ static int add_fleet_manifest(const char *dir, size_t *listed)
     }
     fclose(f);
     /* one load per path: the manifest lists a path once per version */
-    qsort(g_files.v + first, g_files.n - first, sizeof *g_files.v, cmp_str);
+    if (g_files.n > first)
+        qsort(g_files.v + first, g_files.n - first, sizeof *g_files.v, cmp_str);
     size_t out = first;
     for (size_t i = first; i < g_files.n; i++) {
         if (out > first && strcmp(g_files.v[out - 1], g_files.v[i]) == 0)

@@ -213,8 +213,8 @@ int shmd_run(struct shmd_opts *o)
     control_wait_idle(d, CONTROL_STOP_NS);
     if (!idle)
         shmd_log(SHMD_LOG_WARN, "a thread is stuck in the filesystem; exiting without it");
-    else
-        fleet_close(d->fleet); /* no loader uses it any more */
+    else if (load_relaxed(&d->ctl_threads) == 0)
+        fleet_close(d->fleet); /* no loader or control thread uses it any more */
     store_lock(&d->store);
     idle &= load_relaxed(&d->ctl_threads) == 0;
     claim_release(d, idle);

@@ -38,9 +38,12 @@
 #define FLEET_POLL_MS 20u
 #define FLEET_MAGIC "SHMF"
 #define FLEET_VERSION 1u
-#define MANIFEST_ITEM (1000u * 1024) /* bytes of entries per manifest item */
+/* A manifest item holds the batches whose end falls in its MANIFEST_ITEM
+ * bytes of the count: at most MANIFEST_ITEM + MANIFEST_BATCH bytes, within
+ * memcached's default item (1 MiB, with its own header). */
+#define MANIFEST_ITEM 800000u      /* bytes of the count per manifest item */
+#define MANIFEST_BATCH 200000u     /* entries waiting to be appended, at most */
 #define MANIFEST_MAC 16            /* bytes of an entry's MAC (32 hex digits) */
-#define MANIFEST_BATCH (256u * 1024) /* entries waiting to be appended, at most */
 
 /* The header item, little-endian as the hosts this builds for. */
 struct fleet_hdr {
@@ -53,6 +56,7 @@ struct fleet_hdr {
     unsigned char mac[crypto_generichash_BYTES];
 };
 _Static_assert(sizeof(struct fleet_hdr) == 64, "fleet_hdr is the wire format");
+_Static_assert(MANIFEST_ITEM + MANIFEST_BATCH <= 1000000, "a manifest item fits memcached's");
 
 struct job {
     char *key;
@@ -279,9 +283,10 @@ int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int
  * rejected). Hosts batch their entries (fleet_note) and the publishing
  * thread appends each batch. A counter item ("...:n", incr) numbers the
  * bytes ever appended; a batch goes, by append, to the item ("...:m<i>")
- * that count falls in, so each item holds about MANIFEST_ITEM bytes
- * (memcached refuses an append past its item size, which bounds a counter
- * reset by eviction too), and a reader takes the newest two: a bounded
+ * its end falls in, so each item holds at most MANIFEST_ITEM +
+ * MANIFEST_BATCH bytes (and memcached refuses an append past its item
+ * size, which bounds a counter reset by eviction too: those entries are
+ * lost, not the bound), and a reader takes the newest two: a bounded
  * manifest of what was looked up most recently. Older items are left to
  * memcached's LRU. */
 

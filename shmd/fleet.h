@@ -79,7 +79,7 @@ void fleet_publish(struct fleet *f, const char *key, size_t len, uint64_t size, 
 void fleet_note(struct fleet *f, char tag, const char *key, size_t len);
 
 /* The fleet's manifest: what hosts looked up most recently (about the
- * last 1 to 2 MB of entries), each entry whose MAC checks to each(arg,
+ * last 0.8 to 2 MB of entries), each entry whose MAC checks to each(arg,
  * tag, path, len), oldest first, possibly repeated. Returns how many were
  * given, or -1 when the fleet could not be asked. Any thread. */
 typedef void fleet_entry_fn(void *arg, char tag, const char *path, size_t len);

@@ -7,6 +7,7 @@
  * of where to read, checked by the load against the path (load.c). A
  * truncated datagram, a foreign sender or a malformed path is counted and
  * dropped; the program was served by the source already. */
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -55,8 +56,11 @@ static void take_ancillary(struct msghdr *mh, struct ucred *cred, int *fd, int *
             }
         }
     }
+    /* a pipe, written without blocking: a sender could pass a full one
+     * that blocks, and it is told under the queue's lock */
     struct stat st;
-    if (*waiter >= 0 && (fstat(*waiter, &st) < 0 || !S_ISFIFO(st.st_mode))) {
+    if (*waiter >= 0 && (fstat(*waiter, &st) < 0 || !S_ISFIFO(st.st_mode) ||
+                         fcntl(*waiter, F_SETFL, O_NONBLOCK) < 0)) {
         close(*waiter);
         *waiter = -1;
     }

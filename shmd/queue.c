@@ -13,7 +13,11 @@
  *
  * Programs waiting for a load (the fleet wait, SHMCACHE_FLEET_WAIT_MS) are
  * the write ends of their pipes, kept with the job they wait for, a miss
- * de-duplicated onto a job joining it. Each is told once, one byte, then
+ * de-duplicated onto a job loading (or about to) joining it. A program is
+ * blocked meanwhile, so its job goes to the front of the queue, and only
+ * when a loader is idle to take it at once (q->idle > q->front); with
+ * every loader busy it is told to read the source straight away, so no
+ * program waits behind other loads. Each is told once, one byte, then
  * closed: PROTO_WAIT_SERVED when the load put a current copy in the tier
  * for it, PROTO_WAIT_SOURCE when it will not, as soon as that is known
  * (the fleet has no copy: the load now reads the source, and the program
@@ -51,6 +55,7 @@ struct queue_job {
     int waiters[JOB_WAITERS];  /* pipes of programs waiting (q->mu); owned */
     unsigned nwaiters;
     char told;                 /* 0, or what the waiters were told (q->mu) */
+    bool front;                /* queued at the front for its waiter (q->mu) */
     size_t len;
     char key[];                /* len bytes, NUL, zero padding */
 };
@@ -72,6 +77,8 @@ struct queue {
     size_t ninflight;
     struct neg neg[NEG_SLOTS];
     struct queue_job *loading[SHMD_LOADERS_MAX]; /* by thread: the job it loads */
+    unsigned idle;             /* loaders waiting for a job */
+    unsigned front;            /* jobs queued at the front, not yet taken */
     bool stop;
     unsigned nthreads;
     pthread_t threads[SHMD_LOADERS_MAX];
@@ -132,15 +139,16 @@ static void tell(int pipe, char what)
     close(pipe);
 }
 
-/* The job of a miss on hash h, queued or loading, or NULL. pre: q->mu */
+/* The job of a miss on hash h that is loading or queued at the front, or
+ * NULL (one queued behind others is no job to wait for). pre: q->mu */
 static struct queue_job *job_of(struct queue *q, uint64_t h)
 {
-    for (struct queue_job *j = q->head; j; j = j->next)
-        if (j->hash == h && !j->batch)
-            return j;
     for (unsigned i = 0; i < SHMD_LOADERS_MAX; i++)
         if (q->loading[i] && q->loading[i]->hash == h && !q->loading[i]->batch)
             return q->loading[i];
+    for (struct queue_job *j = q->head; j && j->front; j = j->next)
+        if (j->hash == h && !j->batch)
+            return j;
     return NULL;
 }
 
@@ -205,7 +213,8 @@ int queue_submit(struct queue *q, enum queue_what what, const char *key, size_t 
             fd = -1; /* the job owns it now */
             j->nwaiters = 0;
             j->told = 0;
-            if (waiter >= 0) {
+            j->front = waiter >= 0 && q->idle > q->front;
+            if (j->front) {
                 j->waiters[j->nwaiters++] = waiter;
                 waiter = -1;
             }
@@ -213,11 +222,20 @@ int queue_submit(struct queue *q, enum queue_what what, const char *key, size_t 
             j->len = len;
             memset(j->key + len, 0, 8);
             memcpy(j->key, key, len);
-            if (q->tail)
-                q->tail->next = j;
-            else
+            if (j->front) {
+                /* a program waits: first in the queue, for an idle loader */
+                j->next = q->head;
                 q->head = j;
-            q->tail = j;
+                if (!q->tail)
+                    q->tail = j;
+                q->front++;
+            } else {
+                if (q->tail)
+                    q->tail->next = j;
+                else
+                    q->head = j;
+                q->tail = j;
+            }
             q->queued++;
             if (!inflight_has(q, h))
                 q->inflight[q->ninflight++] = h;
@@ -264,8 +282,11 @@ static void *loader_main(void *arg)
     free(self);
     pthread_mutex_lock(&q->mu);
     for (;;) {
-        while (!q->head && !q->stop)
+        while (!q->head && !q->stop) {
+            q->idle++;
             pthread_cond_wait(&q->cv, &q->mu);
+            q->idle--;
+        }
         if (q->stop)
             break;
         struct queue_job *j = q->head;
@@ -273,6 +294,8 @@ static void *loader_main(void *arg)
         if (!q->head)
             q->tail = NULL;
         q->queued--;
+        if (j->front)
+            q->front--;
         q->loading[me] = j;
         pthread_mutex_unlock(&q->mu);
 
