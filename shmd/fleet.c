@@ -191,6 +191,57 @@ static int get_header(struct fleet *f, memcached_st *m, char *name, size_t base,
     return 1;
 }
 
+/* The header item and the first chunk in one round trip (a multi-get):
+ * get_header's answer, and chunk 0's value into *c0 (malloc'd, *c0len
+ * bytes; NULL when it is not there). Most files are one chunk: a fetch is
+ * then one round trip to memcached. */
+static int get_first(struct fleet *f, memcached_st *m, char *name, size_t base, uint64_t size,
+                     int64_t mtime_ns, struct fleet_hdr *h, bool *ok, char **c0, size_t *c0len)
+{
+    char hname[FLEET_KEY_MAX], cname[FLEET_KEY_MAX];
+    memcpy(hname, name, base);
+    memcpy(hname + base, ":h", 3);
+    memcpy(cname, name, base);
+    memcpy(cname + base, ":0", 3);
+    const char *keys[2] = {hname, cname};
+    size_t lens[2] = {base + 2, base + 2};
+    memcached_return_t rc = memcached_mget(m, keys, lens, 2);
+    int r = 0;
+
+    *c0 = NULL;
+    health(f, m, rc);
+    if (rc != MEMCACHED_SUCCESS)
+        return -1;
+    memcached_result_st *res;
+    while ((res = memcached_fetch_result(m, NULL, &rc))) {
+        size_t klen = memcached_result_key_length(res);
+        const char *k = memcached_result_key_value(res);
+        size_t vlen = memcached_result_length(res);
+        if (klen == base + 2 && memcmp(k, hname, klen) == 0) {
+            r = 1;
+            *ok = vlen == sizeof *h;
+            if (*ok) {
+                memcpy(h, memcached_result_value(res), sizeof *h);
+                *ok = memcmp(h->magic, FLEET_MAGIC, 4) == 0 && h->version == FLEET_VERSION &&
+                      h->size == size && h->mtime_ns == mtime_ns && h->chunk == FLEET_CHUNK &&
+                      h->nchunks == chunks_of(size);
+            }
+        } else if (klen == base + 2 && memcmp(k, cname, klen) == 0 && !*c0) {
+            *c0len = vlen;
+            *c0 = memcached_result_take_value(res);
+        }
+        memcached_result_free(res);
+    }
+    /* the end of the results is no error; a timeout or a dead server is */
+    health(f, m, rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND ? MEMCACHED_SUCCESS : rc);
+    if (rc != MEMCACHED_END && rc != MEMCACHED_NOTFOUND && rc != MEMCACHED_SUCCESS) {
+        free(*c0);
+        *c0 = NULL;
+        return -1;
+    }
+    return r;
+}
+
 /* No copy yet: one host per version loads it from the source. The lease
  * ("...:l", add, FLEET_LEASE_S) names that host; a host that cannot take
  * it waits for the holder's copy (the header), at most FLEET_WAIT_MS, then
@@ -224,18 +275,23 @@ int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int
     memcached_st *m = handle(f);
     struct fleet_hdr h;
     bool ok = false;
-    char *v;
+    char *v, *c0 = NULL;
+    size_t c0len = 0;
 
     if (!m) {
         fetch_add_relaxed(&f->n.errors, 1);
         return -1;
     }
     size_t base = item_base(f, key, len, size, mtime_ns, name);
-    int r = get_header(f, m, name, base, size, mtime_ns, &h, &ok);
+    int r = get_first(f, m, name, base, size, mtime_ns, &h, &ok, &c0, &c0len);
+    bool have_c0 = r == 1;
     if (r == 0 && absent)
         absent(arg); /* whatever the lease says: not a copy to wait for */
-    if (r == 0)
+    if (r == 0) {
+        free(c0); /* a copy being stored: its header comes last */
+        c0 = NULL;
         r = wait_for_holder(f, m, name, base, size, mtime_ns, &h, &ok);
+    }
     if (r <= 0) {
         if (r == 0)
             fetch_add_relaxed(&f->n.misses, 1);
@@ -247,16 +303,25 @@ int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int
     for (uint32_t i = 0; ok && i < h.nchunks; i++) {
         uint64_t off = (uint64_t)i * FLEET_CHUNK;
         size_t want = size - off < FLEET_CHUNK ? (size_t)(size - off) : FLEET_CHUNK;
-        int k = snprintf(name + base, FLEET_KEY_MAX - base, ":%u", i);
-        v = memcached_get(m, name, base + (size_t)k, &vlen, &flags, &rc);
-        health(f, m, rc);
-        if (!v && rc != MEMCACHED_NOTFOUND)
-            return -1; /* could not ask: an error, counted */
+        if (i == 0 && have_c0) {
+            v = c0; /* asked with the header */
+            vlen = c0len;
+            c0 = NULL;
+        } else {
+            int k = snprintf(name + base, FLEET_KEY_MAX - base, ":%u", i);
+            v = memcached_get(m, name, base + (size_t)k, &vlen, &flags, &rc);
+            health(f, m, rc);
+            if (!v && rc != MEMCACHED_NOTFOUND) {
+                free(c0);
+                return -1; /* could not ask: an error, counted */
+            }
+        }
         ok = v && vlen == want && pwrite(fd, v, want, (off_t)off) == (ssize_t)want;
         if (ok)
             crypto_generichash_update(&st, (const unsigned char *)v, want);
         free(v);
     }
+    free(c0); /* not used: the header was refused */
     unsigned char mac[crypto_generichash_BYTES];
     if (ok) {
         crypto_generichash_final(&st, mac, sizeof mac);
