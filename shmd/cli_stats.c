@@ -125,6 +125,7 @@ static void print_prometheus(const struct snapshot *s)
         {"fleet_rejected", "fleet_rejected_total", "counter", "Fleet copies refused: bad MAC, short or missing parts."},
         {"fleet_queue_full", "fleet_queue_full_total", "counter", "Copies not offered to the fleet: its queue was full."},
         {"fleet_waits", "fleet_waits_total", "counter", "Misses that waited for another host's copy."},
+        {"fleet_state", "fleet_state", "gauge", "0 no fleet, 1 answering, 2 down (the last operation failed), 3 cold (held none of the last 16 files asked)."},
         {"fleet_wait_hits", "fleet_wait_hits_total", "counter", "Opens served after the program waited for the fleet."},
         {"fleet_wait_timeouts", "fleet_wait_timeouts_total", "counter", "Program waits for the fleet that reached SHMCACHE_FLEET_WAIT_MS."},
     };
@@ -195,6 +196,10 @@ static void print_table(const struct snapshot *s, const struct snapshot *prev)
         print_ratio("  hit ratio", dh, dm);
     }
     printf("%-15s %llu\n", "loads", (unsigned long long)num(s, "loads"));
+    static const char *const states[] = {"none", "answering", "down", "cold"};
+    unsigned long long state = num(s, "fleet_state");
+    if (state)
+        printf("%-15s %s\n", "fleet state", state < 4 ? states[state] : "?");
     if (num(s, "fleet_hits") || num(s, "fleet_misses") || num(s, "fleet_stores") ||
         num(s, "fleet_errors") || num(s, "fleet_rejected"))
         printf("%-15s %llu from the fleet, %llu from the source; %llu stored, %llu not there, "

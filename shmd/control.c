@@ -127,6 +127,7 @@ static void cmd_stats(struct conn *c)
     reply(c, "fleet_rejected %llu\n", (unsigned long long)fc.rejected);
     reply(c, "fleet_queue_full %llu\n", (unsigned long long)fc.queue_full);
     reply(c, "fleet_waits %llu\n", (unsigned long long)fc.waits);
+    reply(c, "fleet_state %u\n", load_relaxed(&h->fleet));
     reply(c, "fleet_wait_hits %llu\n", (unsigned long long)n.wait_hits);
     reply(c, "fleet_wait_timeouts %llu\n", (unsigned long long)n.wait_timeouts);
     for (int f = 0; f < TIER_FAIL_COUNT; f++) {

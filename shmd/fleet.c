@@ -36,6 +36,7 @@
 #define FLEET_LEASE_S 10u          /* a lease lives at most this long */
 #define FLEET_WAIT_MS 1000u        /* a host waits this long for another's copy */
 #define FLEET_POLL_MS 20u
+#define FLEET_COLD_MISSES 16u      /* misses in a row that make the fleet cold */
 #define FLEET_MAGIC "SHMF"
 #define FLEET_VERSION 1u
 /* A manifest item holds the batches whose end falls in its MANIFEST_ITEM
@@ -80,6 +81,7 @@ struct fleet {
     bool stopping;
     pthread_t publisher;
     int down;                  /* atomic: the last operation failed (logged once) */
+    unsigned cold;             /* atomic: fetches in a row that found no copy */
     uint32_t *shown;           /* the index's tier_header.fleet (enum tier_fleet) */
     struct fleet_counts n;     /* atomics */
 };
@@ -143,6 +145,18 @@ static memcached_st *handle(struct fleet *f)
     return m;
 }
 
+/* What the shims see (tier_header.fleet): down after a failed operation;
+ * else cold after FLEET_COLD_MISSES fetches in a row found no copy (a
+ * program's wait would only cost it a round trip), until one finds one. */
+static void show(struct fleet *f, bool bad)
+{
+    uint32_t want = bad ? TIER_FLEET_DOWN
+                  : load_relaxed(&f->cold) >= FLEET_COLD_MISSES ? TIER_FLEET_COLD
+                  : TIER_FLEET_ANSWERING;
+    if (load_relaxed(f->shown) != want)
+        store_release(f->shown, want);
+}
+
 /* An operation's outcome for the log and the shims: say when the fleet
  * goes, and when it comes back, once each; and show the shims whether to
  * wait for it (each outcome stores its own verdict, so the word follows
@@ -151,9 +165,7 @@ static void health(struct fleet *f, memcached_st *m, memcached_return_t rc)
 {
     bool bad = rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND && rc != MEMCACHED_NOTSTORED &&
                rc != MEMCACHED_DATA_EXISTS;
-    uint32_t show = bad ? TIER_FLEET_DOWN : TIER_FLEET_ANSWERING;
-    if (load_relaxed(f->shown) != show)
-        store_release(f->shown, show);
+    show(f, bad);
     if (bad) {
         fetch_add_relaxed(&f->n.errors, 1);
         if (!exchange_relaxed(&f->down, 1))
@@ -293,8 +305,11 @@ int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int
         r = wait_for_holder(f, m, name, base, size, mtime_ns, &h, &ok);
     }
     if (r <= 0) {
-        if (r == 0)
+        if (r == 0) {
             fetch_add_relaxed(&f->n.misses, 1);
+            if (fetch_add_relaxed(&f->cold, 1) + 1 == FLEET_COLD_MISSES)
+                show(f, false);
+        }
         return r;
     }
     crypto_generichash_state st;
@@ -334,6 +349,8 @@ int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int
         return -1;
     }
     fetch_add_relaxed(&f->n.hits, 1);
+    if (exchange_relaxed(&f->cold, 0) >= FLEET_COLD_MISSES)
+        show(f, false);
     return 1;
 }
 

@@ -55,12 +55,15 @@ enum tier_state {
 
 /* The fleet as the shims see it (tier_header.fleet, written by shmd). A
  * shim waits for a miss to come from the fleet (SHMCACHE_FLEET_WAIT_MS)
- * only while it is TIER_FLEET_ANSWERING: with no fleet, or one that timed
- * out or failed last, a miss costs exactly what it does without one. */
+ * only while it is TIER_FLEET_ANSWERING: with no fleet, one that timed out
+ * or failed last, or one that has held nothing this host asked for lately,
+ * a miss costs exactly what it does without one. */
 enum tier_fleet {
     TIER_FLEET_NONE = 0,      /* no --fleet */
     TIER_FLEET_ANSWERING = 1, /* its last operation succeeded */
     TIER_FLEET_DOWN = 2,      /* its last operation failed: loads read the source */
+    TIER_FLEET_COLD = 3,      /* it answers, but held none of the last files
+                                 asked of it (a first host): not worth a wait */
 };
 
 /* Reasons a load is refused; counted in tier_header.fail[]. */

@@ -19,8 +19,9 @@
  *   - the program's wait (SHMCACHE_FLEET_WAIT_MS): its own first open on
  *     host B is the tier's copy, put in place of the source's descriptor;
  *     a file the fleet lacks is not waited for; the bound holds with
- *     memcached stopped, and a failed fleet is not waited for at all; 0,
- *     or no --fleet, never waits;
+ *     memcached stopped, and a failed fleet is not waited for at all, nor
+ *     a cold one (it held none of the last 16 files asked); 0, or no
+ *     --fleet, never waits;
  *   - `shmd warm --from-fleet` on a new host: what the fleet's manifest
  *     lists, fetched from the fleet; a forged entry refused;
  *   - bad options: --fleet without --fleet-key, a key file readable by
@@ -318,6 +319,7 @@ static void test_wait_bounded(void **state)
     assert_int_equal(h_stat(&x->b, "fleet_wait_timeouts"), 1);
     if (h_wait_stat_ge(&x->b, "fleet_errors", 1, 15000) < 1)
         fail_msg("no fleet error counted with memcached stopped");
+    assert_int_equal(h_stat(&x->b, "fleet_state"), 2);
     if (h_wait_stat_ge(&x->b, "loads", 1, 15000) < 1)
         fail_msg("host B did not load the file from the source");
     /* the fleet failed: the next misses do not wait, though allowed 10 s */
@@ -345,6 +347,54 @@ static void test_wait_bounded(void **state)
     H_PASS(x->f);
 }
 
+/* A fleet that held none of the last 16 files a host asked for (the first
+ * host of a fleet) is cold: its programs do not wait (each wait would only
+ * cost them a round trip to memcached) until a fetch finds a copy again. */
+static void test_cold_fleet_not_waited(void **state)
+{
+    struct fleet_fix *x = *state;
+    if (!x)
+        skip();
+    fill_fleet(x); /* host A: 12 copies in the fleet */
+    assert_int_equal(h_stat(&x->c, "fleet_state"), 1);
+    assert_int_equal(h_mkdirs(h_fmt("%s/cold", x->f->src), 0755), 0);
+    const char *argv[19];
+    argv[0] = "cat";
+    for (int i = 0; i < 17; i++) {
+        const char *p = h_fmt("%s/cold/c%02d.txt", x->f->src, i);
+        assert_int_equal(h_write_str(p, h_fmt("cold %d\n", i)), 0);
+        argv[i + 1] = h_xstrdup(p);
+    }
+    argv[18] = NULL;
+    /* host C: 17 files the fleet does not hold, one open each */
+    struct h_result r;
+    h_run(&r, env_wait(x, &x->c, "10000"), argv, 30000);
+    h_assert_ok(&r, "host C: 17 files not in the fleet");
+    h_result_free(&r);
+    for (int i = 0; i < 17; i++)
+        free((char *)argv[i + 1]);
+    if (h_wait_stat_ge(&x->c, "fleet_misses", 17, 15000) < 17)
+        fail_msg("host C asked the fleet for %lld of 17 files (misses %lld, loads %lld)", h_stat(&x->c, "fleet_misses"), h_stat(&x->c, "misses"), h_stat(&x->c, "loads"));
+    assert_int_equal(h_stat(&x->c, "fleet_state"), 3);
+    /* cold: a file the fleet does hold is not waited for (the daemon still
+     * fetches it from the fleet: that copy makes the fleet answering) */
+    char *link = open_check(x, &x->c, 0, "10000");
+    assert_string_equal(link, fleet_file(x, 0));
+    free(link);
+    if (h_wait_stat_ge(&x->c, "fleet_hits", 1, 15000) < 1)
+        fail_msg("host C did not fetch file 0 from the fleet");
+    assert_int_equal(h_stat(&x->c, "fleet_wait_hits"), 0);
+    assert_int_equal(h_stat(&x->c, "fleet_state"), 1);
+    /* answering again: the next first open waits and is served */
+    link = open_check(x, &x->c, 1, "10000");
+    if (!in_tier(link, &x->c))
+        fail_msg("host C, fleet answering again: file 1 opened as %s, not from the tier", link);
+    free(link);
+    assert_int_equal(h_stat(&x->c, "fleet_wait_hits"), 1);
+    assert_int_equal(h_stat(&x->c, "source_loads"), 17);
+    H_PASS(x->f);
+}
+
 /* Without --fleet nothing changes on the miss path: no wait, whatever
  * SHMCACHE_FLEET_WAIT_MS says. */
 static void test_no_fleet_no_wait(void **state)
@@ -367,6 +417,7 @@ static void test_no_fleet_no_wait(void **state)
     assert_int_equal(h_stat(&plain, "fleet_wait_hits"), 0);
     assert_int_equal(h_stat(&plain, "fleet_wait_timeouts"), 0);
     assert_int_equal(h_stat(&plain, "misses"), 4);
+    assert_int_equal(h_stat(&plain, "fleet_state"), 0);
     h_daemon_cleanup(&plain);
     H_PASS(x->f);
 }
@@ -752,6 +803,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_load_per_fleet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_open_served_after_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cold_fleet_not_waited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_fleet_no_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_warm_from_fleet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_fleet_options, setup, teardown),
