@@ -20,7 +20,8 @@
 #     --from-fleet` (timed), then its first start of the app.
 # And the per-file cost of a fleet fetch against a source read, as a
 # program sees it: a cold host's `cat` of BLOBS files of 32 KiB that the
-# fleet holds, against a cold host without a fleet.
+# fleet holds, against a cold host without a fleet; and the program's wait
+# itself by file size (bench/fleetwait.sh: strace of the shim's ppoll).
 #
 # Every start's output is compared with the app's on tmpfs (paths
 # normalised), so a broken setup stops the run instead of producing a
@@ -248,6 +249,9 @@ for round in $(seq "$ROUNDS"); do
         done
     done
 done
+
+# ---- the program's wait itself (bench/fleetwait.sh) ----------------------------------------------
+FLEET_RTT_US=$FLEET_RTT_US "$BENCH/fleetwait.sh" > "$RAW/fleetwait.txt" 2>&1 || die "fleetwait.sh failed: $(tail -3 "$RAW/fleetwait.txt")"
 
 # ---- the report ----------------------------------------------------------------------------------
 {

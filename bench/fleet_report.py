@@ -126,6 +126,18 @@ for rtt in rtts:
     print(f"| {rtt} ms | {f:.2f} ms | {n:.2f} ms | {f / n:.2f}× | {served:,.0f} of {files:,.0f} | "
           f"{src:,.0f} |")
 
+try:
+    wait = open(f"{RAW}/fleetwait.txt").read().strip().splitlines()
+except OSError:
+    wait = []
+if wait:
+    print(f"\nThe program's wait itself, by file size (`bench/fleetwait.sh`: host A fills the "
+          f"fleet, host B `cat`s the files, the shim's `ppoll` timed by `strace -T`; the store is "
+          f"local here, memcached {int(env['fleet_rtt_us']) / 1000:g} ms away):\n")
+    print("```")
+    print("\n".join(wait))
+    print("```")
+
 print("\n## `shmd warm --from-fleet` on the 5th host\n")
 print("| app | round trip | time | what it said |")
 print("|---|---|---:|---|")
