@@ -213,10 +213,12 @@ int shmd_run(struct shmd_opts *o)
     control_wait_idle(d, CONTROL_STOP_NS);
     if (!idle)
         shmd_log(SHMD_LOG_WARN, "a thread is stuck in the filesystem; exiting without it");
-    else if (load_relaxed(&d->ctl_threads) == 0)
+    /* read once: the fleet's threads write the index, so it stays mapped
+     * unless the fleet is closed */
+    idle &= load_relaxed(&d->ctl_threads) == 0;
+    if (idle)
         fleet_close(d->fleet); /* no loader or control thread uses it any more */
     store_lock(&d->store);
-    idle &= load_relaxed(&d->ctl_threads) == 0;
     claim_release(d, idle);
     if (d->idle_fd >= 0)
         close(d->idle_fd);

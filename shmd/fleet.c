@@ -244,9 +244,16 @@ static int get_first(struct fleet *f, memcached_st *m, char *name, size_t base, 
         }
         memcached_result_free(res);
     }
-    /* the end of the results is no error; a timeout or a dead server is */
-    health(f, m, rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND ? MEMCACHED_SUCCESS : rc);
-    if (rc != MEMCACHED_END && rc != MEMCACHED_NOTFOUND && rc != MEMCACHED_SUCCESS) {
+    /* the end of the results is no error; a timeout or a dead server is,
+     * but the fetch loop reports most of those as the end (NOTFOUND): the
+     * handle's last error says (mget cleared it), also for a dead server
+     * mget skipped while another answered */
+    if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS) {
+        memcached_return_t last = memcached_last_error(m);
+        rc = last == MEMCACHED_NOTFOUND || last == MEMCACHED_END ? MEMCACHED_SUCCESS : last;
+    }
+    health(f, m, rc);
+    if (rc != MEMCACHED_SUCCESS) {
         free(*c0);
         *c0 = NULL;
         return -1;
@@ -306,9 +313,11 @@ int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int
     }
     if (r <= 0) {
         if (r == 0) {
-            fetch_add_relaxed(&f->n.misses, 1);
-            if (fetch_add_relaxed(&f->cold, 1) + 1 == FLEET_COLD_MISSES)
+            /* a miss (unless the lease could not be asked either: down) */
+            if (!load_relaxed(&f->down) &&
+                fetch_add_relaxed(&f->cold, 1) + 1 == FLEET_COLD_MISSES)
                 show(f, false);
+            fetch_add_relaxed(&f->n.misses, 1);
         }
         return r;
     }
@@ -348,9 +357,9 @@ int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int
                  "a missing or short part", key, (unsigned long long)size);
         return -1;
     }
-    fetch_add_relaxed(&f->n.hits, 1);
     if (exchange_relaxed(&f->cold, 0) >= FLEET_COLD_MISSES)
-        show(f, false);
+        show(f, load_relaxed(&f->down));
+    fetch_add_relaxed(&f->n.hits, 1); /* after the state: what stats show is settled */
     return 1;
 }
 

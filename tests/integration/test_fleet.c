@@ -435,6 +435,8 @@ static void test_second_host_served_from_fleet(void **state)
     assert_int_equal(h_stat(&x->b, "fleet_hits"), NFILES);
     assert_int_equal(h_stat(&x->b, "source_loads"), 0);
     assert_int_equal(h_stat(&x->b, "fleet_rejected"), 0);
+    assert_int_equal(h_stat(&x->b, "fleet_errors"), 0); /* a healthy fleet reads healthy */
+    assert_int_equal(h_stat(&x->b, "fleet_state"), 1);
     /* and its hits serve those copies, byte for byte */
     long long hits = h_stat(&x->b, "hits");
     pass(x, &x->b, "host B, second pass (hits)");
