@@ -282,7 +282,9 @@ static void trash_snapshot(struct store *s, const char *name)
         s->trash = t;
         s->trash_cap = cap;
     }
-    memcpy(s->trash[s->ntrash++], name, TIER_OBJECT_NAME_SIZE);
+    memcpy(s->trash[s->ntrash], name, TIER_OBJECT_NAME_SIZE);
+    /* atomic: store_reap looks at the count without the lock first */
+    store_relaxed(&s->ntrash, s->ntrash + 1);
 }
 
 static void unlink_object(struct store *s, uint64_t id, uint32_t record, uint32_t kind)
@@ -321,7 +323,8 @@ void store_reap(struct store *s)
     size_t n = s->ntrash;
     char (*t)[TIER_OBJECT_NAME_SIZE] = s->trash;
     s->trash = NULL;
-    s->ntrash = s->trash_cap = 0;
+    s->trash_cap = 0;
+    store_relaxed(&s->ntrash, 0);
     store_unlock(s);
     size_t keep = reap(s, t, n);
     store_lock(s);
