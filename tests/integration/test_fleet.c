@@ -14,6 +14,8 @@
  *   - memcached SIGSTOPped, then SIGKILLed: right bytes from the source,
  *     errors counted, the daemon's loads go on; and once memcached answers
  *     again, copies flow again;
+ *   - two servers, one SIGKILLed: the right bytes of every file, copies
+ *     from the live one, the rest from the source, the dead one noticed;
  *   - three hosts missing the same files at once: each read from the source
  *     once in all (the lease), the rest from the fleet;
  *   - the program's wait (SHMCACHE_FLEET_WAIT_MS): its own first open on
@@ -661,6 +663,61 @@ static void test_one_load_per_fleet(void **state)
     H_PASS(x->f);
 }
 
+/* A fleet of two servers, one of them SIGKILLed after host A stored every
+ * copy: the keys are spread over both (ketama), so host B finds some
+ * copies, loses others with the dead server (an error, or a part missing
+ * once the server is left out), and serves the right bytes of every file;
+ * nothing in between is counted a copy. */
+static void test_two_servers_one_dies(void **state)
+{
+    struct fleet_fix *x = *state;
+    if (!x)
+        skip();
+    char sock2[H_PATH_MAX];
+    snprintf(sock2, sizeof sock2, "%.3000s/mc2.sock", x->f->tmp);
+    struct h_proc mc2;
+    if (h_is_root())
+        assert_int_equal(h_start(&mc2, NULL, H_ARGV("memcached", "-u", "root", "-s", sock2,
+                                                    "-m", "64", "-U", "0")), 0);
+    else
+        assert_int_equal(h_start(&mc2, NULL, H_ARGV("memcached", "-s", sock2, "-m", "64",
+                                                    "-U", "0")), 0);
+    if (!h_wait_until(sock_ready, sock2, 5000, 10))
+        fail_msg("memcached did not create %s", sock2);
+    const char *servers = h_xstrdup(h_fmt("%s,%s", x->sock, sock2));
+    const char *args[] = {"--settle-ms", "0", "--capacity", "64M", "--log-level", "debug",
+                          "--fleet", servers, "--fleet-key", x->key, NULL};
+    struct h_daemon a2, b2;
+    h_daemon_init(&a2, h_fmt("%s/shmd-a2.log", x->f->tmp), args);
+    h_daemon_init(&b2, h_fmt("%s/shmd-b2.log", x->f->tmp), args);
+    assert_int_equal(h_daemon_start(&a2), 0);
+    assert_int_equal(h_daemon_start(&b2), 0);
+    make_files(x);
+    pass(x, &a2, "host A over two servers");
+    if (h_wait_stat_ge(&a2, "fleet_stores", NFILES, 15000) < NFILES)
+        fail_msg("host A stored %lld of %d copies over two servers", h_stat(&a2, "fleet_stores"),
+                 NFILES);
+    kill(mc2.pid, SIGKILL);
+    struct h_result r;
+    h_finish(&mc2, &r, 5000);
+    h_result_free(&r);
+    pass(x, &b2, "host B, one of two servers dead");
+    if (h_wait_stat_ge(&b2, "loads", NFILES, 30000) < NFILES)
+        fail_msg("host B loaded %lld of %d files", h_stat(&b2, "loads"), NFILES);
+    long long hits = h_stat(&b2, "fleet_hits"), src = h_stat(&b2, "source_loads");
+    print_message("    one of two servers dead: %lld copies from the fleet, %lld from the source, "
+                  "%lld errors, %lld refused\n", hits, src, h_stat(&b2, "fleet_errors"),
+                  h_stat(&b2, "fleet_rejected"));
+    assert_int_equal(hits + src, NFILES);
+    assert_true(h_stat(&b2, "fleet_errors") > 0); /* the dead server was noticed */
+    assert_true(src > 0);
+    pass(x, &b2, "host B, hits");
+    h_daemon_cleanup(&a2);
+    h_daemon_cleanup(&b2);
+    free((char *)servers);
+    H_PASS(x->f);
+}
+
 /* A host joining the fleet warms from its manifest before it takes
  * traffic: every file host A stored is fetched from the fleet (no byte
  * from the source), a forged manifest entry is refused and counted, a
@@ -808,6 +865,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cold_fleet_not_waited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_fleet_no_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_warm_from_fleet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_servers_one_dies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_fleet_options, setup, teardown),
     };
     return cmocka_run_group_tests_name("integration: the fleet tier on memcached", tests,
