@@ -1,8 +1,13 @@
 # apps.sh - the start-up apps of bench/startup.sh and bench/fleet.sh,
-# sourced by both: builds the trees of $APPS (node, py, php) in $ORIGIN and
-# copies them to $FLOOR (tmpfs), and defines app_cmd APP BASE (the command
-# line, in CMD). Needs ORIGIN FLOOR CACHE RAW WORK PY DIST NODE_PKGS
-# PY_PKGS APPS and lib.sh's say/die.
+# sourced by both (after lib.sh): what the apps are made of (NODE_PKGS,
+# PY_PKGS, DIST), build_app_trees (the trees of $APPS, node, py and php, in
+# $ORIGIN, copied to $FLOOR on tmpfs) and app_cmd APP BASE (the command
+# line, in CMD). build_app_trees needs ORIGIN FLOOR CACHE RAW WORK APPS.
+
+NODE_PKGS="eslint webpack @babel/core express"
+PY_PKGS="django asgiref sqlparse pytz"
+DIST=/usr/lib/python3/dist-packages
+
 node_tree() { # the npm tree, installed once into the cache
     local c=$CACHE/node-app
     if [ "$(cat "$c/.request" 2>/dev/null)" != "$NODE_PKGS" ] || [ ! -f "$c/node_modules/eslint/bin/eslint.js" ]; then
@@ -150,24 +155,28 @@ final class CartTest extends TestCase
 EOF
 }
 
-for app in $APPS; do
-    case $app in
-    node) node_tree ;;
-    py) py_tree ;;
-    php) php_tree ;;
-    *) die "unknown app $app (APPS: node py php)" ;;
-    esac
-done
-cp -a "$ORIGIN/." "$FLOOR/"
-say "app trees ($APPS) on $(findmnt -n -o FSTYPE -T "$ORIGIN") in $ORIGIN, floor on tmpfs in $FLOOR ($(elapsed))"
-
-# eslint without a configuration file: --no-config-lookup (flat config,
-# eslint >= 9), --no-eslintrc before
-ESLINT_NOCONF=--no-config-lookup
-if [[ " $APPS " == *" node "* ]]; then
-    (cd "$FLOOR/node" && node node_modules/eslint/bin/eslint.js --help) 2>/dev/null | grep -q -- --no-config-lookup ||
-        ESLINT_NOCONF=--no-eslintrc
-fi
+# build_app_trees: every app of $APPS in $ORIGIN, then all of them copied
+# to $FLOOR; sets ESLINT_NOCONF for app_cmd
+build_app_trees() {
+    local app
+    for app in $APPS; do
+        case $app in
+        node) node_tree ;;
+        py) py_tree ;;
+        php) php_tree ;;
+        *) die "unknown app $app (APPS: node py php)" ;;
+        esac
+    done
+    cp -a "$ORIGIN/." "$FLOOR/"
+    say "app trees ($APPS) on $(findmnt -n -o FSTYPE -T "$ORIGIN") in $ORIGIN, floor on tmpfs in $FLOOR ($(elapsed))"
+    # eslint without a configuration file: --no-config-lookup (flat config,
+    # eslint >= 9), --no-eslintrc before
+    ESLINT_NOCONF=--no-config-lookup
+    if [[ " $APPS " == *" node "* ]]; then
+        (cd "$FLOOR/node" && node node_modules/eslint/bin/eslint.js --help) 2>/dev/null | grep -q -- --no-config-lookup ||
+            ESLINT_NOCONF=--no-eslintrc
+    fi
+}
 PY_CODE='import django, sys
 django.setup()
 from django.apps import apps

@@ -33,6 +33,7 @@ set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH/lib.sh"   # ROOT, SHMD, LIB, OUT and the plumbing
+. "$BENCH/apps.sh"  # the apps: NODE_PKGS, PY_PKGS, DIST, build_app_trees, app_cmd
 RAW=$BENCH/results-raw/fleet
 CACHE=$BENCH/results-raw/startup/cache   # startup.sh's npm tree, shared
 ROUNDS=${ROUNDS:-1}
@@ -41,9 +42,6 @@ FLEET_RTT_US=${FLEET_RTT_US:-500}
 APPS=${APPS:-node py php}
 BLOBS=${BLOBS:-100}
 WARM_MAX=10
-NODE_PKGS="eslint webpack @babel/core express"
-PY_PKGS="django asgiref sqlparse pytz"
-DIST=/usr/lib/python3/dist-packages
 
 trap run_cleanup EXIT
 trap 'say "interrupted: cleaning up"; exit 130' INT TERM HUP
@@ -60,12 +58,8 @@ declare -A PKG=([/usr/sbin/sshd]=openssh-server [ssh]=openssh-client [sshfs]=ssh
                 [fusermount3]=fuse3 [memcached]=memcached [node]=nodejs [npm]=npm
                 [php]=php-cli [phpunit]=phpunit [/usr/bin/python3]=python3)
 missing=()
-for c in "${!PKG[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("${PKG[$c]}"); done
 [ -d "$DIST/django" ] || missing+=(python3-django)
-if [ ${#missing[@]} -gt 0 ]; then
-    say "installing from Debian: ${missing[*]}"
-    apt_install "${missing[@]}" || die "could not install ${missing[*]} (see $RAW/apt.log)"
-fi
+need_packages
 cc -O2 -Wall -Wextra -o "$BENCH/delayrelay" "$BENCH/delayrelay.c"
 
 # ---- the app trees and the blobs: origin on ext4, the floor on tmpfs ------------------------
@@ -76,7 +70,7 @@ FLOOR=$(mktemp -d /dev/shm/shmcache-fleet-floor.XXXXXX)
 defer "rm -rf $FLOOR"
 mkdir -p "$ORIGIN/blobs" "$WORK/ssh" "$WORK/out" "$WORK/mnt"
 chmod 700 "$WORK/ssh"
-. "$BENCH/apps.sh"   # the app trees in ORIGIN and FLOOR, app_cmd
+build_app_trees
 for i in $(seq "$BLOBS"); do head -c 32768 /dev/urandom > "$ORIGIN/blobs/b$i.bin"; done
 touch -d '1 minute ago' "$ORIGIN"/blobs/*
 BLOB_LIST=$(for i in $(seq "$BLOBS"); do printf 'blobs/b%s.bin ' "$i"; done)
@@ -137,25 +131,9 @@ host_down() { # KEY
     unmount "${MNT[$1]}"
 }
 STATS="loads source_loads fleet_hits fleet_stores misses hits meta_hits fleet_wait_hits fleet_wait_timeouts meta_loads"
-stats_of() { # KEY -> the STATS values, tab-separated
-    "$SHMD" stats --dir "${HINST[$1]}" --json | "$PY" -c 'import json, sys
-s = json.load(sys.stdin)
-print("\t".join(str(s.get(k, 0)) for k in sys.argv[1:]))' $STATS
-}
-settle() { # KEY: until the daemon's loads, records and fleet stores stop changing
-    local last= now same=0 i
-    for i in $(seq 300); do
-        now=$("$SHMD" stats --dir "${HINST[$1]}" --json | sed -n 's/.*"entries": \([0-9]*\).*"meta_loads": \([0-9]*\).*"fleet_stores": \([0-9]*\).*/\1 \2 \3/p')
-        if [ "$now" = "$last" ]; then
-            same=$((same + 1))
-            [ $same -ge 5 ] && return 0
-        else
-            same=0
-        fi
-        last=$now
-        sleep 0.2
-    done
-}
+stats_of() { stats_fields "${HINST[$1]}" $'\t' $STATS; } # KEY -> the STATS values
+# settle KEY: until the daemon's loads, records and fleet stores stop changing
+settle() { settle_stats "${HINST[$1]}" 300 5 0.2 entries meta_loads fleet_stores; }
 # start_on KEY APP: one start of APP on host KEY (shimmed), checked; sets MS
 start_on() {
     local key=$1 app=$2 base=${MNT[$1]} t0 t1 rc=0
@@ -255,14 +233,7 @@ FLEET_RTT_US=$FLEET_RTT_US "$BENCH/fleetwait.sh" > "$RAW/fleetwait.txt" 2>&1 || 
 
 # ---- the report ----------------------------------------------------------------------------------
 {
-    echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "cpus=$(nproc)"
-    echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-    echo "mem=$(free -g | awk '/^Mem:/ {print $2}') GiB"
-    echo "kernel=$(uname -r)"
-    echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
-    echo "rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- tier preload shmd 2>/dev/null || echo '+local changes')"
-    echo "sshfs=$(sshfs --version 2>&1 | sed -n 's/^SSHFS version //p' | head -1)"
+    machine_env
     echo "memcached=$(memcached --version | awk '{print $2}')"
     echo "rtts=$RTTS"
     echo "fleet_rtt_us=$FLEET_RTT_US"

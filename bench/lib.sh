@@ -256,6 +256,59 @@ start_shmd() {
     die "shmd $name did not answer"
 }
 
+# need_packages: install from Debian what is missing of PKG (command ->
+# package, an associative array) and of the array missing (packages the
+# caller found missing otherwise); die when that fails
+need_packages() {
+    local c
+    for c in "${!PKG[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("${PKG[$c]}"); done
+    [ ${#missing[@]} -gt 0 ] || return 0
+    say "installing from Debian: ${missing[*]}"
+    apt_install "${missing[@]}" || die "could not install ${missing[*]} (see $RAW/apt.log)"
+}
+
+# machine_env: the env.txt lines every report starts from (the machine,
+# the build, sshfs)
+machine_env() {
+    echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "cpus=$(nproc)"
+    echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+    echo "mem=$(free -g | awk '/^Mem:/ {print $2}') GiB"
+    echo "kernel=$(uname -r)"
+    echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+    echo "rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- tier preload shmd 2>/dev/null || echo '+local changes')"
+    echo "sshfs=$(sshfs --version 2>&1 | sed -n 's/^SSHFS version //p' | head -1)"
+}
+
+# stats_fields INST SEP FIELD...: those `shmd stats` fields of INST, SEP
+# between them (0 for a field it does not have)
+stats_fields() {
+    local inst=$1 sep=$2
+    shift 2
+    "$SHMD" stats --dir "$inst" --json | "$PY" -c 'import json, sys
+s = json.load(sys.stdin)
+print(sys.argv[1].join(str(s.get(k, 0)) for k in sys.argv[2:]))' "$sep" "$@"
+}
+
+# settle_stats INST TRIES SAME PERIOD FIELD...: until those fields of INST
+# read the same SAME times in a row, PERIOD s apart (at most TRIES reads):
+# the daemon's loads in the background are done
+settle_stats() {
+    local inst=$1 tries=$2 want=$3 period=$4 last= now same=0 i
+    shift 4
+    for i in $(seq "$tries"); do
+        now=$(stats_fields "$inst" ' ' "$@")
+        if [ "$now" = "$last" ]; then
+            same=$((same + 1))
+            [ $same -ge "$want" ] && return 0
+        else
+            same=0
+        fi
+        last=$now
+        sleep "$period"
+    done
+}
+
 stat_of() { # INST FIELD
     "$SHMD" stats --dir "$1" --json | sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p"
 }

@@ -45,6 +45,7 @@ set -euo pipefail
 
 BENCH=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH/lib.sh"   # ROOT, SHMD, LIB, OUT and the plumbing
+. "$BENCH/apps.sh"  # the apps: NODE_PKGS, PY_PKGS, DIST, build_app_trees, app_cmd
 RAW=$BENCH/results-raw/startup
 CACHE=$RAW/cache
 ROUNDS=${ROUNDS:-7}
@@ -56,9 +57,6 @@ MICRO_N=${MICRO_N:-200000}
 APPS=${APPS:-node py php}
 WARM_MAX=10
 HC=$BENCH/hookcost
-NODE_PKGS="eslint webpack @babel/core express"
-PY_PKGS="django asgiref sqlparse pytz"
-DIST=/usr/lib/python3/dist-packages
 
 trap run_cleanup EXIT
 trap 'say "interrupted: cleaning up"; exit 130' INT TERM HUP
@@ -76,12 +74,8 @@ declare -A PKG=([/usr/sbin/sshd]=openssh-server [ssh]=openssh-client [sshfs]=ssh
                 [fusermount3]=fuse3 [strace]=strace [perf]=linux-perf [node]=nodejs [npm]=npm
                 [php]=php-cli [phpunit]=phpunit [/usr/bin/python3]=python3)
 missing=()
-for c in "${!PKG[@]}"; do command -v "$c" >/dev/null 2>&1 || missing+=("${PKG[$c]}"); done
 [ -d "$DIST/django" ] || missing+=(python3-django)
-if [ ${#missing[@]} -gt 0 ]; then
-    say "installing from Debian: ${missing[*]}"
-    apt_install "${missing[@]}" || die "could not install ${missing[*]} (see $RAW/apt.log)"
-fi
+need_packages
 HAVE_PERF=yes
 perf stat -e fuse:fuse_request_send -x, -o /dev/null -- true 2>/dev/null ||
     { HAVE_PERF=no; say "perf cannot count fuse:fuse_request_send: no FUSE request counts"; }
@@ -96,7 +90,7 @@ defer "rm -rf $FLOOR"
 mkdir -p "$ORIGIN" "$WORK/ssh" "$WORK/out"
 chmod 700 "$WORK/ssh"
 
-. "$BENCH/apps.sh"   # the app trees in ORIGIN and FLOOR, app_cmd
+build_app_trees
 
 # ---- sshd, the round trip, four mounts ---------------------------------------------------
 start_sshd "$WORK/ssh"
@@ -151,25 +145,9 @@ daemons_only() {
     fi
 }
 STATKEYS="hits misses meta_hits negative_hits dir_hits misses_received"
-counters() { # INST -> the STATKEYS values
-    "$SHMD" stats --dir "$1" --json | "$PY" -c 'import json, sys
-s = json.load(sys.stdin)
-print(" ".join(str(s.get(k, 0)) for k in sys.argv[1:]))' $STATKEYS
-}
-settle() { # INST: until the daemon's loads and records stop changing
-    local last= now same=0 i
-    for i in $(seq 100); do
-        now=$("$SHMD" stats --dir "$1" --json | sed -n 's/.*"entries": \([0-9]*\).*"meta_loads": \([0-9]*\).*/\1 \2/p')
-        if [ "$now" = "$last" ]; then
-            same=$((same + 1))
-            [ $same -ge 3 ] && return 0
-        else
-            same=0
-        fi
-        last=$now
-        sleep 0.1
-    done
-}
+counters() { stats_fields "$1" ' ' $STATKEYS; } # INST -> the STATKEYS values
+# settle INST: until the daemon's loads and records stop changing
+settle() { settle_stats "$1" 100 3 0.1 entries meta_loads; }
 
 # ---- running an app --------------------------------------------------------------------------
 # run_app APP CFG OUT [WRAPPER...]: one start of APP in configuration CFG,
@@ -257,15 +235,8 @@ check_run() {
 
 # ---- the floor's output, then every configuration checked -----------------------------------------
 {
-    echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "cpus=$(nproc)"
-    echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-    echo "mem=$(free -g | awk '/^Mem:/ {print $2}') GiB"
-    echo "kernel=$(uname -r)"
-    echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
-    echo "rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- tier preload shmd 2>/dev/null || echo '+local changes')"
+    machine_env
     echo "origin_fs=$(findmnt -n -o FSTYPE -T "$ORIGIN")"
-    echo "sshfs=$(sshfs --version 2>&1 | sed -n 's/^SSHFS version //p' | head -1)"
     echo "delay_us=$DELAY_US"
     echo "rounds=$ROUNDS"
     echo "idle_s=$IDLE_S"
