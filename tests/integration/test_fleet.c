@@ -73,17 +73,31 @@ static bool sock_ready(void *arg)
     return access(arg, F_OK) == 0;
 }
 
+/* A memcached on the unix socket sock, up when the socket is there. */
+static void mc_spawn(struct h_proc *p, const char *sock)
+{
+    unlink(sock);
+    if (h_is_root())
+        assert_int_equal(h_start(p, NULL, H_ARGV("memcached", "-u", "root", "-s", sock,
+                                                 "-m", "64", "-U", "0")), 0);
+    else
+        assert_int_equal(h_start(p, NULL, H_ARGV("memcached", "-s", sock, "-m", "64",
+                                                 "-U", "0")), 0);
+    if (!h_wait_until(sock_ready, (void *)sock, 5000, 10))
+        fail_msg("memcached did not create %s", sock);
+}
+
 static void mc_start(struct fleet_fix *x)
 {
-    unlink(x->sock);
-    if (h_is_root())
-        assert_int_equal(h_start(&x->mc, NULL, H_ARGV("memcached", "-u", "root", "-s", x->sock,
-                                                      "-m", "64", "-U", "0")), 0);
-    else
-        assert_int_equal(h_start(&x->mc, NULL, H_ARGV("memcached", "-s", x->sock, "-m", "64",
-                                                      "-U", "0")), 0);
-    if (!h_wait_until(sock_ready, x->sock, 5000, 10))
-        fail_msg("memcached did not create %s", x->sock);
+    mc_spawn(&x->mc, x->sock);
+}
+
+/* A daemon without a fleet, started. */
+static void plain_start(const struct fleet_fix *x, struct h_daemon *d)
+{
+    static const char *const args[] = {"--settle-ms", "0", NULL};
+    h_daemon_init(d, h_fmt("%s/shmd-plain.log", x->f->tmp), args);
+    assert_int_equal(h_daemon_start(d), 0);
 }
 
 static void mc_kill(struct fleet_fix *x)
@@ -237,14 +251,15 @@ static void fill_fleet(struct fleet_fix *x)
 
 /* A program on host h opens file i (sh's `exec 3<`): what its descriptor
  * is a link to (/proc/PID/fd/3), and then its bytes, checked. */
-static char *open_check(struct fleet_fix *x, const struct h_daemon *h, int i, const char *wait)
+static char *open_path(struct fleet_fix *x, const struct h_daemon *h, const char *path,
+                       const char *wait)
 {
     struct h_result r;
     size_t n;
-    unsigned char *want = h_read_file(fleet_file(x, i), &n);
+    unsigned char *want = h_read_file(path, &n);
     assert_non_null(want);
     h_run(&r, env_wait(x, h, wait), H_ARGV("sh", "-c", "exec 3<\"$1\" && readlink /proc/$$/fd/3 "
-                                           "&& cat <&3", "sh", fleet_file(x, i)), 30000);
+                                           "&& cat <&3", "sh", path), 30000);
     h_assert_ok(&r, "sh: exec 3<FILE");
     char *nl = memchr(r.out, '\n', r.out_len);
     assert_non_null(nl);
@@ -255,6 +270,12 @@ static char *open_check(struct fleet_fix *x, const struct h_daemon *h, int i, co
     h_result_free(&r);
     free(want);
     return link;
+}
+
+/* ... of fleet file i */
+static char *open_check(struct fleet_fix *x, const struct h_daemon *h, int i, const char *wait)
+{
+    return open_path(x, h, fleet_file(x, i), wait);
 }
 
 static bool in_tier(const char *link, const struct h_daemon *h)
@@ -289,14 +310,12 @@ static void test_first_open_served_after_wait(void **state)
     /* a file the fleet does not have: the daemon says so at once and the
      * program keeps the source's descriptor (it would wait 10 s for
      * nothing otherwise: the timeout counter proves it did not) */
-    assert_int_equal(h_write_str(h_fmt("%s/fl/new.txt", x->f->src), "new\n"), 0);
-    struct h_result r;
-    h_run(&r, env_wait(x, &x->b, "10000"), H_ARGV("sh", "-c", "exec 3<\"$1\" && readlink "
-                                                 "/proc/$$/fd/3 && cat <&3", "sh",
-                                                 h_fmt("%s/fl/new.txt", x->f->src)), 30000);
-    h_assert_ok(&r, "sh: a file not in the fleet");
-    assert_string_equal(r.out, h_fmt("%s/fl/new.txt\nnew\n", x->f->src));
-    h_result_free(&r);
+    char *fresh = h_xstrdup(h_fmt("%s/fl/new.txt", x->f->src));
+    assert_int_equal(h_write_str(fresh, "new\n"), 0);
+    char *link = open_path(x, &x->b, fresh, "10000");
+    assert_string_equal(link, fresh);
+    free(link);
+    free(fresh);
     assert_int_equal(h_stat(&x->b, "fleet_wait_timeouts"), 0);
     assert_int_equal(h_stat(&x->b, "fleet_wait_hits"), NFILES);
     H_PASS(x->f);
@@ -406,9 +425,7 @@ static void test_no_fleet_no_wait(void **state)
         skip();
     make_files(x);
     struct h_daemon plain;
-    static const char *const args[] = {"--settle-ms", "0", NULL};
-    h_daemon_init(&plain, h_fmt("%s/shmd-plain.log", x->f->tmp), args);
-    assert_int_equal(h_daemon_start(&plain), 0);
+    plain_start(x, &plain);
     for (int i = 0; i < 4; i++) {
         char *link = open_check(x, &plain, i, "10000");
         assert_string_equal(link, fleet_file(x, i));
@@ -455,16 +472,22 @@ static memcached_st *mc_client(const struct fleet_fix *x)
     return m;
 }
 
+/* The fleet's secret as shmd/fleet.c derives it from the key file. */
+static void fleet_secret(const struct fleet_fix *x, unsigned char *secret)
+{
+    size_t n;
+    unsigned char *k = h_read_file(x->key, &n);
+    assert_non_null(k);
+    crypto_generichash(secret, crypto_generichash_KEYBYTES, k, n, NULL, 0);
+    free(k);
+}
+
 /* The fleet's item names for file i, as shmd/fleet.c makes them (the test
  * derives them independently: the same construction, from the key file). */
 static size_t item_base(const struct fleet_fix *x, int i, char *out)
 {
     unsigned char secret[crypto_generichash_KEYBYTES], h[16];
-    size_t n;
-    unsigned char *k = h_read_file(x->key, &n);
-    assert_non_null(k);
-    crypto_generichash(secret, sizeof secret, k, n, NULL, 0);
-    free(k);
+    fleet_secret(x, secret);
     struct stat st;
     assert_int_equal(stat(fleet_file(x, i), &st), 0);
     uint64_t size = (uint64_t)st.st_size;
@@ -676,14 +699,7 @@ static void test_two_servers_one_dies(void **state)
     char sock2[H_PATH_MAX];
     snprintf(sock2, sizeof sock2, "%.3000s/mc2.sock", x->f->tmp);
     struct h_proc mc2;
-    if (h_is_root())
-        assert_int_equal(h_start(&mc2, NULL, H_ARGV("memcached", "-u", "root", "-s", sock2,
-                                                    "-m", "64", "-U", "0")), 0);
-    else
-        assert_int_equal(h_start(&mc2, NULL, H_ARGV("memcached", "-s", sock2, "-m", "64",
-                                                    "-U", "0")), 0);
-    if (!h_wait_until(sock_ready, sock2, 5000, 10))
-        fail_msg("memcached did not create %s", sock2);
+    mc_spawn(&mc2, sock2);
     const char *servers = h_xstrdup(h_fmt("%s,%s", x->sock, sock2));
     const char *args[] = {"--settle-ms", "0", "--capacity", "64M", "--log-level", "debug",
                           "--fleet", servers, "--fleet-key", x->key, NULL};
@@ -753,11 +769,7 @@ static void test_warm_from_fleet(void **state)
     memcached_st *m = mc_client(x);
     char name[64], junk[200];
     unsigned char secret[crypto_generichash_KEYBYTES], h[16];
-    unsigned char *k;
-    size_t n;
-    assert_non_null(k = h_read_file(x->key, &n));
-    crypto_generichash(secret, sizeof secret, k, n, NULL, 0);
-    free(k);
+    fleet_secret(x, secret);
     crypto_generichash_state st;
     static const char domain[] = "shmcache fleet manifest v1";
     crypto_generichash_init(&st, secret, sizeof secret, sizeof h);
@@ -806,9 +818,7 @@ static void test_warm_from_fleet(void **state)
     free(absent_path);
     /* a daemon without a fleet says so */
     struct h_daemon plain;
-    static const char *const args[] = {"--settle-ms", "0", NULL};
-    h_daemon_init(&plain, h_fmt("%s/shmd-plain.log", x->f->tmp), args);
-    assert_int_equal(h_daemon_start(&plain), 0);
+    plain_start(x, &plain);
     code = h_shmd_cmd(&plain, &r, H_ARGV("warm", "--from-fleet"));
     if (code != 1 || !strstr(r.err, "without --fleet"))
         fail_msg("warm --from-fleet without a fleet: exit %d: %s%s", code, r.out, r.err);
