@@ -191,6 +191,13 @@ static bool send_notice(struct shim_attach *a, uint32_t what, const char *key, i
     return false;
 }
 
+bool shim_put_in_place(int obj, int fd, int flags)
+{
+    bool done = REAL(dup3)(obj, fd, flags & O_CLOEXEC) == fd;
+    shim_close(obj);
+    return done;
+}
+
 /* Wait on the pipe rd for shmd's word (proto.h), at most ms. ppoll by
  * system call: no cancellation point inside the program's open, and no
  * other library's poll in between. Returns 1 served, 0 not (the source,
@@ -234,11 +241,7 @@ static bool serve_in_place(const char *key, int len, int fd, int flags)
         return false;
     tier_stat_from(&want, &st);
     int obj = serve_key(key, len, flags | O_CLOEXEC, &want, &notify, &err);
-    if (obj < 0)
-        return false;
-    bool done = REAL(dup3)(obj, fd, flags & O_CLOEXEC) == fd;
-    shim_close(obj);
-    return done;
+    return obj >= 0 && shim_put_in_place(obj, fd, flags);
 }
 
 void shim_notify_miss(const char *key, int len, int fd, int flags)

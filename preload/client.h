@@ -24,6 +24,12 @@ int shim_serve(const char *key, int len, int flags, bool *notify, int *err)
 int shim_serve_path(int dirfd, const char *path, int maybe, int flags, char *key, int *len,
                     bool *notify, int *err) __attribute__((visibility("hidden")));
 
+/* Put obj, a descriptor of a copy in the tier the shim opened (O_CLOEXEC),
+ * in place of the program's fd: dup3, so fd keeps its number and gets the
+ * caller's O_CLOEXEC (of flags); obj is closed. True when fd is the copy
+ * now. */
+bool shim_put_in_place(int obj, int fd, int flags) __attribute__((visibility("hidden")));
+
 /* Tell shmd about a miss on key, handing it fd, the descriptor the real
  * open just returned (read-only, with the open's flags), so it can copy
  * through the same open file (page cache, no second open on the slow

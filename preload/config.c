@@ -22,14 +22,11 @@ static bool word_in(const char *v, const char *const *words)
 static unsigned parse_wait(const char *v, void (*warn)(const char *))
 {
     char msg[512];
-    unsigned long ms = 0;
-    const char *p = v;
+    uint64_t ms;
 
     if (!v || !*v)
         return SHIM_FLEET_WAIT_DEFAULT_MS;
-    for (; *p >= '0' && *p <= '9' && ms <= SHIM_FLEET_WAIT_MAX_MS; p++)
-        ms = ms * 10 + (unsigned long)(*p - '0');
-    if (p == v || *p || ms > SHIM_FLEET_WAIT_MAX_MS) {
+    if (config_parse_uint(v, SHIM_FLEET_WAIT_MAX_MS, &ms) < 0) {
         snprintf(msg, sizeof msg, "SHMCACHE_FLEET_WAIT_MS=\"%.80s\": expected milliseconds "
                  "from 0 to %u; misses do not wait for the fleet", v, SHIM_FLEET_WAIT_MAX_MS);
         warn(msg);

@@ -155,11 +155,8 @@ __attribute__((noinline)) static FILE *freopen_slow(struct hook *h, bool large, 
         /* O_CLOEXEC: until dup3 the copy is the shim's own descriptor */
         int obj = shim_serve_path(AT_FDCWD, path, maybe, flags | O_CLOEXEC, key, &len, &notify,
                                   &err);
-        if (obj >= 0) {
-            if (REAL(dup3)(obj, fileno(fp), flags & O_CLOEXEC) < 0)
-                notify = true;
-            shim_close(obj);
-        }
+        if (obj >= 0 && !shim_put_in_place(obj, fileno(fp), flags))
+            notify = true;
         if (notify && len >= 0)
             shim_notify_miss(key, len, fileno(fp), flags);
     }

@@ -100,7 +100,7 @@ int cli_opts(const char *cmd, int argc, char **argv, struct cli *c, unsigned all
             c->watch = true;
             break;
         case 'c':
-            if (units_parse_uint(optarg, 1000000, &v) < 0 || v == 0)
+            if (config_parse_uint(optarg, 1000000, &v) < 0 || v == 0)
                 return cli_usage_error(cmd, "--count: expected a number from 1 to 1000000");
             c->count = (long)v;
             c->watch = true;

@@ -89,12 +89,31 @@ struct fleet {
 /* ---- keys and the MAC -------------------------------------------------------------- */
 
 /* The identity a key and a MAC are of: namespace, path, size, mtime. */
-static void identity(const struct fleet *f, const char *key, size_t len, uint64_t size,
-                     int64_t mtime_ns, crypto_generichash_state *st)
+/* Every hash of the fleet: keyed by the secret (outlen bytes), then the
+ * domain it is for and the namespace, each with its NUL. */
+static void keyed_begin(const struct fleet *f, crypto_generichash_state *st, size_t outlen,
+                        const char *domain)
 {
-    static const char domain[] = "shmcache fleet v1";
-    crypto_generichash_update(st, (const unsigned char *)domain, sizeof domain);
+    crypto_generichash_init(st, f->secret, sizeof f->secret, outlen);
+    crypto_generichash_update(st, (const unsigned char *)domain, strlen(domain) + 1);
     crypto_generichash_update(st, (const unsigned char *)f->ns, strlen(f->ns) + 1);
+}
+
+/* An item name from a keyed hash: "shmc1:<32 hex>" into out
+ * (FLEET_KEY_MAX). Returns its length. */
+static size_t item_name(crypto_generichash_state *st, char *out)
+{
+    unsigned char h[16];
+    crypto_generichash_final(st, h, sizeof h);
+    memcpy(out, "shmc1:", 6);
+    sodium_bin2hex(out + 6, 33, h, sizeof h);
+    return 6 + 32;
+}
+
+static void identity(const struct fleet *f, const char *key, size_t len, uint64_t size,
+                     int64_t mtime_ns, crypto_generichash_state *st, size_t outlen)
+{
+    keyed_begin(f, st, outlen, "shmcache fleet v1");
     crypto_generichash_update(st, (const unsigned char *)key, len);
     crypto_generichash_update(st, (const unsigned char *)"", 1);
     crypto_generichash_update(st, (const unsigned char *)&size, sizeof size);
@@ -108,20 +127,14 @@ static size_t item_base(const struct fleet *f, const char *key, size_t len, uint
                         int64_t mtime_ns, char *out)
 {
     crypto_generichash_state st;
-    unsigned char h[16];
-    crypto_generichash_init(&st, f->secret, sizeof f->secret, sizeof h);
-    identity(f, key, len, size, mtime_ns, &st);
-    crypto_generichash_final(&st, h, sizeof h);
-    memcpy(out, "shmc1:", 6);
-    sodium_bin2hex(out + 6, 33, h, sizeof h);
-    return 6 + 32;
+    identity(f, key, len, size, mtime_ns, &st, 16);
+    return item_name(&st, out);
 }
 
 static void mac_begin(const struct fleet *f, const char *key, size_t len, const struct fleet_hdr *h,
                       crypto_generichash_state *st)
 {
-    crypto_generichash_init(st, f->secret, sizeof f->secret, crypto_generichash_BYTES);
-    identity(f, key, len, h->size, h->mtime_ns, st);
+    identity(f, key, len, h->size, h->mtime_ns, st, crypto_generichash_BYTES);
     crypto_generichash_update(st, (const unsigned char *)h, offsetof(struct fleet_hdr, mac));
 }
 
@@ -178,6 +191,19 @@ static void health(struct fleet *f, memcached_st *m, memcached_return_t rc)
 
 /* ---- fetch --------------------------------------------------------------------------- */
 
+/* A header item's value v (vlen bytes) into *h: true when it is a header
+ * of this version (size, mtime, chunking), to be checked by its MAC. */
+static bool header_of(const char *v, size_t vlen, uint64_t size, int64_t mtime_ns,
+                      struct fleet_hdr *h)
+{
+    if (vlen != sizeof *h)
+        return false;
+    memcpy(h, v, sizeof *h);
+    return memcmp(h->magic, FLEET_MAGIC, 4) == 0 && h->version == FLEET_VERSION &&
+           h->size == size && h->mtime_ns == mtime_ns && h->chunk == FLEET_CHUNK &&
+           h->nchunks == chunks_of(size);
+}
+
 /* The header item of the version: 1 read (into *h; ok says whether it is
  * this version's), 0 not there, -1 could not ask. */
 static int get_header(struct fleet *f, memcached_st *m, char *name, size_t base, uint64_t size,
@@ -192,13 +218,7 @@ static int get_header(struct fleet *f, memcached_st *m, char *name, size_t base,
     health(f, m, rc);
     if (!v)
         return rc == MEMCACHED_NOTFOUND ? 0 : -1;
-    *ok = vlen == sizeof *h;
-    if (*ok) {
-        memcpy(h, v, sizeof *h);
-        *ok = memcmp(h->magic, FLEET_MAGIC, 4) == 0 && h->version == FLEET_VERSION &&
-              h->size == size && h->mtime_ns == mtime_ns && h->chunk == FLEET_CHUNK &&
-              h->nchunks == chunks_of(size);
-    }
+    *ok = header_of(v, vlen, size, mtime_ns, h);
     free(v);
     return 1;
 }
@@ -231,13 +251,7 @@ static int get_first(struct fleet *f, memcached_st *m, char *name, size_t base, 
         size_t vlen = memcached_result_length(res);
         if (klen == base + 2 && memcmp(k, hname, klen) == 0) {
             r = 1;
-            *ok = vlen == sizeof *h;
-            if (*ok) {
-                memcpy(h, memcached_result_value(res), sizeof *h);
-                *ok = memcmp(h->magic, FLEET_MAGIC, 4) == 0 && h->version == FLEET_VERSION &&
-                      h->size == size && h->mtime_ns == mtime_ns && h->chunk == FLEET_CHUNK &&
-                      h->nchunks == chunks_of(size);
-            }
+            *ok = header_of(memcached_result_value(res), vlen, size, mtime_ns, h);
         } else if (klen == base + 2 && memcmp(k, cname, klen) == 0 && !*c0) {
             *c0len = vlen;
             *c0 = memcached_result_take_value(res);
@@ -383,27 +397,17 @@ int fleet_fetch(struct fleet *f, const char *key, size_t len, uint64_t size, int
 
 static size_t manifest_base(const struct fleet *f, char *out)
 {
-    static const char domain[] = "shmcache fleet manifest v1";
     crypto_generichash_state st;
-    unsigned char h[16];
-    crypto_generichash_init(&st, f->secret, sizeof f->secret, sizeof h);
-    crypto_generichash_update(&st, (const unsigned char *)domain, sizeof domain);
-    crypto_generichash_update(&st, (const unsigned char *)f->ns, strlen(f->ns) + 1);
-    crypto_generichash_final(&st, h, sizeof h);
-    memcpy(out, "shmc1:", 6);
-    sodium_bin2hex(out + 6, 33, h, sizeof h);
-    return 6 + 32;
+    keyed_begin(f, &st, 16, "shmcache fleet manifest v1");
+    return item_name(&st, out);
 }
 
 /* An entry's MAC over tag and path, as 32 hex digits and a NUL, into hex. */
 static void entry_mac(const struct fleet *f, char tag, const char *path, size_t len, char *hex)
 {
-    static const char domain[] = "shmcache manifest entry v1";
     crypto_generichash_state st;
     unsigned char h[MANIFEST_MAC];
-    crypto_generichash_init(&st, f->secret, sizeof f->secret, sizeof h);
-    crypto_generichash_update(&st, (const unsigned char *)domain, sizeof domain);
-    crypto_generichash_update(&st, (const unsigned char *)f->ns, strlen(f->ns) + 1);
+    keyed_begin(f, &st, sizeof h, "shmcache manifest entry v1");
     crypto_generichash_update(&st, (const unsigned char *)&tag, 1);
     crypto_generichash_update(&st, (const unsigned char *)path, len);
     crypto_generichash_final(&st, h, sizeof h);

@@ -190,29 +190,29 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
             o->max_file = v;
             break;
         case 's':
-            if (units_parse_uint(a, TIER_SLOTS_MAX, &v) < 0 || v < 1)
+            if (config_parse_uint(a, TIER_SLOTS_MAX, &v) < 0 || v < 1)
                 return set_err(err, errsz, "--slots", a, "a count from 1 to 16777216");
             o->slots = TIER_SLOTS_MIN;
             while (o->slots < v)
                 o->slots <<= 1;
             break;
         case 'r':
-            if (units_parse_uint(a, 86400000, &v) < 0)
+            if (config_parse_uint(a, 86400000, &v) < 0)
                 return set_err(err, errsz, "--revalidate-ms", a, "milliseconds from 0 to 86400000");
             o->revalidate_ms = v;
             break;
         case 'S':
-            if (units_parse_uint(a, 3600000, &v) < 0)
+            if (config_parse_uint(a, 3600000, &v) < 0)
                 return set_err(err, errsz, "--settle-ms", a, "milliseconds from 0 to 3600000");
             o->settle_ms = v;
             break;
         case 'N':
-            if (units_parse_uint(a, 3600000, &v) < 0)
+            if (config_parse_uint(a, 3600000, &v) < 0)
                 return set_err(err, errsz, "--negative-ms", a, "milliseconds from 0 to 3600000");
             o->negative_ms = v;
             break;
         case 'L':
-            if (units_parse_uint(a, SHMD_LOADERS_MAX, &v) < 0 || v < 1)
+            if (config_parse_uint(a, SHMD_LOADERS_MAX, &v) < 0 || v < 1)
                 return set_err(err, errsz, "--loaders", a,
                                "a count from 1 to " STR(SHMD_LOADERS_MAX));
             o->loaders = (unsigned)v;
@@ -227,7 +227,7 @@ int shmd_parse_opts(int argc, char **argv, struct shmd_opts *o, char *err, size_
             o->log_file = a;
             break;
         case 'I':
-            if (units_parse_uint(a, 31536000, &v) < 0)
+            if (config_parse_uint(a, 31536000, &v) < 0)
                 return set_err(err, errsz, "--idle-exit", a, "seconds from 0 to 31536000");
             o->idle_exit_s = v;
             break;

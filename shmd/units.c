@@ -5,24 +5,6 @@
 
 #include "shmd/units.h"
 
-int units_parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-
-    if (!s || !*s)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        unsigned d = (unsigned)(*s - '0');
-        if (d > max || v > (max - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 const char *units_format_size(uint64_t v, char *buf, size_t n)
 {
     static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB"};

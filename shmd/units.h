@@ -18,8 +18,6 @@ int units_parse_size(const char *s, uint64_t *out);
  * the ones units_parse_size reads). Returns buf. */
 const char *units_format_size(uint64_t bytes, char *buf, size_t n);
 
-/* A non-negative decimal integer at most max. Returns 0 or -1. */
-int units_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
 /* Format a duration for people: "850ms", "4.2s", "42s", "5m12s", "3h05m",
  * "2d04h". Returns buf. */

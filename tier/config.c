@@ -1,5 +1,5 @@
-/* config.c - naming an instance: name validity and the instance directory
- * (see config.h). */
+/* config.c - naming an instance: name validity and the instance directory,
+ * and decimal numbers (see config.h). */
 #include <stdio.h>
 #include <string.h>
 
@@ -48,5 +48,23 @@ int config_instance_dir(const char *name, const char *dir, uid_t uid,
         snprintf(err, errsz, "instance directory name too long");
         return -1;
     }
+    return 0;
+}
+
+int config_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (!s || !*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        unsigned d = (unsigned)(*s - '0');
+        if (d > max || v > (max - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
     return 0;
 }

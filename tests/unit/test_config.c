@@ -25,7 +25,7 @@
 #include "shmd/units.h"
 #include "tier/config.h"
 
-/* ---- units_parse_size / units_parse_uint ------------------------------- */
+/* ---- units_parse_size / config_parse_uint ------------------------------- */
 
 static void size_ok(const char *s, uint64_t want)
 {
@@ -123,16 +123,16 @@ static void test_format_age(void **state)
 static void uint_ok(const char *s, uint64_t max, uint64_t want)
 {
     uint64_t v = 0xdeadbeef;
-    if (units_parse_uint(s, max, &v) != 0 || v != want)
-        fail_msg("units_parse_uint(\"%s\", %llu) = %llu, want %llu", s,
+    if (config_parse_uint(s, max, &v) != 0 || v != want)
+        fail_msg("config_parse_uint(\"%s\", %llu) = %llu, want %llu", s,
                  (unsigned long long)max, (unsigned long long)v, (unsigned long long)want);
 }
 
 static void uint_bad(const char *s, uint64_t max)
 {
     uint64_t v = 0xdeadbeef;
-    if (units_parse_uint(s, max, &v) != -1)
-        fail_msg("units_parse_uint(\"%s\", max %llu) accepted %llu", s ? s : "NULL",
+    if (config_parse_uint(s, max, &v) != -1)
+        fail_msg("config_parse_uint(\"%s\", max %llu) accepted %llu", s ? s : "NULL",
                  (unsigned long long)max, (unsigned long long)v);
 }
 
