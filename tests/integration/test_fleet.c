@@ -60,36 +60,9 @@ struct fleet_fix {
     const char *args[24];
 };
 
-static bool have_memcached(void)
-{
-    struct h_result r;
-    int code = h_run(&r, NULL, H_ARGV("memcached", "--version"), 10000);
-    h_result_free(&r);
-    return code == 0;
-}
-
-static bool sock_ready(void *arg)
-{
-    return access(arg, F_OK) == 0;
-}
-
-/* A memcached on the unix socket sock, up when the socket is there. */
-static void mc_spawn(struct h_proc *p, const char *sock)
-{
-    unlink(sock);
-    if (h_is_root())
-        assert_int_equal(h_start(p, NULL, H_ARGV("memcached", "-u", "root", "-s", sock,
-                                                 "-m", "64", "-U", "0")), 0);
-    else
-        assert_int_equal(h_start(p, NULL, H_ARGV("memcached", "-s", sock, "-m", "64",
-                                                 "-U", "0")), 0);
-    if (!h_wait_until(sock_ready, (void *)sock, 5000, 10))
-        fail_msg("memcached did not create %s", sock);
-}
-
 static void mc_start(struct fleet_fix *x)
 {
-    mc_spawn(&x->mc, x->sock);
+    h_memcached_start(&x->mc, x->sock);
 }
 
 /* A daemon without a fleet, started. */
@@ -102,19 +75,12 @@ static void plain_start(const struct fleet_fix *x, struct h_daemon *d)
 
 static void mc_kill(struct fleet_fix *x)
 {
-    if (x->mc.pid > 0) {
-        kill(x->mc.pid, SIGCONT);
-        kill(x->mc.pid, SIGKILL);
-        struct h_result r;
-        h_finish(&x->mc, &r, 5000);
-        h_result_free(&r);
-        x->mc.pid = 0;
-    }
+    h_memcached_kill(&x->mc);
 }
 
 static int setup(void **state)
 {
-    if (!have_memcached()) {
+    if (!h_have_memcached()) {
         print_message("    skipped: memcached is not installed (apt-get install memcached)\n");
         *state = NULL;
         return 0;
@@ -699,7 +665,7 @@ static void test_two_servers_one_dies(void **state)
     char sock2[H_PATH_MAX];
     snprintf(sock2, sizeof sock2, "%.3000s/mc2.sock", x->f->tmp);
     struct h_proc mc2;
-    mc_spawn(&mc2, sock2);
+    h_memcached_start(&mc2, sock2);
     const char *servers = h_xstrdup(h_fmt("%s,%s", x->sock, sock2));
     const char *args[] = {"--settle-ms", "0", "--capacity", "64M", "--log-level", "debug",
                           "--fleet", servers, "--fleet-key", x->key, NULL};
@@ -713,10 +679,7 @@ static void test_two_servers_one_dies(void **state)
     if (h_wait_stat_ge(&a2, "fleet_stores", NFILES, 15000) < NFILES)
         fail_msg("host A stored %lld of %d copies over two servers", h_stat(&a2, "fleet_stores"),
                  NFILES);
-    kill(mc2.pid, SIGKILL);
-    struct h_result r;
-    h_finish(&mc2, &r, 5000);
-    h_result_free(&r);
+    h_memcached_kill(&mc2);
     pass(x, &b2, "host B, one of two servers dead");
     if (h_wait_stat_ge(&b2, "loads", NFILES, 30000) < NFILES)
         fail_msg("host B loaded %lld of %d files", h_stat(&b2, "loads"), NFILES);

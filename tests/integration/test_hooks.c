@@ -11,8 +11,11 @@
  *   - no call kills the program where the kernel would answer EFAULT;
  *   - the return value and errno are the real call's, in every case;
  *   - a successful call leaves errno alone;
- * whether the path is inside a prefix or not, with or without a daemon, and
- * on a second run that meets the tier's entries for the files it opens.
+ * whether the path is inside a prefix or not, with or without a daemon, on
+ * a second run that meets the tier's entries for the files it opens, and on
+ * a second host of a fleet (memcached), whose opens wait for the fleet's
+ * copies (SHMCACHE_FLEET_WAIT_MS) and get them put in place of the real
+ * descriptor.
  *
  * Each configuration runs the probe in a fresh directory of its own and
  * compares its output, byte for byte, with a run without the shim. When it
@@ -30,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/lib/harness.h"
@@ -343,6 +347,76 @@ static void test_outside_prefix_no_daemon(void **state)
     H_PASS(f);
 }
 
+/* ---- the fleet wait: host A stores the probe's files in a memcached fleet;
+ * host B (the fixture's daemon) runs the probe with the wait, so its
+ * read-only opens of them miss, wait and are served by dup3 onto the real
+ * descriptor */
+static struct h_daemon g_host_a;
+static struct h_proc g_mc;
+
+static int setup_fleet(void **state)
+{
+    if (!h_have_memcached()) {
+        print_message("    skipped: memcached is not installed (apt-get install memcached)\n");
+        *state = NULL;
+        return 0;
+    }
+    struct h_fix *f = h_fix_new(state, NULL, false);
+    assert_non_null(f);
+    static char sock[H_PATH_MAX], key[H_PATH_MAX];
+    snprintf(sock, sizeof sock, "%.3000s/mc.sock", f->tmp);
+    snprintf(key, sizeof key, "%.3000s/fleet.key", f->tmp);
+    unsigned char secret[32];
+    h_fill(secret, sizeof secret, 99, false);
+    assert_int_equal(h_write_file(key, secret, sizeof secret), 0);
+    assert_int_equal(chmod(key, 0600), 0);
+    h_memcached_start(&g_mc, sock);
+    static const char *args[] = {"--settle-ms", "0", "--log-level", "debug", "--fleet", NULL,
+                                 "--fleet-key", NULL, NULL};
+    args[5] = sock;
+    args[7] = key;
+    h_daemon_init(&g_host_a, h_fmt("%s/shmd-a.log", f->tmp), args);
+    assert_int_equal(h_daemon_start(&g_host_a), 0);
+    h_daemon_init(&f->d, h_fmt("%s/shmd.log", f->tmp), args);
+    assert_int_equal(h_daemon_start(&f->d), 0);
+    return 0;
+}
+
+static int teardown_fleet(void **state)
+{
+    if (!*state)
+        return 0;
+    h_daemon_cleanup(&g_host_a);
+    h_memcached_kill(&g_mc);
+    return h_fix_teardown(state);
+}
+
+static void test_inside_prefix_fleet_wait(void **state)
+{
+    struct h_fix *f = *state;
+    if (!f)
+        skip();
+    char dir[H_PATH_MAX], pre[H_PATH_MAX + 16], prefix[H_PATH_MAX + 32], inst[300];
+    snprintf(dir, sizeof dir, "%s", inside(f));
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", h_lib());
+    snprintf(prefix, sizeof prefix, "SHMCACHE_PREFIX=%s", f->src);
+    snprintf(inst, sizeof inst, "SHMCACHE_DIR=%s", g_host_a.dir);
+    const char *const host_a[] = {pre, prefix, inst, NULL};
+    reference(f);
+    expect_as_reference("inside the prefix, fleet host A", dir, host_a);
+    if (h_wait_stat_ge(&g_host_a, "fleet_stores", 1, 15000) < 1)
+        fail_msg("host A stored %lld copies in the fleet", h_stat(&g_host_a, "fleet_stores"));
+    expect_as_reference("inside the prefix, fleet host B, waiting for the fleet", dir,
+                        h_shim_env(f, H_ENV("SHMCACHE_FLEET_WAIT_MS=10000")));
+    long long served = h_stat(&f->d, "fleet_wait_hits");
+    if (served <= 0)
+        fail_msg("no open on host B was served after waiting for the fleet (fleet_wait_hits "
+                 "%lld): the run did not take the path it exists for", served);
+    print_message("fleet host B: %lld opens served after waiting\n", served);
+    daemon_still_serves(f);
+    H_PASS(f);
+}
+
 static int group_teardown(void **state)
 {
     free(g_ref);
@@ -363,6 +437,8 @@ int main(void)
                                         h_fix_teardown),
         cmocka_unit_test_setup_teardown(test_outside_prefix_no_daemon, setup_nodaemon,
                                         h_fix_teardown),
+        cmocka_unit_test_setup_teardown(test_inside_prefix_fleet_wait, setup_fleet,
+                                        teardown_fleet),
     };
     return cmocka_run_group_tests_name("integration: the hook contract", tests, h_group_setup,
                                        group_teardown);

@@ -1182,3 +1182,43 @@ long long h_objects_bytes(const char *dir, int *count)
         *count = n;
     return sum;
 }
+
+/* ---- memcached ------------------------------------------------------------------- */
+
+bool h_have_memcached(void)
+{
+    struct h_result r;
+    int code = h_run(&r, NULL, H_ARGV("memcached", "--version"), 10000);
+    h_result_free(&r);
+    return code == 0;
+}
+
+static bool path_exists(void *arg)
+{
+    return access(arg, F_OK) == 0;
+}
+
+void h_memcached_start(struct h_proc *p, const char *sock)
+{
+    unlink(sock);
+    if (h_is_root())
+        assert_int_equal(h_start(p, NULL, H_ARGV("memcached", "-u", "root", "-s", sock,
+                                                 "-m", "64", "-U", "0")), 0);
+    else
+        assert_int_equal(h_start(p, NULL, H_ARGV("memcached", "-s", sock, "-m", "64",
+                                                 "-U", "0")), 0);
+    if (!h_wait_until(path_exists, (void *)sock, 5000, 10))
+        fail_msg("memcached did not create %s", sock);
+}
+
+void h_memcached_kill(struct h_proc *p)
+{
+    if (p->pid > 0) {
+        kill(p->pid, SIGCONT);
+        kill(p->pid, SIGKILL);
+        struct h_result r;
+        h_finish(p, &r, 5000);
+        h_result_free(&r);
+        p->pid = 0;
+    }
+}

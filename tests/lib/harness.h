@@ -218,6 +218,16 @@ void h_symlink(const char *target, const char *p);
 const char *h_helper(const char *name);
 /* True when running as root (mounts, other uids, setuid files). */
 bool h_is_root(void);
+
+/* ---- memcached, the fleet's servers (Debian's memcached binary) ---------------- */
+/* Whether `memcached --version` runs. */
+bool h_have_memcached(void);
+/* A memcached on the unix socket sock (64 MiB), up once the socket is
+ * there (5 s); fails the test otherwise. */
+void h_memcached_start(struct h_proc *p, const char *sock);
+/* SIGKILL it (after SIGCONT, were it stopped) and reap it; idle when p has
+ * no process. */
+void h_memcached_kill(struct h_proc *p);
 /* The value after "key " in a line of text (a tally line "a 1 b 2"), or -1. */
 long long h_word_num(const char *text, const char *key);
 /* Sum of the allocated bytes (st_blocks) of the objects in an instance
